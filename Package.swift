@@ -1,0 +1,43 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Keep",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "keep", targets: ["KeepCLI"]),
+        .library(name: "KeepLua", targets: ["KeepLua"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Lua 5.4 from the system (Debian: liblua5.4-dev). Module map only.
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.4",
+            providers: [.apt(["liblua5.4-dev"])]
+        ),
+        // What Swift cannot do itself: macro and variadic forwards, the error
+        // trampoline, the count hook, the budgeted allocator, bounded pattern matching.
+        .target(name: "CLuaShim", dependencies: ["CLua"]),
+        // What every layer shares: the error type.
+        .target(name: "KeepCore"),
+        // The safe Swift bridge over Lua: states, host functions and objects,
+        // the sandbox, budgets, the JSON library.
+        .target(name: "KeepLua", dependencies: ["KeepCore", "CLua", "CLuaShim"]),
+        // The `keep` command.
+        .executableTarget(
+            name: "KeepCLI",
+            dependencies: [
+                "KeepLua",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Release-mode benchmarks run by scripts/bench.sh.
+        .executableTarget(name: "KeepBench", dependencies: ["KeepLua", "CLua", "CLuaShim"]),
+        .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
+        .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
+        .testTarget(name: "KeepCLITests", dependencies: ["KeepLua"]),
+    ]
+)

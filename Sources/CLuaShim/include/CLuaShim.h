@@ -1,0 +1,147 @@
+// CLuaShim: the few things Swift cannot do against the Lua C API itself.
+//
+// - forwards for Lua's function-like macros (Swift does not import them);
+// - the budgeted allocator and the count hook (instruction, memory, time and
+//   interrupt budgets; they must raise Lua errors, which only C may do);
+// - the host-function trampoline: Swift host functions return a status and this
+//   C frame raises the Lua error after the Swift frame has returned;
+// - the message handler that adds a traceback, and protected tostring.
+//
+// Each function notes its Lua stack effect as in the Lua manual: [-pop, +push].
+#ifndef KEEP_CLUA_SHIM_H
+#define KEEP_CLUA_SHIM_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// MARK: - Macro forwards
+
+static inline int keep_registryindex(void) { return LUA_REGISTRYINDEX; }
+static inline int keep_upvalueindex(int i) { return lua_upvalueindex(i); }
+static inline void keep_pop(lua_State *L, int n) { lua_pop(L, n); }
+static inline void keep_insert(lua_State *L, int idx) { lua_insert(L, idx); }
+static inline void keep_remove(lua_State *L, int idx) { lua_remove(L, idx); }
+static inline void keep_replace(lua_State *L, int idx) { lua_replace(L, idx); }
+static inline void keep_newtable(lua_State *L) { lua_newtable(L); }
+static inline void keep_pushcfunction(lua_State *L, lua_CFunction f) { lua_pushcfunction(L, f); }
+static inline int keep_ridx_globals(void) { return LUA_RIDX_GLOBALS; }
+
+// MARK: - Budgets
+
+/// Why a budgeted call was stopped.
+typedef enum KeepTrip {
+    KEEP_TRIP_NONE = 0,
+    KEEP_TRIP_INSTRUCTIONS = 1,
+    KEEP_TRIP_MEMORY = 2,
+    KEEP_TRIP_TIME = 3,
+    KEEP_TRIP_INTERRUPT = 4,
+} KeepTrip;
+
+/// Per-state accounting, owned by the Swift `LuaState` and passed to Lua as the
+/// allocator's user data (so the hook and the trampoline find it from any thread
+/// or coroutine of the state).
+typedef struct KeepBudget {
+    // Limits of the call in progress; 0 means unlimited.
+    int64_t instruction_limit;
+    size_t memory_limit;
+    int64_t deadline_ns;            // CLOCK_MONOTONIC
+    int64_t time_limit_ms;          // for the error message only
+    int interruptible;              // honour keep_request_interrupt()
+
+    // Accounting.
+    size_t memory_used;             // bytes the Lua heap holds now
+    int64_t instructions_used;      // during the current call
+
+    // State.
+    int active;                     // a budgeted call is running
+    int in_lua;                     // 1 while Lua runs; 0 while Swift runs (no refusals then)
+    int tripped;                    // KeepTrip; sticky until the call ends
+    int overdraft;                  // Swift allocated past the limit (checked on return)
+} KeepBudget;
+
+/// Instructions between two runs of the count hook.
+#define KEEP_HOOK_STRIDE 1000
+
+/// A new state whose allocator accounts into `budget` and whose count hook
+/// enforces it. NULL when the system is out of memory.
+lua_State *keep_newstate(KeepBudget *budget);
+
+/// The budget of the state `L` belongs to.
+KeepBudget *keep_budget(lua_State *L);
+
+/// Start a budgeted call: clears counters and trips, resets the hook of `L`.
+void keep_budget_begin(lua_State *L, KeepBudget *budget);
+/// End the budgeted call.
+void keep_budget_end(KeepBudget *budget);
+
+int64_t keep_monotonic_ns(void);
+
+/// Installs a SIGINT handler that only sets a flag; the count hook turns the
+/// flag into an `interrupted` error at the next hook run (as lua.c does).
+void keep_install_sigint_handler(void);
+/// Restores the default SIGINT disposition.
+void keep_restore_sigint_handler(void);
+/// Asks running interruptible calls to stop (async-signal-safe).
+void keep_request_interrupt(void);
+/// Clears a pending interrupt request.
+void keep_clear_interrupt(void);
+
+// MARK: - Host functions and objects
+
+/// Swift's side of the trampoline. Runs the host function `host` with the Lua
+/// arguments on the stack. Returns the number of results pushed, or -1 after
+/// pushing an error value for the trampoline to raise. Must not raise.
+typedef int (*KeepHostDispatch)(lua_State *L, void *host);
+/// Releases a retained Swift reference when its userdata is collected.
+typedef void (*KeepHostRelease)(void *reference);
+
+/// Sets the Swift callbacks (once, before any state is made).
+void keep_set_host_callbacks(KeepHostDispatch dispatch, KeepHostRelease release);
+
+/// [-0, +1] Pushes a Lua function that calls Swift's dispatcher with `host`.
+/// Takes over one retain of `host`; the closure's __gc releases it.
+void keep_push_host_function(lua_State *L, void *host);
+
+/// [-0, +1] Pushes `tname`'s metatable, creating it with a __gc that releases
+/// the Swift reference held by each userdata. Returns 1 if it was created.
+int keep_host_metatable(lua_State *L, const char *tname);
+
+/// [-0, +1] Pushes a full userdata holding `reference` (one retain taken over)
+/// with the metatable registered as `tname` (which must exist).
+void keep_push_host_object(lua_State *L, void *reference, const char *tname);
+
+/// [-0, +0] The reference held by the userdata at `idx` if its metatable is
+/// `tname`'s; NULL otherwise or when it was already finalized.
+void *keep_host_object(lua_State *L, int idx, const char *tname);
+
+// MARK: - Calls and errors
+
+/// [-(nargs+1), +(nresults|1)] Calls the function below the `nargs` arguments
+/// in protected mode with a message handler that records a traceback (see
+/// keep_push_traceback). Lua code runs with the memory budget enforced.
+int keep_pcall(lua_State *L, int nargs, int nresults);
+
+/// [-0, +1] Pushes the traceback recorded by the last failed keep_pcall (or nil).
+void keep_push_traceback(lua_State *L);
+
+/// [-0, +1] Pushes `luaL_tolstring` of the value at `idx`, computed in protected
+/// mode: a failing __tostring yields a description of the failure instead.
+/// Returns the pushed string.
+const char *keep_tostring(lua_State *L, int idx, size_t *len);
+
+/// [-0, +1] Pushes "chunkname:currentline:" of the function at `level` (1 = the
+/// caller of the running C function), or "" when unknown.
+void keep_where(lua_State *L, int level);
+
+/// [-0, +1] Pushes the `limit`/`interrupted` error value for a tripped budget.
+void keep_push_trip_error(lua_State *L, KeepBudget *budget);
+
+// MARK: - Numbers
+
+/// strtod in the C locale, whatever the process locale (JSON numbers use '.').
+double keep_strtod_c(const char *text);
+
+#endif

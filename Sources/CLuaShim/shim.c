@@ -1,0 +1,320 @@
+// See CLuaShim.h. Everything here may raise Lua errors (longjmp) because no
+// Swift frame is ever between the raise and the protected call that catches it.
+#define _GNU_SOURCE
+#include "CLuaShim.h"
+
+#include <locale.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const KEEP_FUNCTION_BOX = "keep.hostfunction";
+static const char *const KEEP_TRACEBACK_KEY = "keep.traceback";
+static const char *const KEEP_ERROR_META = "keep.error";
+
+static KeepHostDispatch keep_dispatch = NULL;
+static KeepHostRelease keep_release = NULL;
+static volatile sig_atomic_t keep_interrupt_pending = 0;
+
+static KeepBudget *budget_of(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return (KeepBudget *)ud;
+}
+
+KeepBudget *keep_budget(lua_State *L) { return budget_of(L); }
+
+int64_t keep_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// MARK: - Allocator
+
+// Refuses growth beyond the memory limit only while Lua code runs. While Swift
+// runs (host functions, the host driving the state) it lets the allocation
+// through and trips the budget; the trampoline raises once Swift has returned.
+static void *keep_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    KeepBudget *b = (KeepBudget *)ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        b->memory_used -= old;
+        return NULL;
+    }
+    if (b->active && b->memory_limit > 0 && nsize > old
+        && b->memory_used - old + nsize > b->memory_limit) {
+        if (b->in_lua) {
+            // Refused. Lua's core would retry after an emergency collection,
+            // but lauxlib's buffers would not; the budget counts garbage too,
+            // so the first refusal spends it (sticky: pcall cannot swallow it).
+            if (!b->tripped) b->tripped = KEEP_TRIP_MEMORY;
+            return NULL;
+        }
+        b->overdraft = 1;
+    }
+    void *block = realloc(ptr, nsize);
+    if (block == NULL) return NULL;
+    b->memory_used = b->memory_used - old + nsize;
+    return block;
+}
+
+static int keep_panic(lua_State *L) {
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(non-string error)";
+    fprintf(stderr, "keep: unprotected Lua error (a bug in Keep): %s\n", msg);
+    abort();
+    return 0;
+}
+
+// MARK: - Budget errors and the count hook
+
+void keep_push_trip_error(lua_State *L, KeepBudget *b) {
+    char message[160];
+    const char *code = "limit";
+    switch (b->tripped) {
+    case KEEP_TRIP_INSTRUCTIONS:
+        snprintf(message, sizeof message, "instruction budget of %lld instructions exceeded",
+                 (long long)b->instruction_limit);
+        break;
+    case KEEP_TRIP_MEMORY:
+        snprintf(message, sizeof message, "memory budget of %.2f MiB exceeded",
+                 (double)b->memory_limit / 1048576.0);
+        break;
+    case KEEP_TRIP_TIME:
+        snprintf(message, sizeof message, "time budget of %lld ms exceeded",
+                 (long long)b->time_limit_ms);
+        break;
+    case KEEP_TRIP_INTERRUPT:
+        code = "interrupted";
+        snprintf(message, sizeof message, "interrupted");
+        break;
+    default:
+        snprintf(message, sizeof message, "budget exceeded");
+    }
+    // Building the error may allocate past the limit: a bounded overdraft.
+    int saved = b->in_lua;
+    b->in_lua = 0;
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, code);
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, message);
+    lua_setfield(L, -2, "message");
+    luaL_getmetatable(L, KEEP_ERROR_META);
+    if (lua_istable(L, -1)) lua_setmetatable(L, -2); else lua_pop(L, 1);
+    b->in_lua = saved;
+}
+
+// Raises the budget error. After a trip the hook runs at every instruction of
+// the thread, so a script that catches the error with pcall is stopped again
+// by its next instruction (the approach of Redis' script timeout).
+static int keep_raise_trip(lua_State *L, KeepBudget *b) {
+    lua_sethook(L, lua_gethook(L), LUA_MASKCOUNT, 1);
+    keep_push_trip_error(L, b);
+    return lua_error(L);
+}
+
+static void keep_count_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    KeepBudget *b = budget_of(L);
+    int stride = lua_gethookcount(L);
+    if (!b->tripped) {
+        if (stride != KEEP_HOOK_STRIDE) {
+            // A thread re-armed by an earlier trip: back to the normal stride.
+            lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
+        }
+        if (b->interruptible && keep_interrupt_pending) {
+            b->tripped = KEEP_TRIP_INTERRUPT;
+        } else if (!b->active) {
+            return;
+        } else {
+            b->instructions_used += stride;
+            if (b->instruction_limit > 0 && b->instructions_used > b->instruction_limit) {
+                b->tripped = KEEP_TRIP_INSTRUCTIONS;
+            } else if (b->deadline_ns > 0 && keep_monotonic_ns() > b->deadline_ns) {
+                b->tripped = KEEP_TRIP_TIME;
+            } else {
+                return;
+            }
+        }
+    }
+    keep_raise_trip(L, b);
+}
+
+lua_State *keep_newstate(KeepBudget *budget) {
+    memset(budget, 0, sizeof *budget);
+    lua_State *L = lua_newstate(keep_alloc, budget);
+    if (L == NULL) return NULL;
+    lua_atpanic(L, keep_panic);
+    // Threads created later inherit the hook of the thread that creates them.
+    lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
+    return L;
+}
+
+void keep_budget_begin(lua_State *L, KeepBudget *b) {
+    b->instructions_used = 0;
+    b->tripped = KEEP_TRIP_NONE;
+    b->overdraft = 0;
+    b->active = 1;
+    lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
+}
+
+void keep_budget_end(KeepBudget *b) {
+    b->active = 0;
+}
+
+// MARK: - SIGINT
+
+static void keep_on_sigint(int sig) {
+    (void)sig;
+    keep_interrupt_pending = 1;
+}
+
+void keep_install_sigint_handler(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = keep_on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+void keep_restore_sigint_handler(void) { signal(SIGINT, SIG_DFL); }
+void keep_request_interrupt(void) { keep_interrupt_pending = 1; }
+void keep_clear_interrupt(void) { keep_interrupt_pending = 0; }
+
+// MARK: - Host functions and objects
+
+void keep_set_host_callbacks(KeepHostDispatch dispatch, KeepHostRelease release) {
+    keep_dispatch = dispatch;
+    keep_release = release;
+}
+
+static int keep_box_gc(lua_State *L) {
+    void **slot = (void **)lua_touserdata(L, 1);
+    if (slot != NULL && *slot != NULL) {
+        void *reference = *slot;
+        *slot = NULL;
+        keep_release(reference);
+    }
+    return 0;
+}
+
+// The only way Lua enters Swift. Swift reports failure by returning -1 with
+// the error value pushed; the raise happens here, after Swift has returned.
+static int keep_host_trampoline(lua_State *L) {
+    void **slot = (void **)lua_touserdata(L, lua_upvalueindex(1));
+    KeepBudget *b = budget_of(L);
+    int saved = b->in_lua;
+    b->in_lua = 0;
+    int results = keep_dispatch(L, *slot);
+    b->in_lua = saved;
+    if (b->overdraft) {
+        // Swift went past the memory limit; part of that may be garbage, so
+        // collect before deciding whether the budget is spent.
+        b->overdraft = 0;
+        lua_gc(L, LUA_GCCOLLECT);
+        if (b->active && b->memory_limit > 0 && b->memory_used > b->memory_limit && !b->tripped)
+            b->tripped = KEEP_TRIP_MEMORY;
+    }
+    if (b->tripped) return keep_raise_trip(L, b);
+    if (results < 0) return lua_error(L);
+    return results;
+}
+
+int keep_host_metatable(lua_State *L, const char *tname) {
+    if (!luaL_newmetatable(L, tname)) return 0;
+    lua_pushcfunction(L, keep_box_gc);
+    lua_setfield(L, -2, "__gc");
+    return 1;
+}
+
+void keep_push_host_function(lua_State *L, void *host) {
+    void **slot = (void **)lua_newuserdatauv(L, sizeof(void *), 0);
+    *slot = host;
+    keep_host_metatable(L, KEEP_FUNCTION_BOX);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_pushcclosure(L, keep_host_trampoline, 1);
+}
+
+void keep_push_host_object(lua_State *L, void *reference, const char *tname) {
+    void **slot = (void **)lua_newuserdatauv(L, sizeof(void *), 0);
+    *slot = reference;
+    luaL_setmetatable(L, tname);
+}
+
+void *keep_host_object(lua_State *L, int idx, const char *tname) {
+    void **slot = (void **)luaL_testudata(L, idx, tname);
+    return slot ? *slot : NULL;
+}
+
+// MARK: - Calls and errors
+
+// Message handler: records a traceback beside the error and returns the error
+// value unchanged, so error tables keep their fields.
+static int keep_message_handler(lua_State *L) {
+    KeepBudget *b = budget_of(L);
+    int saved = b->in_lua;
+    b->in_lua = 0;  // the traceback may allocate past the limit
+    luaL_traceback(L, L, NULL, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, KEEP_TRACEBACK_KEY);
+    b->in_lua = saved;
+    return 1;
+}
+
+int keep_pcall(lua_State *L, int nargs, int nresults) {
+    KeepBudget *b = budget_of(L);
+    int base = lua_gettop(L) - nargs;
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, KEEP_TRACEBACK_KEY);
+    lua_pushcfunction(L, keep_message_handler);
+    lua_insert(L, base);
+    int saved = b->in_lua;
+    b->in_lua = 1;
+    int status = lua_pcall(L, nargs, nresults, base);
+    b->in_lua = saved;
+    lua_remove(L, base);
+    return status;
+}
+
+void keep_push_traceback(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, KEEP_TRACEBACK_KEY);
+}
+
+static int keep_tostring_body(lua_State *L) {
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+const char *keep_tostring(lua_State *L, int idx, size_t *len) {
+    idx = lua_absindex(L, idx);
+    KeepBudget *b = budget_of(L);
+    int saved = b->in_lua;
+    b->in_lua = 1;
+    lua_pushcfunction(L, keep_tostring_body);
+    lua_pushvalue(L, idx);
+    int status = lua_pcall(L, 1, 1, 0);
+    b->in_lua = saved;
+    if (status != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "(error object is a %s value; its __tostring failed)", luaL_typename(L, idx));
+    }
+    return lua_tolstring(L, -1, len);
+}
+
+void keep_where(lua_State *L, int level) {
+    luaL_where(L, level);
+}
+
+// MARK: - Numbers
+
+double keep_strtod_c(const char *text) {
+    // Glibc declares strtod_l only under _GNU_SOURCE, which Swift cannot set.
+    static locale_t c_locale = (locale_t)0;
+    if (c_locale == (locale_t)0) c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    return strtod_l(text, NULL, c_locale);
+}

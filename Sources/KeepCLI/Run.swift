@@ -1,0 +1,130 @@
+import ArgumentParser
+import KeepCore
+import KeepLua
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Keep {
+    /// `keep run FILE [ARGS…]` and `keep run -e CODE`.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a Lua script (trusted by default; --sandbox to confine it).",
+            discussion: """
+                The script gets its arguments in `arg` (arg[0] is the script) and as `...`.
+                Trusted scripts see Lua's whole standard library, like the `lua` command;
+                with --sandbox they see the allow-listed environment of policies and
+                migrations, and `require` is confined to the script's folder.
+                Ctrl-C stops a running script (exit status 130).
+                """
+        )
+
+        @Option(name: .customShort("e"), help: ArgumentHelp("Run CODE instead of a file.", valueName: "CODE"))
+        var code: String?
+
+        @Flag(help: "Run in the sandbox (allow-listed globals, confined require, text-only load).")
+        var sandbox = false
+
+        @Option(help: ArgumentHelp("Stop after N Lua instructions.", valueName: "N"))
+        var maxInstructions: Int64?
+
+        @Option(help: ArgumentHelp("Stop when the Lua heap exceeds SIZE (bytes, or with KiB, MiB, GiB).",
+                                   valueName: "SIZE"))
+        var maxMemory: String?
+
+        @Option(help: ArgumentHelp("Stop after TIME (e.g. 500ms, 2s, 1m; a bare number is seconds).",
+                                   valueName: "TIME"))
+        var timeout: String?
+
+        @Argument(help: ArgumentHelp("The script file ('-' reads standard input).", valueName: "FILE"))
+        var file: String?
+
+        @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("Arguments for the script.", valueName: "ARGS"))
+        var arguments: [String] = []
+
+        func validate() throws {
+            if code == nil && file == nil {
+                throw ValidationError("give a script FILE or -e CODE")
+            }
+            if let maxInstructions, maxInstructions <= 0 {
+                throw ValidationError("--max-instructions must be a positive number of instructions")
+            }
+            _ = try budget()
+        }
+
+        func budget() throws -> LuaBudget {
+            var budget = LuaBudget(instructions: maxInstructions, interruptible: true)
+            if let maxMemory {
+                guard let bytes = Quantity.bytes(maxMemory), bytes > 0 else {
+                    throw ValidationError("--max-memory: '\(maxMemory)' is not a size; use bytes or a number with KiB, MiB or GiB (e.g. 64MiB)")
+                }
+                budget.memory = bytes
+            }
+            if let timeout {
+                guard let duration = Quantity.duration(timeout), duration > .zero else {
+                    throw ValidationError("--timeout: '\(timeout)' is not a duration; use e.g. 500ms, 2s or 1m")
+                }
+                budget.time = duration
+            }
+            return budget
+        }
+
+        func run() throws {
+            let scriptArguments: [String]
+            let chunkName: String
+            let source: [UInt8]
+            let root: String
+            if let code {
+                // With -e, a FILE operand is the first script argument.
+                scriptArguments = (file.map { [$0] } ?? []) + arguments
+                chunkName = "=(command line)"
+                source = Array(code.utf8)
+                root = "."
+            } else {
+                let file = file!
+                scriptArguments = arguments
+                do {
+                    source = file == "-" ? try Quantity.readStandardInput() : try ScriptFile.read(file)
+                } catch {
+                    fail("keep: \(error)", status: ExitStatus.failure)
+                }
+                chunkName = file == "-" ? "=stdin" : "@" + file
+                root = ScriptFile.directory(of: file)
+            }
+
+            let state: LuaState
+            do {
+                state = try LuaState(trust: sandbox ? .sandboxed(roots: [root]) : .trusted)
+            } catch {
+                fail("keep: \(error)", status: ExitStatus.failure)
+            }
+            let stack = state.stack
+            do {
+                try state.load(source, chunkName: chunkName, mode: sandbox ? .text : .textOrBinary)
+                // arg table in the chunk's environment, as the `lua` command does.
+                stack.newTable(arrayCapacity: Int32(scriptArguments.count))
+                stack.push(code == nil ? file! : "-e")
+                stack.setIndex(0, of: -2)
+                for (index, argument) in scriptArguments.enumerated() {
+                    stack.push(argument)
+                    stack.setIndex(Int64(index + 1), of: -2)
+                }
+                state.pushEnvironment(ofFunctionAt: -2)
+                stack.pushCopy(of: -2)
+                stack.setField("arg", of: -2)
+                stack.pop(2)
+                for argument in scriptArguments { stack.push(argument) }
+                LuaState.installInterruptHandler()
+                defer { LuaState.restoreInterruptHandler() }
+                try state.call(arguments: Int32(scriptArguments.count), results: 0, budget: try budget())
+                Console.flush()
+            } catch let error as LuaError {
+                Console.flush()
+                var report = "keep: \(error)"
+                if let traceback = error.traceback, !traceback.isEmpty { report += "\n" + traceback }
+                let interrupted = error.keepError?.code == .interrupted
+                fail(report, status: interrupted ? ExitStatus.interrupted : ExitStatus.failure)
+            }
+        }
+    }
+}

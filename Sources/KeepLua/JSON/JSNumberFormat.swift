@@ -1,0 +1,74 @@
+/// ECMAScript's `Number::toString` for finite doubles (ECMA-262 §6.1.6.1.20),
+/// which `JSON.stringify` uses: the shortest digits that round-trip, written
+/// plainly for exponents −6 < n ≤ 21 and in `d.ddde±x` form otherwise.
+///
+/// The shortest digits come from Swift's own `description` (also shortest
+/// round-trip); only the layout differs between the two languages.
+enum JSNumberFormat {
+    /// Appends `value` as JavaScript prints it. `keepFloat` appends `.0` to
+    /// integral results so that decoding gives a float again (Keep's
+    /// non-canonical encoding); canonical output passes false.
+    static func append(_ value: Double, to buffer: inout ByteBuffer, keepFloat: Bool) {
+        if value == 0 {
+            if keepFloat { buffer.append(value.sign == .minus ? "-0.0" : "0.0") } else { buffer.append("0") }
+            return
+        }
+        var digits: [UInt8] = []
+        digits.reserveCapacity(17)
+        var exponent = 0          // value = 0.d1d2d3… × 10^pointPosition
+        var pointPosition = 0
+        var sawPoint = false
+        var inExponent = false
+        var exponentSign = 1
+        var leadingZeros = true
+        for byte in value.magnitude.description.utf8 {
+            if inExponent {
+                if byte == UInt8(ascii: "-") { exponentSign = -1 } else if byte != UInt8(ascii: "+") {
+                    exponent = exponent * 10 + Int(byte - 0x30)
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "."): sawPoint = true
+            case UInt8(ascii: "e"), UInt8(ascii: "E"): inExponent = true
+            default:
+                if leadingZeros && byte == UInt8(ascii: "0") {
+                    if sawPoint { pointPosition -= 1 }
+                    continue
+                }
+                leadingZeros = false
+                digits.append(byte)
+                if !sawPoint { pointPosition += 1 }
+            }
+        }
+        while digits.last == UInt8(ascii: "0") { digits.removeLast() }
+        let k = digits.count
+        let n = pointPosition + exponentSign * exponent
+        if value < 0 { buffer.append(UInt8(ascii: "-")) }
+        digits.withUnsafeBufferPointer { d in
+            let p = d.baseAddress!
+            if k <= n && n <= 21 {
+                buffer.append(p, k)
+                buffer.appendRepeated(UInt8(ascii: "0"), n - k)
+                if keepFloat { buffer.append(".0") }
+            } else if 0 < n && n <= 21 {
+                buffer.append(p, n)
+                buffer.append(UInt8(ascii: "."))
+                buffer.append(p + n, k - n)
+            } else if -6 < n && n <= 0 {
+                buffer.append("0.")
+                buffer.appendRepeated(UInt8(ascii: "0"), -n)
+                buffer.append(p, k)
+            } else {
+                buffer.append(p[0])
+                if k > 1 {
+                    buffer.append(UInt8(ascii: "."))
+                    buffer.append(p + 1, k - 1)
+                }
+                buffer.append(UInt8(ascii: "e"))
+                buffer.append(UInt8(ascii: n - 1 < 0 ? "-" : "+"))
+                buffer.append(integer: Int64(abs(n - 1)))
+            }
+        }
+    }
+}

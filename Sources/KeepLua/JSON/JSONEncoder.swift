@@ -1,0 +1,337 @@
+import CLua
+import CLuaShim
+import KeepCore
+
+/// Encodes Lua values as JSON text.
+///
+/// Two layouts: compact (`json.encode(v)`) and canonical
+/// (`json.encode(v, {canonical = true})`), which is byte for byte what the
+/// reference front end hashes: `JSON.stringify(sortKeysDeep(v), null, 2)`.
+/// Both order object keys the way that JavaScript expression does: keys that
+/// are array indices ("0", "1", … below 2³²−1) first in numeric order, then the
+/// rest in UTF-16 code-unit order.
+///
+/// Tables: one marked by `json.array` is an array; one marked by `json.object`
+/// is an object; otherwise a non-empty table whose keys are exactly 1…n is an
+/// array and anything else an object (integer keys written as strings); an
+/// unmarked empty table is `{}`. Floats: canonical output follows JavaScript
+/// (`1.0` → `1`); compact output keeps them floats (`1.0`). NaN and infinities
+/// are refused (JSON has no such numbers).
+struct JSONEncoder {
+    static let maximumDepth = 1000
+
+    private let L: OpaquePointer
+    private let canonical: Bool
+    private let nullSlot: Int32
+    private let arraySlot: Int32
+    private let objectSlot: Int32
+    private var out: ByteBuffer
+    private var depth = 0
+    /// Keys of the objects being written, nested objects stacked after their parents'.
+    private var entries: [ObjectEntry] = []
+
+    private struct ObjectEntry {
+        var key: UnsafePointer<UInt8>
+        var length: Int
+        var valueSlot: Int32
+        /// The key as an array index (JavaScript orders those first), or -1.
+        var index: Int64
+    }
+
+    /// [-0, +1] Encodes the value at `index` and pushes the text.
+    static func encode(_ L: OpaquePointer, at index: Int32, canonical: Bool,
+                       nullSlot: Int32, arraySlot: Int32, objectSlot: Int32) throws(KeepError) {
+        var encoder = JSONEncoder(L: L, canonical: canonical, nullSlot: nullSlot, arraySlot: arraySlot,
+                                  objectSlot: objectSlot, out: ByteBuffer(capacity: 1 << 16))
+        defer { encoder.out.deallocate() }
+        let top = lua_gettop(L)
+        do throws(KeepError) {
+            try encoder.value(at: lua_absindex(L, index))
+        } catch {
+            lua_settop(L, top)
+            throw error
+        }
+        encoder.out.base.withMemoryRebound(to: CChar.self, capacity: encoder.out.count) {
+            _ = lua_pushlstring(L, $0, encoder.out.count)
+        }
+    }
+
+    // MARK: Values
+
+    private mutating func value(at slot: Int32) throws(KeepError) {
+        switch lua_type(L, slot) {
+        case LUA_TNIL:
+            out.append("null")
+        case LUA_TBOOLEAN:
+            out.append(lua_toboolean(L, slot) != 0 ? "true" : "false")
+        case LUA_TNUMBER:
+            if lua_isinteger(L, slot) != 0 {
+                let integer = lua_tointegerx(L, slot, nil)
+                // JavaScript numbers are doubles: beyond 2^53 canonical output
+                // is what JSON.stringify would print for the rounded value.
+                if canonical && integer.magnitude > 1 << 53 {
+                    JSNumberFormat.append(Double(integer), to: &out, keepFloat: false)
+                } else {
+                    out.append(integer: integer)
+                }
+            } else {
+                let number = lua_tonumberx(L, slot, nil)
+                guard number.isFinite else {
+                    throw failure("cannot encode \(number) (JSON has no NaN or infinity)")
+                }
+                JSNumberFormat.append(number, to: &out, keepFloat: !canonical)
+            }
+        case LUA_TSTRING:
+            var length = 0
+            let pointer = lua_tolstring(L, slot, &length)!
+            try string(UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), length)
+        case LUA_TTABLE:
+            try table(at: slot)
+        case LUA_TLIGHTUSERDATA, LUA_TUSERDATA:
+            guard lua_rawequal(L, slot, nullSlot) != 0 else {
+                throw failure("cannot encode a userdata value (only json.null)")
+            }
+            out.append("null")
+        default:
+            throw failure("cannot encode a \(String(cString: lua_typename(L, lua_type(L, slot)))) value")
+        }
+    }
+
+    // MARK: Tables
+
+    private enum Shape { case array, object, either }
+
+    private mutating func table(at slot: Int32) throws(KeepError) {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > Self.maximumDepth {
+            throw failure("nesting deeper than \(Self.maximumDepth) levels (is there a cycle?)")
+        }
+        var shape = Shape.either
+        if lua_getmetatable(L, slot) != 0 {
+            if lua_rawequal(L, -1, arraySlot) != 0 { shape = .array }
+            if lua_rawequal(L, -1, objectSlot) != 0 { shape = .object }
+            lua_settop(L, -2)
+        }
+        // Collect the pairs on the stack: key at base+2i-1, value at base+2i.
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        var count: Int64 = 0
+        var sequential = true   // keys so far are 1, 2, 3, … in order
+        var allIndices = true   // keys are positive integers
+        var largest: Int64 = 0
+        lua_pushnil(L)
+        while true {
+            guard lua_checkstack(L, 3) != 0 else { throw failure("table too large to encode") }
+            if lua_next(L, slot) == 0 { break }
+            count += 1
+            if lua_type(L, -2) == LUA_TNUMBER && lua_isinteger(L, -2) != 0 {
+                let key = lua_tointegerx(L, -2, nil)
+                if key != count { sequential = false }
+                if key < 1 { allIndices = false } else { largest = max(largest, key) }
+            } else {
+                sequential = false
+                allIndices = false
+            }
+            lua_pushvalue(L, -2)
+        }
+        let isArray: Bool
+        switch shape {
+        case .array:
+            guard allIndices && largest == count else {
+                throw failure("a table marked as a JSON array must have keys 1…n only")
+            }
+            isArray = true
+        case .object:
+            isArray = false
+        case .either:
+            isArray = count > 0 && allIndices && largest == count
+        }
+        if isArray {
+            try array(base: base, count: count, slot: slot, inOrder: sequential)
+        } else {
+            try object(base: base, count: Int32(count))
+        }
+    }
+
+    private mutating func array(base: Int32, count: Int64, slot: Int32, inOrder: Bool) throws(KeepError) {
+        if count == 0 {
+            out.append("[]")
+            return
+        }
+        out.append(UInt8(ascii: "["))
+        for i in 1 ... count {
+            if i > 1 { out.append(UInt8(ascii: ",")) }
+            if canonical { indent() }
+            if inOrder {
+                try value(at: base + Int32(2 * i))
+            } else {
+                lua_rawgeti(L, slot, i)
+                try value(at: lua_gettop(L))
+                lua_settop(L, -2)
+            }
+        }
+        if canonical { closeIndent() }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    @inline(__always)
+    private mutating func indent() {
+        out.append(UInt8(ascii: "\n"))
+        out.appendRepeated(UInt8(ascii: " "), 2 * depth)
+    }
+
+    @inline(__always)
+    private mutating func closeIndent() {
+        out.append(UInt8(ascii: "\n"))
+        out.appendRepeated(UInt8(ascii: " "), 2 * (depth - 1))
+    }
+
+    private mutating func object(base: Int32, count: Int32) throws(KeepError) {
+        if count == 0 {
+            out.append("{}")
+            return
+        }
+        let first = entries.count
+        defer { entries.removeSubrange(first...) }
+        for i in 0 ..< count {
+            let keySlot = base + 2 * i + 1
+            switch lua_type(L, keySlot) {
+            case LUA_TSTRING:
+                break
+            case LUA_TNUMBER where lua_isinteger(L, keySlot) != 0:
+                // Integer keys are written as their decimal text, as JavaScript
+                // property keys would be. Convert a copy, never the key itself.
+                lua_pushvalue(L, keySlot)
+                _ = lua_tolstring(L, -1, nil)
+                lua_copy(L, -1, keySlot)
+                lua_settop(L, -2)
+            case LUA_TNUMBER:
+                throw failure("cannot encode the table key \(lua_tonumberx(L, keySlot, nil)) (object keys are strings or integers)")
+            default:
+                let typeName = String(cString: lua_typename(L, lua_type(L, keySlot)))
+                throw failure("cannot encode a table key of type \(typeName) (object keys are strings or integers)")
+            }
+            var length = 0
+            let key = UnsafeRawPointer(lua_tolstring(L, keySlot, &length)!).assumingMemoryBound(to: UInt8.self)
+            entries.append(ObjectEntry(key: key, length: length, valueSlot: keySlot + 1,
+                                       index: Self.arrayIndex(key, length)))
+        }
+        entries[first...].sort(by: Self.precedes)
+        out.append(UInt8(ascii: "{"))
+        for i in first ..< entries.count {
+            if i > first { out.append(UInt8(ascii: ",")) }
+            if canonical { indent() }
+            let entry = entries[i]
+            try string(entry.key, entry.length)
+            if canonical { out.append(": ") } else { out.append(UInt8(ascii: ":")) }
+            try value(at: entry.valueSlot)
+        }
+        if canonical { closeIndent() }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// The key's value when it is a canonical array index ("0" or no leading
+    /// zero, below 2³²−1), else -1.
+    private static func arrayIndex(_ key: UnsafePointer<UInt8>, _ length: Int) -> Int64 {
+        guard length > 0, length <= 10 else { return -1 }
+        if key[0] == UInt8(ascii: "0") { return length == 1 ? 0 : -1 }
+        var value: Int64 = 0
+        for i in 0 ..< length {
+            let digit = key[i] &- 0x30
+            guard digit < 10 else { return -1 }
+            value = value * 10 + Int64(digit)
+        }
+        return value < 4_294_967_295 ? value : -1
+    }
+
+    private static func precedes(_ a: ObjectEntry, _ b: ObjectEntry) -> Bool {
+        if a.index >= 0 || b.index >= 0 {
+            if a.index >= 0 && b.index >= 0 { return a.index < b.index }
+            return a.index >= 0
+        }
+        return UTF16Order.less(a.key, a.length, b.key, b.length)
+    }
+
+    // MARK: Strings
+
+    /// JSON.stringify's escaping: `"` `\` and the control characters; \b \f \n
+    /// \r \t by name, others as \u00xx; nothing else (not `/`, not non-ASCII).
+    private mutating func string(_ bytes: UnsafePointer<UInt8>, _ length: Int) throws(KeepError) {
+        out.reserve(length + 2)
+        out.append(UInt8(ascii: "\""))
+        var runStart = bytes
+        var p = bytes
+        let end = bytes + length
+        while p < end {
+            let byte = p.pointee
+            if byte >= 0x80 {
+                let sequence = UTF8Validation.sequenceLength(p, end)
+                guard sequence > 0 else {
+                    throw failure("cannot encode a string that is not valid UTF-8 (byte \(p - bytes + 1))")
+                }
+                p += sequence
+                continue
+            }
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else {
+                p += 1
+                continue
+            }
+            out.append(runStart, p - runStart)
+            switch byte {
+            case UInt8(ascii: "\""): out.append("\\\"")
+            case UInt8(ascii: "\\"): out.append("\\\\")
+            case 0x08: out.append("\\b")
+            case 0x0C: out.append("\\f")
+            case 0x0A: out.append("\\n")
+            case 0x0D: out.append("\\r")
+            case 0x09: out.append("\\t")
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                out.append("\\u00")
+                out.append(hex.utf8Start[Int(byte >> 4)])
+                out.append(hex.utf8Start[Int(byte & 0xF)])
+            }
+            p += 1
+            runStart = p
+        }
+        out.append(runStart, p - runStart)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private func failure(_ problem: String) -> KeepError {
+        KeepError(.invalid, "json.encode: \(problem)")
+    }
+}
+
+/// Orders UTF-8 strings as JavaScript orders the same strings (by UTF-16 code
+/// units): like byte order, except that characters above U+FFFF (surrogate
+/// pairs, 0xD800…) sort before U+E000…U+FFFF.
+enum UTF16Order {
+    static func less(_ a: UnsafePointer<UInt8>, _ aLength: Int, _ b: UnsafePointer<UInt8>, _ bLength: Int) -> Bool {
+        let common = min(aLength, bLength)
+        var i = 0
+        while i < common && a[i] == b[i] { i += 1 }
+        if i == common { return aLength < bLength }
+        if a[i] < 0x80 || b[i] < 0x80 { return a[i] < b[i] }
+        // Back up to the first byte of the differing character (shared by both).
+        var start = i
+        while start > 0 && a[start] & 0xC0 == 0x80 { start -= 1 }
+        let x = firstUnit(a + start, aLength - start)
+        let y = firstUnit(b + start, bLength - start)
+        if x != y { return x < y }
+        return a[i] < b[i]
+    }
+
+    /// The first UTF-16 code unit of the character at `p`.
+    private static func firstUnit(_ p: UnsafePointer<UInt8>, _ length: Int) -> UInt32 {
+        let b0 = UInt32(p[0])
+        if b0 < 0x80 || length < 2 { return b0 }
+        if b0 < 0xE0 { return (b0 & 0x1F) << 6 | UInt32(p[1] & 0x3F) }
+        if b0 < 0xF0 || length < 4 {
+            return length < 3 ? b0 : (b0 & 0x0F) << 12 | UInt32(p[1] & 0x3F) << 6 | UInt32(p[2] & 0x3F)
+        }
+        let scalar = (b0 & 0x07) << 18 | UInt32(p[1] & 0x3F) << 12 | UInt32(p[2] & 0x3F) << 6 | UInt32(p[3] & 0x3F)
+        return 0xD800 + ((scalar - 0x10000) >> 10)
+    }
+}

@@ -1,0 +1,32 @@
+/// Limits for one call into Lua (SPEC §2 "Sandbox and budgets").
+///
+/// A budget cannot be escaped by the script: once spent, every further Lua
+/// instruction raises again until the call returns, so `pcall` cannot swallow
+/// it. Memory counts the whole Lua heap of the state, including garbage not yet
+/// collected; time is wall-clock time, checked every 1,000 instructions.
+public struct LuaBudget: Sendable, Equatable {
+    /// Lua VM instructions; nil means unlimited.
+    public var instructions: Int64?
+    /// Bytes of Lua heap; nil means unlimited.
+    public var memory: Int?
+    /// Wall-clock time; nil means unlimited.
+    public var time: Duration?
+    /// Whether SIGINT (or `LuaState.requestInterrupt()`) stops the call.
+    public var interruptible: Bool
+
+    public init(instructions: Int64? = nil, memory: Int? = nil, time: Duration? = nil,
+                interruptible: Bool = false) {
+        self.instructions = instructions
+        self.memory = memory
+        self.time = time
+        self.interruptible = interruptible
+    }
+
+    /// No limits, not interruptible.
+    public static let unlimited = LuaBudget()
+
+    /// The defaults for policy functions and migrations: 1,000,000 instructions,
+    /// 32 MiB, 100 ms.
+    public static let policy = LuaBudget(
+        instructions: 1_000_000, memory: 32 << 20, time: .milliseconds(100))
+}

@@ -1,0 +1,228 @@
+import CLua
+import CLuaShim
+import KeepCore
+
+/// How much a state trusts the code it runs (SPEC §2 "Sandbox and budgets").
+public enum LuaTrust: Sendable, Equatable {
+    /// Lua's full standard library, like the `lua` interpreter (`keep run`, the REPL).
+    case trusted
+    /// Scripts see an allow-listed environment, a fresh one per chunk; `require`
+    /// loads only `.lua` files below `roots`.
+    case sandboxed(roots: [String])
+}
+
+/// The one owner of a `lua_State`.
+///
+/// Not `Sendable`: a state is used by one thread at a time, and the compiler
+/// keeps each instance inside one isolation domain. Every Lua error raised
+/// while it runs is caught by a protected call made in C (see
+/// `docs/lua-bridge.md`); nothing unwinds through Swift.
+public final class LuaState {
+    /// The raw state, for code in this module and the tests.
+    public let L: OpaquePointer
+    public let trust: LuaTrust
+    let budget: UnsafeMutablePointer<KeepBudget>
+    /// Registry reference of the sandbox's environment factory.
+    private var environmentFactory: Int32 = LUA_NOREF
+
+    /// A view of this state's stack.
+    public var stack: LuaStack { LuaStack(L) }
+
+    public init(trust: LuaTrust = .trusted) throws(KeepError) {
+        _ = hostCallbacksInstalled
+        let budget = UnsafeMutablePointer<KeepBudget>.allocate(capacity: 1)
+        guard let L = keep_newstate(budget) else {
+            budget.deallocate()
+            throw KeepError(.internal, "cannot create a Lua state: out of memory")
+        }
+        self.L = L
+        self.budget = budget
+        self.trust = trust
+        luaL_openlibs(L)
+        stack.installErrorMetatable()
+        JSONLibrary.open(in: stack)
+        stack.setGlobal("json")
+        if case .sandboxed(let roots) = trust {
+            try installSandbox(roots: roots)
+        }
+    }
+
+    deinit {
+        lua_close(L)
+        budget.deallocate()
+    }
+
+    // MARK: Loading and calling
+
+    /// How `load` treats precompiled chunks.
+    public enum ChunkMode: String, Sendable {
+        /// Source text only (always, in the sandbox).
+        case text = "t"
+        /// Source text or precompiled binary chunks.
+        case textOrBinary = "bt"
+    }
+
+    /// [-0, +1] Compiles `source` and pushes it as a function. In a sandboxed
+    /// state the function gets a fresh sandbox environment and only text is accepted.
+    public func load(_ source: [UInt8], chunkName: String, mode: ChunkMode = .text) throws(LuaError) {
+        try compile(source, chunkName: chunkName, mode: isSandboxed ? .text : mode)
+        if isSandboxed {
+            try pushSandboxEnvironment()
+            // The first upvalue of a main chunk is its _ENV.
+            if lua_setupvalue(L, -2, 1) == nil { stack.pop() }
+        }
+    }
+
+    /// [-0, +1] Compiles `source` with the state's globals as its environment.
+    private func compile(_ source: [UInt8], chunkName: String, mode: ChunkMode) throws(LuaError) {
+        let status = source.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { chars in
+                luaL_loadbufferx(L, chars.baseAddress, chars.count, chunkName, mode.rawValue)
+            }
+        }
+        guard status == LUA_OK else {
+            let message = stack.string(at: -1).map { String(decoding: $0, as: UTF8.self) }
+                ?? "cannot load \(chunkName)"
+            stack.pop()
+            throw LuaError(kind: .syntax, message: message)
+        }
+    }
+
+    /// [-(arguments+1), +results] Calls the function below the arguments in
+    /// protected mode. `budget` applies when no budgeted call is running yet;
+    /// a nested call (from a host function) runs under the outer budget.
+    /// With `results` = `LUA_MULTRET` all results stay on the stack.
+    public func call(arguments: Int32, results: Int32, budget limits: LuaBudget = .unlimited) throws(LuaError) {
+        let outermost = budget.pointee.active == 0
+        if outermost { begin(limits) }
+        defer { if outermost { keep_budget_end(budget) } }
+        try stack.call(arguments: arguments, results: results)
+    }
+
+    /// Loads and runs `source`, returning its results copied out.
+    public func execute(_ source: [UInt8], chunkName: String, arguments: [LuaValue] = [],
+                        budget: LuaBudget = .unlimited, mode: ChunkMode = .text) throws(LuaError) -> [LuaValue] {
+        let base = stack.top
+        try load(source, chunkName: chunkName, mode: mode)
+        for argument in arguments { stack.push(argument) }
+        try call(arguments: Int32(arguments.count), results: LUA_MULTRET, budget: budget)
+        let values = (base + 1 ..< stack.top + 1).map { stack.value(at: $0) }
+        stack.setTop(base)
+        return values
+    }
+
+    /// Convenience for text.
+    public func execute(_ source: String, chunkName: String = "=(code)", arguments: [LuaValue] = [],
+                        budget: LuaBudget = .unlimited) throws(LuaError) -> [LuaValue] {
+        try execute(Array(source.utf8), chunkName: chunkName, arguments: arguments, budget: budget)
+    }
+
+    /// [-0, +1] Pushes the environment (`_ENV`) of the Lua function at `index`:
+    /// the global table in a trusted state, the chunk's own sandbox otherwise.
+    public func pushEnvironment(ofFunctionAt index: Int32) {
+        if lua_getupvalue(L, index, 1) == nil { stack.pushNil() }
+    }
+
+    /// Installs the SIGINT handler that interrupts interruptible calls (it
+    /// only sets a flag; the count hook raises `interrupted`).
+    public static func installInterruptHandler() { keep_install_sigint_handler() }
+
+    /// Restores the default SIGINT behaviour.
+    public static func restoreInterruptHandler() { keep_restore_sigint_handler() }
+
+    /// Asks interruptible calls in this process to stop at their next hook run.
+    /// Safe from any thread.
+    public static func requestInterrupt() { keep_request_interrupt() }
+
+    /// Clears an interrupt request that no call consumed.
+    public static func clearInterrupt() { keep_clear_interrupt() }
+
+    /// Bytes currently held by this state's Lua heap.
+    public var memoryInUse: Int { Int(budget.pointee.memory_used) }
+
+    var isSandboxed: Bool {
+        if case .sandboxed = trust { return true }
+        return false
+    }
+
+    private func begin(_ limits: LuaBudget) {
+        let b = budget
+        b.pointee.instruction_limit = limits.instructions ?? 0
+        b.pointee.memory_limit = limits.memory.map { max(0, $0) } ?? 0
+        if let time = limits.time {
+            let (seconds, attoseconds) = time.components
+            let nanos = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+            b.pointee.deadline_ns = keep_monotonic_ns() + max(1, nanos)
+            b.pointee.time_limit_ms = nanos / 1_000_000
+        } else {
+            b.pointee.deadline_ns = 0
+            b.pointee.time_limit_ms = 0
+        }
+        b.pointee.interruptible = limits.interruptible ? 1 : 0
+        if limits.interruptible { keep_clear_interrupt() }
+        keep_budget_begin(L, b)
+    }
+
+    // MARK: Sandbox
+
+    private func installSandbox(roots: [String]) throws(KeepError) {
+        let reader = ModuleReader(roots: roots)
+        do {
+            try compile(Array(SandboxPrelude.source.utf8), chunkName: "=(keep sandbox)", mode: .text)
+        } catch {
+            throw KeepError(.internal, "sandbox prelude: \(error.message)")
+        }
+        stack.pushFunction(named: "require") { stack in try reader.read(stack) }
+        do {
+            try call(arguments: 1, results: 1)
+        } catch {
+            throw KeepError(.internal, "sandbox prelude: \(error.message)")
+        }
+        environmentFactory = luaL_ref(L, keep_registryindex())
+    }
+
+    /// [-0, +1] Pushes a fresh sandbox environment (SPEC §2): allow-listed base
+    /// functions, copies of the allowed libraries, confined `require`, text-only
+    /// `load`. Each chunk gets its own, so no script sees another's globals.
+    public func pushSandboxEnvironment() throws(LuaError) {
+        guard environmentFactory != LUA_NOREF else {
+            throw LuaError(kind: .runtime, message: "this state is not sandboxed")
+        }
+        lua_rawgeti(L, keep_registryindex(), lua_Integer(environmentFactory))
+        try call(arguments: 0, results: 1)
+    }
+}
+
+// MARK: - The C side's callbacks into Swift
+
+/// Set once, before the first state exists.
+private let hostCallbacksInstalled: Void = {
+    keep_set_host_callbacks(dispatchHostFunction, releaseHostReference)
+}()
+
+/// Runs a host function for the trampoline. Never throws or raises: failure is
+/// reported as -1 with the error value pushed.
+private func dispatchHostFunction(_ L: OpaquePointer?, _ host: UnsafeMutableRawPointer?) -> Int32 {
+    let L = L!
+    guard let host else {
+        LuaStack(L).pushError(KeepError(.internal, "host function called after it was released"))
+        return -1
+    }
+    let function = Unmanaged<HostFunction>.fromOpaque(host)
+    return function._withUnsafeGuaranteedRef { function in
+        let stack = LuaStack(L, function: function.name)
+        do {
+            return try function.body(stack)
+        } catch let error as KeepError {
+            stack.pushError(error)
+        } catch {
+            stack.pushError(KeepError(.internal, "\(error)"))
+        }
+        return -1
+    }
+}
+
+private func releaseHostReference(_ reference: UnsafeMutableRawPointer?) {
+    guard let reference else { return }
+    Unmanaged<AnyObject>.fromOpaque(reference).release()
+}
