@@ -60,6 +60,7 @@ static void *keep_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     void *block = realloc(ptr, nsize);
     if (block == NULL) return NULL;
     b->memory_used = b->memory_used - old + nsize;
+    if (b->memory_used > b->memory_peak) b->memory_peak = b->memory_used;
     return block;
 }
 
@@ -117,31 +118,36 @@ static int keep_raise_trip(lua_State *L, KeepBudget *b) {
     return lua_error(L);
 }
 
+// Accounts `units` of work; returns whether the budget is (now) spent.
+static int keep_spend(KeepBudget *b, int64_t units) {
+    if (b->tripped) return 1;
+    if (b->interruptible && keep_interrupt_pending) {
+        b->tripped = KEEP_TRIP_INTERRUPT;
+    } else if (b->active) {
+        b->instructions_used += units;
+        if (b->instruction_limit > 0 && b->instructions_used > b->instruction_limit) {
+            b->tripped = KEEP_TRIP_INSTRUCTIONS;
+        } else if (b->deadline_ns > 0 && keep_monotonic_ns() > b->deadline_ns) {
+            b->tripped = KEEP_TRIP_TIME;
+        }
+    }
+    return b->tripped != KEEP_TRIP_NONE;
+}
+
 static void keep_count_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     KeepBudget *b = budget_of(L);
     int stride = lua_gethookcount(L);
-    if (!b->tripped) {
-        if (stride != KEEP_HOOK_STRIDE) {
-            // A thread re-armed by an earlier trip: back to the normal stride.
-            lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
-        }
-        if (b->interruptible && keep_interrupt_pending) {
-            b->tripped = KEEP_TRIP_INTERRUPT;
-        } else if (!b->active) {
-            return;
-        } else {
-            b->instructions_used += stride;
-            if (b->instruction_limit > 0 && b->instructions_used > b->instruction_limit) {
-                b->tripped = KEEP_TRIP_INSTRUCTIONS;
-            } else if (b->deadline_ns > 0 && keep_monotonic_ns() > b->deadline_ns) {
-                b->tripped = KEEP_TRIP_TIME;
-            } else {
-                return;
-            }
-        }
+    if (!b->tripped && stride != KEEP_HOOK_STRIDE) {
+        // A thread re-armed by an earlier trip: back to the normal stride.
+        lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
     }
-    keep_raise_trip(L, b);
+    if (keep_spend(b, stride)) keep_raise_trip(L, b);
+}
+
+void keep_budget_charge(lua_State *L, int64_t units) {
+    KeepBudget *b = budget_of(L);
+    if (keep_spend(b, units)) keep_raise_trip(L, b);
 }
 
 lua_State *keep_newstate(KeepBudget *budget) {
@@ -156,6 +162,7 @@ lua_State *keep_newstate(KeepBudget *budget) {
 
 void keep_budget_begin(lua_State *L, KeepBudget *b) {
     b->instructions_used = 0;
+    b->memory_peak = b->memory_used;
     b->tripped = KEEP_TRIP_NONE;
     b->overdraft = 0;
     b->active = 1;
@@ -164,6 +171,43 @@ void keep_budget_begin(lua_State *L, KeepBudget *b) {
 
 void keep_budget_end(KeepBudget *b) {
     b->active = 0;
+}
+
+// MARK: - xpcall
+
+// Lua calls a message handler for an error raised by the count hook while the
+// hook is still active, that is with hooks disabled: a handler that loops
+// could never be stopped. The guard skips the script's handler once the budget
+// is spent and passes the budget error through.
+static int keep_handler_guard(lua_State *L) {
+    if (budget_of(L)->tripped) return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static int keep_xpcall_finish(lua_State *L, int status, lua_KContext base) {
+    (void)status;
+    return lua_gettop(L) - (int)base;
+}
+
+static int keep_budgeted_xpcall(lua_State *L) {
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, keep_handler_guard, 1);
+    lua_replace(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));  // the original xpcall
+    lua_insert(L, 1);
+    lua_callk(L, n, LUA_MULTRET, 0, keep_xpcall_finish);
+    return keep_xpcall_finish(L, LUA_OK, 0);
+}
+
+void keep_open_budgeted_xpcall(lua_State *L) {
+    lua_getglobal(L, "xpcall");
+    lua_pushcclosure(L, keep_budgeted_xpcall, 1);
+    lua_setglobal(L, "xpcall");
 }
 
 // MARK: - SIGINT

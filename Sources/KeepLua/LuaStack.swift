@@ -71,7 +71,7 @@ public struct LuaStack {
         }
     }
     public func push<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
-        let pushed = bytes.withContiguousStorageIfAvailable { buffer in
+        let pushed: Void? = bytes.withContiguousStorageIfAvailable { buffer in
             buffer.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
         }
         if pushed == nil { push(bytes: Array(bytes)) }
@@ -122,6 +122,7 @@ public struct LuaStack {
     /// Text for any value, as `tostring` would give it; a failing `__tostring`
     /// is described instead of raised.
     public func describe(at index: Int32) -> String {
+        if type(at: index) == .none { return "no value" }
         if let bytes = string(at: index) { return String(decoding: bytes, as: UTF8.self) }
         var length = 0
         let pointer = keep_tostring(L, index, &length)
@@ -215,6 +216,11 @@ public struct LuaStack {
         let traceback = text(at: -1)
         pop()
         defer { pop() }
+        // Describing the value may run its __tostring (under the budget), so
+        // read it before asking whether the budget was spent.
+        let raised = keepError(at: -1)
+        let message = raised?.description
+            ?? (status == LUA_ERRMEM ? "not enough memory" : describe(at: -1))
         if budget.pointee.tripped != Int32(KEEP_TRIP_NONE.rawValue) {
             // The budget decides, whatever value the script let escape.
             keep_push_trip_error(L, budget)
@@ -222,16 +228,10 @@ public struct LuaStack {
             pop()
             return LuaError(kind: .runtime, message: error.description, keepError: error, traceback: traceback)
         }
-        if let error = keepError(at: -1) {
-            // luaL_where gives "chunk:line: "; keep "chunk:line:".
-            let location = rawField("where", of: -1).text.map { $0.hasSuffix(" ") ? String($0.dropLast()) : $0 }
-            return LuaError(kind: .runtime, message: error.description, keepError: error,
-                            location: location, traceback: traceback)
-        }
-        if status == LUA_ERRMEM {
-            return LuaError(kind: .runtime, message: "not enough memory", traceback: traceback)
-        }
-        return LuaError(kind: .runtime, message: describe(at: -1), traceback: traceback)
+        guard let raised else { return LuaError(kind: .runtime, message: message, traceback: traceback) }
+        // luaL_where gives "chunk:line: "; keep "chunk:line:".
+        let location = rawField("where", of: -1).text.map { $0.hasSuffix(" ") ? String($0.dropLast()) : $0 }
+        return LuaError(kind: .runtime, message: message, keepError: raised, location: location, traceback: traceback)
     }
 
     // MARK: Errors

@@ -39,6 +39,8 @@ public final class LuaState {
         self.budget = budget
         self.trust = trust
         luaL_openlibs(L)
+        keep_open_bounded_patterns(L)
+        keep_open_budgeted_xpcall(L)
         stack.installErrorMetatable()
         JSONLibrary.open(in: stack)
         stack.setGlobal("json")
@@ -139,6 +141,12 @@ public final class LuaState {
 
     /// Bytes currently held by this state's Lua heap.
     public var memoryInUse: Int { Int(budget.pointee.memory_used) }
+
+    /// The largest heap size seen during the last budgeted call.
+    public var memoryPeak: Int { Int(budget.pointee.memory_peak) }
+
+    /// Instructions the last budgeted call used (in steps of 1,000).
+    public var instructionsUsed: Int64 { budget.pointee.instructions_used }
 
     var isSandboxed: Bool {
         if case .sandboxed = trust { return true }

@@ -53,6 +53,7 @@ typedef struct KeepBudget {
 
     // Accounting.
     size_t memory_used;             // bytes the Lua heap holds now
+    size_t memory_peak;             // highest memory_used since the call began
     int64_t instructions_used;      // during the current call
 
     // State.
@@ -138,6 +139,19 @@ void keep_where(lua_State *L, int level);
 
 /// [-0, +1] Pushes the `limit`/`interrupted` error value for a tripped budget.
 void keep_push_trip_error(lua_State *L, KeepBudget *budget);
+
+/// Charges `units` of work done in C (pattern matching) to the running call's
+/// instruction budget; raises the budget error if it is spent, the time is up
+/// or an interrupt is pending.
+void keep_budget_charge(lua_State *L, int64_t units);
+
+/// Replaces string.find, match, gmatch and gsub with versions of the same
+/// semantics whose matching steps are charged to the budget (bounded_match.c).
+void keep_open_bounded_patterns(lua_State *L);
+
+/// Replaces the global xpcall with one whose message handler is skipped once
+/// the budget is spent (Lua runs handlers of hook-raised errors with hooks off).
+void keep_open_budgeted_xpcall(lua_State *L);
 
 // MARK: - Numbers
 

@@ -1,0 +1,3 @@
+-- expect: error: attempt to call a nil value (field 'exit')
+-- Escape: end the host process.
+os.exit(3)

@@ -1,0 +1,3 @@
+-- expect: error: require: module name '/etc/passwd' is not allowed
+-- Escape: require an absolute path.
+require('/etc/passwd')

@@ -1,0 +1,3 @@
+-- expect: limit
+-- Resource: loop forever.
+while true do end

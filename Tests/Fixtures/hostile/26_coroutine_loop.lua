@@ -1,0 +1,3 @@
+-- expect: limit
+-- Resource: loop inside a coroutine.
+coroutine.wrap(function() while true do end end)()

@@ -1,0 +1,3 @@
+-- expect: error: nil
+-- Odd error value: nil.
+error(nil)
