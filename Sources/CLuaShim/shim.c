@@ -5,6 +5,7 @@
 
 #include <locale.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,7 @@ void keep_push_trip_error(lua_State *L, KeepBudget *b) {
         break;
     case KEEP_TRIP_INTERRUPT:
         code = "interrupted";
-        snprintf(message, sizeof message, "interrupted");
+        snprintf(message, sizeof message, "stopped by an interrupt (SIGINT)");
         break;
     default:
         snprintf(message, sizeof message, "budget exceeded");
@@ -143,6 +144,15 @@ static void keep_count_hook(lua_State *L, lua_Debug *ar) {
         lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
     }
     if (keep_spend(b, stride)) keep_raise_trip(L, b);
+}
+
+int keep_budget_spend(lua_State *L, int64_t units, size_t external_bytes) {
+    KeepBudget *b = budget_of(L);
+    if (!b->tripped && b->active && b->memory_limit > 0
+        && b->memory_used + external_bytes > b->memory_limit) {
+        b->tripped = KEEP_TRIP_MEMORY;
+    }
+    return keep_spend(b, units);
 }
 
 void keep_budget_charge(lua_State *L, int64_t units) {
@@ -223,6 +233,11 @@ void keep_install_sigint_handler(void) {
     sa.sa_handler = keep_on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    // A parent may have started us with SIGINT blocked (the mask is inherited).
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 void keep_restore_sigint_handler(void) { signal(SIGINT, SIG_DFL); }
@@ -356,9 +371,12 @@ void keep_where(lua_State *L, int level) {
 
 // MARK: - Numbers
 
+static locale_t keep_c_locale;
+static pthread_once_t keep_c_locale_once = PTHREAD_ONCE_INIT;
+static void keep_make_c_locale(void) { keep_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
 double keep_strtod_c(const char *text) {
     // Glibc declares strtod_l only under _GNU_SOURCE, which Swift cannot set.
-    static locale_t c_locale = (locale_t)0;
-    if (c_locale == (locale_t)0) c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-    return strtod_l(text, NULL, c_locale);
+    pthread_once(&keep_c_locale_once, keep_make_c_locale);
+    return strtod_l(text, NULL, keep_c_locale);
 }

@@ -145,6 +145,12 @@ void keep_push_trip_error(lua_State *L, KeepBudget *budget);
 /// or an interrupt is pending.
 void keep_budget_charge(lua_State *L, int64_t units);
 
+/// The same for Swift code, which must not raise: charges `units`, counts
+/// `external_bytes` (memory Swift holds for the call, outside the Lua heap)
+/// against the memory budget, and returns 1 when the budget is spent. The
+/// trampoline raises the budget error once the host function returns.
+int keep_budget_spend(lua_State *L, int64_t units, size_t external_bytes);
+
 /// Replaces string.find, match, gmatch and gsub with versions of the same
 /// semantics whose matching steps are charged to the budget (bounded_match.c).
 void keep_open_bounded_patterns(lua_State *L);

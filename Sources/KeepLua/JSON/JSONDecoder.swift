@@ -23,6 +23,7 @@ struct JSONDecoder {
     private let end: UnsafePointer<UInt8>
     private var p: UnsafePointer<UInt8>
     private var depth = 0
+    private var valuesSinceCharge = 0
     /// Stack slots of json.null and the two marker metatables.
     private let nullSlot: Int32
     private let arraySlot: Int32
@@ -54,6 +55,11 @@ struct JSONDecoder {
     // MARK: Values
 
     private mutating func value() throws(KeepError) {
+        valuesSinceCharge += 1
+        if valuesSinceCharge >= 4096 {
+            valuesSinceCharge = 0
+            if keep_budget_spend(L, 4096, 0) != 0 { throw KeepError(.limit, "json.decode: budget exceeded") }
+        }
         guard p < end else { throw failure("unexpected end of input, expected a value") }
         switch p.pointee {
         case UInt8(ascii: "{"): try object()

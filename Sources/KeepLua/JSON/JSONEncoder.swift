@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CLua
 import CLuaShim
 import KeepCore
@@ -30,10 +33,16 @@ struct JSONEncoder {
     /// Keys of the objects being written, nested objects stacked after their parents'.
     private var entries: [ObjectEntry] = []
 
+    private var valuesSinceCharge = 0
+
     private struct ObjectEntry {
         var key: UnsafePointer<UInt8>
         var length: Int
-        var valueSlot: Int32
+        /// Where the key's text is: a stack slot, or (when -1) the anchor table at `anchorIndex`.
+        var keySlot: Int32
+        var anchorIndex: Int64
+        /// The original key when it was an integer (its text is in `key`).
+        var integerKey: Int64?
         /// The key as an array index (JavaScript orders those first), or -1.
         var index: Int64
     }
@@ -101,39 +110,50 @@ struct JSONEncoder {
 
     private enum Shape { case array, object, either }
 
+    /// Objects with more keys than this keep their keys in an anchor table
+    /// instead of on the Lua stack (which holds at most 1,000,000 values).
+    private static let keysOnStackLimit: Int64 = 50_000
+
+    /// Charges the call's budget every this many values.
+    private static let valuesPerCharge = 4096
+
+    private mutating func charge() throws(KeepError) {
+        valuesSinceCharge += 1
+        guard valuesSinceCharge >= Self.valuesPerCharge else { return }
+        valuesSinceCharge = 0
+        // The output buffer lives outside the Lua heap but counts against the memory budget.
+        if keep_budget_spend(L, Int64(Self.valuesPerCharge), out.count) != 0 {
+            throw KeepError(.limit, "json.encode: budget exceeded")
+        }
+    }
+
     private mutating func table(at slot: Int32) throws(KeepError) {
         depth += 1
         defer { depth -= 1 }
         if depth > Self.maximumDepth {
             throw failure("nesting deeper than \(Self.maximumDepth) levels (is there a cycle?)")
         }
+        guard lua_checkstack(L, 4) != 0 else { throw failure("nesting too deep for the Lua stack") }
         var shape = Shape.either
         if lua_getmetatable(L, slot) != 0 {
             if lua_rawequal(L, -1, arraySlot) != 0 { shape = .array }
             if lua_rawequal(L, -1, objectSlot) != 0 { shape = .object }
             lua_settop(L, -2)
         }
-        // Collect the pairs on the stack: key at base+2i-1, value at base+2i.
-        let base = lua_gettop(L)
-        defer { lua_settop(L, base) }
+        // First pass: count the keys and see whether they are exactly 1…n.
         var count: Int64 = 0
-        var sequential = true   // keys so far are 1, 2, 3, … in order
-        var allIndices = true   // keys are positive integers
+        var allIndices = true
         var largest: Int64 = 0
         lua_pushnil(L)
-        while true {
-            guard lua_checkstack(L, 3) != 0 else { throw failure("table too large to encode") }
-            if lua_next(L, slot) == 0 { break }
+        while lua_next(L, slot) != 0 {
+            lua_settop(L, -2)
             count += 1
-            if lua_type(L, -2) == LUA_TNUMBER && lua_isinteger(L, -2) != 0 {
-                let key = lua_tointegerx(L, -2, nil)
-                if key != count { sequential = false }
+            if lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1) != 0 {
+                let key = lua_tointegerx(L, -1, nil)
                 if key < 1 { allIndices = false } else { largest = max(largest, key) }
             } else {
-                sequential = false
                 allIndices = false
             }
-            lua_pushvalue(L, -2)
         }
         let isArray: Bool
         switch shape {
@@ -148,13 +168,13 @@ struct JSONEncoder {
             isArray = count > 0 && allIndices && largest == count
         }
         if isArray {
-            try array(base: base, count: count, slot: slot, inOrder: sequential)
+            try array(count: count, slot: slot)
         } else {
-            try object(base: base, count: Int32(count))
+            try object(count: count, slot: slot)
         }
     }
 
-    private mutating func array(base: Int32, count: Int64, slot: Int32, inOrder: Bool) throws(KeepError) {
+    private mutating func array(count: Int64, slot: Int32) throws(KeepError) {
         if count == 0 {
             out.append("[]")
             return
@@ -163,13 +183,10 @@ struct JSONEncoder {
         for i in 1 ... count {
             if i > 1 { out.append(UInt8(ascii: ",")) }
             if canonical { indent() }
-            if inOrder {
-                try value(at: base + Int32(2 * i))
-            } else {
-                lua_rawgeti(L, slot, i)
-                try value(at: lua_gettop(L))
-                lua_settop(L, -2)
-            }
+            lua_rawgeti(L, slot, i)
+            try value(at: lua_gettop(L))
+            lua_settop(L, -2)
+            try charge()
         }
         if canonical { closeIndent() }
         out.append(UInt8(ascii: "]"))
@@ -187,45 +204,87 @@ struct JSONEncoder {
         out.appendRepeated(UInt8(ascii: " "), 2 * (depth - 1))
     }
 
-    private mutating func object(base: Int32, count: Int32) throws(KeepError) {
+    /// Second pass for objects: keys are gathered (as strings, anchored on the
+    /// stack or, for huge objects, in a table), sorted, then written with
+    /// their values looked up again.
+    private mutating func object(count: Int64, slot: Int32) throws(KeepError) {
         if count == 0 {
             out.append("{}")
             return
         }
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        let anchored = count > Self.keysOnStackLimit
+        if anchored {
+            lua_createtable(L, Int32(clamping: count), 0)
+        } else if lua_checkstack(L, Int32(count) + 4) == 0 {
+            throw failure("table too large to encode")
+        }
+        let anchor = lua_gettop(L)
         let first = entries.count
         defer { entries.removeSubrange(first...) }
-        for i in 0 ..< count {
-            let keySlot = base + 2 * i + 1
-            switch lua_type(L, keySlot) {
+        var position: Int64 = 0
+        lua_pushnil(L)
+        while lua_next(L, slot) != 0 {
+            lua_settop(L, -2)
+            position += 1
+            // The text of the key: strings as they are; integer keys as their
+            // decimal text, as JavaScript property keys would be (converting a
+            // copy, never the key lua_next is iterating with).
+            lua_pushvalue(L, -1)
+            var integerKey: Int64?
+            switch lua_type(L, -1) {
             case LUA_TSTRING:
                 break
-            case LUA_TNUMBER where lua_isinteger(L, keySlot) != 0:
-                // Integer keys are written as their decimal text, as JavaScript
-                // property keys would be. Convert a copy, never the key itself.
-                lua_pushvalue(L, keySlot)
+            case LUA_TNUMBER where lua_isinteger(L, -1) != 0:
+                integerKey = lua_tointegerx(L, -1, nil)
                 _ = lua_tolstring(L, -1, nil)
-                lua_copy(L, -1, keySlot)
-                lua_settop(L, -2)
             case LUA_TNUMBER:
-                throw failure("cannot encode the table key \(lua_tonumberx(L, keySlot, nil)) (object keys are strings or integers)")
+                throw failure("cannot encode the table key \(lua_tonumberx(L, -1, nil)) (object keys are strings or integers)")
             default:
-                let typeName = String(cString: lua_typename(L, lua_type(L, keySlot)))
+                let typeName = String(cString: lua_typename(L, lua_type(L, -1)))
                 throw failure("cannot encode a table key of type \(typeName) (object keys are strings or integers)")
             }
             var length = 0
-            let key = UnsafeRawPointer(lua_tolstring(L, keySlot, &length)!).assumingMemoryBound(to: UInt8.self)
-            entries.append(ObjectEntry(key: key, length: length, valueSlot: keySlot + 1,
-                                       index: Self.arrayIndex(key, length)))
+            let key = UnsafeRawPointer(lua_tolstring(L, -1, &length)!).assumingMemoryBound(to: UInt8.self)
+            let keySlot: Int32
+            if anchored {
+                lua_rawseti(L, anchor, position)
+                keySlot = -1
+            } else {
+                // Keep the text on the stack below the iteration key.
+                lua_rotate(L, -2, 1)
+                keySlot = lua_gettop(L) - 1
+            }
+            entries.append(ObjectEntry(key: key, length: length, keySlot: keySlot, anchorIndex: position,
+                                       integerKey: integerKey, index: Self.arrayIndex(key, length)))
         }
         entries[first...].sort(by: Self.precedes)
         out.append(UInt8(ascii: "{"))
         for i in first ..< entries.count {
-            if i > first { out.append(UInt8(ascii: ",")) }
-            if canonical { indent() }
             let entry = entries[i]
+            if i > first {
+                out.append(UInt8(ascii: ","))
+                let previous = entries[i - 1]
+                if previous.length == entry.length && memcmp(previous.key, entry.key, entry.length) == 0 {
+                    throw failure("the table has the key '\(String(decoding: UnsafeBufferPointer(start: entry.key, count: entry.length), as: UTF8.self))' twice (as an integer and as a string)")
+                }
+            }
+            if canonical { indent() }
             try string(entry.key, entry.length)
             if canonical { out.append(": ") } else { out.append(UInt8(ascii: ":")) }
-            try value(at: entry.valueSlot)
+            // The value, looked up again by the original key.
+            if let integer = entry.integerKey {
+                lua_pushinteger(L, integer)
+            } else if anchored {
+                lua_rawgeti(L, anchor, entry.anchorIndex)
+            } else {
+                lua_pushvalue(L, entry.keySlot)
+            }
+            lua_rawget(L, slot)
+            try value(at: lua_gettop(L))
+            lua_settop(L, -2)
+            try charge()
         }
         if canonical { closeIndent() }
         out.append(UInt8(ascii: "}"))

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Keep needs when they are missing. Safe to run
+# again: it does nothing when everything is there.
+set -euo pipefail
+
+packages=(
+  pkg-config      # finds Lua for the CLua system-library target
+  liblua5.4-dev   # Lua 5.4 headers and library (the embedded interpreter)
+  lua5.4          # standalone interpreter: benchmark anchor
+  lua-cjson       # JSON for the standalone interpreter: benchmark anchor
+  lua-check       # luacheck, run on the shipped Lua scripts
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null; then
+  echo "setup: Swift 6 is required (swift not found on PATH)" >&2
+  exit 1
+fi

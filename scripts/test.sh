@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test. Ends with swift
+# test's own summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+# Lint the Lua that Keep ships (policies, migrations, fixtures' helpers).
+mapfile -t lua_files < <(git ls-files '*.lua' ':!:Tests/Fixtures/hostile/*' 2>/dev/null || true)
+if ((${#lua_files[@]} > 0)); then
+  luacheck --no-color -q "${lua_files[@]}"
+fi
+
+# The CLI tests run the built `keep` binary.
+swift build --product keep
+swift test
