@@ -34,8 +34,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Release-mode benchmarks run by scripts/bench.sh.
-        .executableTarget(name: "KeepBench", dependencies: ["KeepLua", "CLua", "CLuaShim"]),
+        // Release-mode benchmarks run by scripts/bench.sh, and their C anchors.
+        .target(name: "CLuaBench", dependencies: ["CLua", "CLuaShim"]),
+        .executableTarget(name: "KeepBench", dependencies: ["KeepLua", "CLua", "CLuaShim", "CLuaBench"]),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         .testTarget(name: "KeepCLITests", dependencies: ["KeepLua"]),

@@ -19,6 +19,8 @@ static const char *const KEEP_ERROR_META = "keep.error";
 static KeepHostDispatch keep_dispatch = NULL;
 static KeepHostRelease keep_release = NULL;
 static volatile sig_atomic_t keep_interrupt_pending = 0;
+// The budget of the interruptible call in progress, for the signal handler.
+static KeepBudget *volatile keep_interruptible = NULL;
 
 static KeepBudget *budget_of(lua_State *L) {
     void *ud = NULL;
@@ -46,6 +48,9 @@ static void *keep_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         free(ptr);
         b->memory_used -= old;
         return NULL;
+    }
+    if (b->active && b->tripped && b->in_lua && nsize > old) {
+        return NULL;  // a spent budget gives nothing more to Lua code
     }
     if (b->active && b->memory_limit > 0 && nsize > old
         && b->memory_used - old + nsize > b->memory_limit) {
@@ -110,11 +115,13 @@ void keep_push_trip_error(lua_State *L, KeepBudget *b) {
     b->in_lua = saved;
 }
 
+static void keep_count_hook(lua_State *L, lua_Debug *ar);
+
 // Raises the budget error. After a trip the hook runs at every instruction of
 // the thread, so a script that catches the error with pcall is stopped again
 // by its next instruction (the approach of Redis' script timeout).
 static int keep_raise_trip(lua_State *L, KeepBudget *b) {
-    lua_sethook(L, lua_gethook(L), LUA_MASKCOUNT, 1);
+    lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, 1);
     keep_push_trip_error(L, b);
     return lua_error(L);
 }
@@ -139,9 +146,13 @@ static void keep_count_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     KeepBudget *b = budget_of(L);
     int stride = lua_gethookcount(L);
-    if (!b->tripped && stride != KEEP_HOOK_STRIDE) {
-        // A thread re-armed by an earlier trip: back to the normal stride.
-        lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
+    if (!b->tripped && stride != KEEP_HOOK_STRIDE && !(b->interruptible && keep_interrupt_pending)) {
+        // A thread re-armed by an earlier trip or interrupt: back to the
+        // normal stride, or no hook when nothing needs counting.
+        if (b->active && (b->instruction_limit > 0 || b->deadline_ns > 0))
+            lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
+        else
+            lua_sethook(L, NULL, 0, 0);
     }
     if (keep_spend(b, stride)) keep_raise_trip(L, b);
 }
@@ -165,8 +176,8 @@ lua_State *keep_newstate(KeepBudget *budget) {
     lua_State *L = lua_newstate(keep_alloc, budget);
     if (L == NULL) return NULL;
     lua_atpanic(L, keep_panic);
-    // Threads created later inherit the hook of the thread that creates them.
-    lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
+    budget->main = L;
+    budget->running = L;
     return L;
 }
 
@@ -176,10 +187,20 @@ void keep_budget_begin(lua_State *L, KeepBudget *b) {
     b->tripped = KEEP_TRIP_NONE;
     b->overdraft = 0;
     b->active = 1;
-    lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
+    b->running = L;
+    // A count hook makes the VM trap every instruction (about twice the cost
+    // of plain Lua), so it is on only when instructions or time are limited.
+    // An interrupt installs it on demand, as lua.c does.
+    if (b->instruction_limit > 0 || b->deadline_ns > 0) {
+        lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
+    } else {
+        lua_sethook(L, NULL, 0, 0);
+    }
+    if (b->interruptible) keep_interruptible = b;
 }
 
 void keep_budget_end(KeepBudget *b) {
+    if (keep_interruptible == b) keep_interruptible = NULL;
     b->active = 0;
 }
 
@@ -220,11 +241,104 @@ void keep_open_budgeted_xpcall(lua_State *L) {
     lua_setglobal(L, "xpcall");
 }
 
+// MARK: - Coroutines
+
+// coroutine.resume and coroutine.wrap with the same behaviour as lcorolib's,
+// but recording which thread runs, so an interrupt can hook that thread too.
+static int keep_auxresume(lua_State *L, lua_State *co, int narg) {
+    if (!lua_checkstack(co, narg)) {
+        lua_pushliteral(L, "too many arguments to resume");
+        return -1;
+    }
+    lua_xmove(L, co, narg);
+    KeepBudget *b = budget_of(L);
+    lua_State *previous = b->running;
+    b->running = co;
+    if (keep_interrupt_pending && b->interruptible) lua_sethook(co, keep_count_hook, LUA_MASKCOUNT, 1);
+    int nres = 0;
+    int status = lua_resume(co, L, narg, &nres);
+    b->running = previous;
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + 1)) {
+            lua_pop(co, nres);
+            lua_pushliteral(L, "too many results to resume");
+            return -1;
+        }
+        lua_xmove(co, L, nres);
+        return nres;
+    }
+    lua_xmove(co, L, 1);
+    return -1;
+}
+
+static int keep_resume(lua_State *L) {
+    lua_State *co = lua_tothread(L, 1);
+    luaL_argexpected(L, co, 1, "coroutine");
+    int r = keep_auxresume(L, co, lua_gettop(L) - 1);
+    if (r < 0) {
+        lua_pushboolean(L, 0);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_insert(L, -(r + 1));
+    return r + 1;
+}
+
+static int keep_auxwrap(lua_State *L) {
+    lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+    int r = keep_auxresume(L, co, lua_gettop(L));
+    if (r < 0) {
+        int status = lua_status(co);
+        if (status != LUA_OK && status != LUA_YIELD) {
+            status = lua_resetthread(co);  // close its to-be-closed variables
+            lua_xmove(co, L, 1);
+        }
+        if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+            luaL_where(L, 1);
+            lua_insert(L, -2);
+            lua_concat(L, 2);
+        }
+        return lua_error(L);
+    }
+    return r;
+}
+
+static int keep_wrap(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_State *co = lua_newthread(L);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 1);
+    lua_pushcclosure(L, keep_auxwrap, 1);
+    return 1;
+}
+
+void keep_open_tracked_coroutines(lua_State *L) {
+    lua_getglobal(L, LUA_COLIBNAME);
+    lua_pushcfunction(L, keep_resume);
+    lua_setfield(L, -2, "resume");
+    lua_pushcfunction(L, keep_wrap);
+    lua_setfield(L, -2, "wrap");
+    lua_pop(L, 1);
+}
+
 // MARK: - SIGINT
+
+static void keep_arm_interrupt(void) {
+    keep_interrupt_pending = 1;
+    KeepBudget *b = keep_interruptible;
+    if (b != NULL) {
+        // lua_sethook may be called asynchronously (lua.c does it from its
+        // signal handler); the hook turns the flag into an error.
+        lua_sethook(b->main, keep_count_hook, LUA_MASKCOUNT, 1);
+        lua_State *running = b->running;
+        if (running != NULL && running != b->main) lua_sethook(running, keep_count_hook, LUA_MASKCOUNT, 1);
+    }
+}
 
 static void keep_on_sigint(int sig) {
     (void)sig;
-    keep_interrupt_pending = 1;
+    keep_arm_interrupt();
 }
 
 void keep_install_sigint_handler(void) {
@@ -241,7 +355,7 @@ void keep_install_sigint_handler(void) {
 }
 
 void keep_restore_sigint_handler(void) { signal(SIGINT, SIG_DFL); }
-void keep_request_interrupt(void) { keep_interrupt_pending = 1; }
+void keep_request_interrupt(void) { keep_arm_interrupt(); }
 void keep_clear_interrupt(void) { keep_interrupt_pending = 0; }
 
 // MARK: - Host functions and objects

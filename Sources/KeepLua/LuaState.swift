@@ -41,6 +41,7 @@ public final class LuaState {
         luaL_openlibs(L)
         keep_open_bounded_patterns(L)
         keep_open_budgeted_xpcall(L)
+        keep_open_tracked_coroutines(L)
         stack.installErrorMetatable()
         JSONLibrary.open(in: stack)
         stack.setGlobal("json")
@@ -166,6 +167,8 @@ public final class LuaState {
             b.pointee.deadline_ns = 0
             b.pointee.time_limit_ms = 0
         }
+        // Garbage left by earlier calls must not count against this one.
+        if let memory = limits.memory, memoryInUse > memory / 2 { keep_collect_garbage(L) }
         b.pointee.interruptible = limits.interruptible ? 1 : 0
         if limits.interruptible { keep_clear_interrupt() }
         keep_budget_begin(L, b)

@@ -28,6 +28,8 @@ static inline void keep_replace(lua_State *L, int idx) { lua_replace(L, idx); }
 static inline void keep_newtable(lua_State *L) { lua_newtable(L); }
 static inline void keep_pushcfunction(lua_State *L, lua_CFunction f) { lua_pushcfunction(L, f); }
 static inline int keep_ridx_globals(void) { return LUA_RIDX_GLOBALS; }
+/// lua_gc is variadic. Finalizer errors during the collection become warnings.
+static inline void keep_collect_garbage(lua_State *L) { lua_gc(L, LUA_GCCOLLECT); }
 
 // MARK: - Budgets
 
@@ -61,6 +63,8 @@ typedef struct KeepBudget {
     int in_lua;                     // 1 while Lua runs; 0 while Swift runs (no refusals then)
     int tripped;                    // KeepTrip; sticky until the call ends
     int overdraft;                  // Swift allocated past the limit (checked on return)
+    lua_State *main;                // the state's main thread
+    lua_State *running;             // the thread running now (tracked by coroutine.resume/wrap)
 } KeepBudget;
 
 /// Instructions between two runs of the count hook.
@@ -158,6 +162,10 @@ void keep_open_bounded_patterns(lua_State *L);
 /// Replaces the global xpcall with one whose message handler is skipped once
 /// the budget is spent (Lua runs handlers of hook-raised errors with hooks off).
 void keep_open_budgeted_xpcall(lua_State *L);
+
+/// Replaces coroutine.resume and coroutine.wrap with versions that record the
+/// running thread, so that an interrupt reaches code inside coroutines.
+void keep_open_tracked_coroutines(lua_State *L);
 
 // MARK: - Numbers
 
