@@ -98,6 +98,10 @@ import Testing
 
     @Test func sigintInterruptsAndExits130() throws {
         let process = try KeepBinary.start(["run", "-e", "io.write('ready\\n') io.stdout:flush() while true do end"])
+        // Never leave a spinning child behind, whatever happens below.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20) {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
         let output = (process.standardOutput as! Pipe).fileHandleForReading
         var seen = Data()
         while !String(decoding: seen, as: UTF8.self).contains("ready\n") {

@@ -13,62 +13,72 @@ enum JSNumberFormat {
             if keepFloat { buffer.append(value.sign == .minus ? "-0.0" : "0.0") } else { buffer.append("0") }
             return
         }
-        var digits: [UInt8] = []
-        digits.reserveCapacity(17)
-        var exponent = 0          // value = 0.d1d2d3… × 10^pointPosition
-        var pointPosition = 0
-        var sawPoint = false
-        var inExponent = false
-        var exponentSign = 1
-        var leadingZeros = true
-        for byte in value.magnitude.description.utf8 {
-            if inExponent {
-                if byte == UInt8(ascii: "-") { exponentSign = -1 } else if byte != UInt8(ascii: "+") {
-                    exponent = exponent * 10 + Int(byte - 0x30)
+        // Swift's description already has the shortest round-trip digits
+        // ("1.2345e-07", "100.0"); collect them and the decimal exponent.
+        var text = value.magnitude.description
+        text.withUTF8 { source in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { digits in
+                var k = 0
+                var exponent = 0          // value = 0.d1d2d3… × 10^(pointPosition + exponent)
+                var pointPosition = 0
+                var sawPoint = false
+                var inExponent = false
+                var exponentSign = 1
+                var leadingZeros = true
+                for byte in source {
+                    if inExponent {
+                        if byte == UInt8(ascii: "-") { exponentSign = -1 } else if byte != UInt8(ascii: "+") {
+                            exponent = exponent * 10 + Int(byte - 0x30)
+                        }
+                        continue
+                    }
+                    switch byte {
+                    case UInt8(ascii: "."): sawPoint = true
+                    case UInt8(ascii: "e"), UInt8(ascii: "E"): inExponent = true
+                    default:
+                        if leadingZeros && byte == UInt8(ascii: "0") {
+                            if sawPoint { pointPosition -= 1 }
+                            continue
+                        }
+                        leadingZeros = false
+                        digits[k] = byte
+                        k += 1
+                        if !sawPoint { pointPosition += 1 }
+                    }
                 }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "."): sawPoint = true
-            case UInt8(ascii: "e"), UInt8(ascii: "E"): inExponent = true
-            default:
-                if leadingZeros && byte == UInt8(ascii: "0") {
-                    if sawPoint { pointPosition -= 1 }
-                    continue
-                }
-                leadingZeros = false
-                digits.append(byte)
-                if !sawPoint { pointPosition += 1 }
+                while k > 0 && digits[k - 1] == UInt8(ascii: "0") { k -= 1 }
+                layout(digits.baseAddress!, k, n: pointPosition + exponentSign * exponent,
+                       negative: value < 0, keepFloat: keepFloat, to: &buffer)
             }
         }
-        while digits.last == UInt8(ascii: "0") { digits.removeLast() }
-        let k = digits.count
-        let n = pointPosition + exponentSign * exponent
-        if value < 0 { buffer.append(UInt8(ascii: "-")) }
-        digits.withUnsafeBufferPointer { d in
-            let p = d.baseAddress!
-            if k <= n && n <= 21 {
-                buffer.append(p, k)
-                buffer.appendRepeated(UInt8(ascii: "0"), n - k)
-                if keepFloat { buffer.append(".0") }
-            } else if 0 < n && n <= 21 {
-                buffer.append(p, n)
+    }
+
+    /// ECMA-262 Number::toString step 6–10 for digits d (k of them) and the
+    /// decimal point after position n.
+    private static func layout(_ p: UnsafeMutablePointer<UInt8>, _ k: Int, n: Int, negative: Bool,
+                               keepFloat: Bool, to buffer: inout ByteBuffer) {
+        if negative { buffer.append(UInt8(ascii: "-")) }
+        if k <= n && n <= 21 {
+            buffer.append(p, k)
+            buffer.appendRepeated(UInt8(ascii: "0"), n - k)
+            if keepFloat { buffer.append(".0") }
+        } else if 0 < n && n <= 21 {
+            buffer.append(p, n)
+            buffer.append(UInt8(ascii: "."))
+            buffer.append(p + n, k - n)
+        } else if -6 < n && n <= 0 {
+            buffer.append("0.")
+            buffer.appendRepeated(UInt8(ascii: "0"), -n)
+            buffer.append(p, k)
+        } else {
+            buffer.append(p[0])
+            if k > 1 {
                 buffer.append(UInt8(ascii: "."))
-                buffer.append(p + n, k - n)
-            } else if -6 < n && n <= 0 {
-                buffer.append("0.")
-                buffer.appendRepeated(UInt8(ascii: "0"), -n)
-                buffer.append(p, k)
-            } else {
-                buffer.append(p[0])
-                if k > 1 {
-                    buffer.append(UInt8(ascii: "."))
-                    buffer.append(p + 1, k - 1)
-                }
-                buffer.append(UInt8(ascii: "e"))
-                buffer.append(UInt8(ascii: n - 1 < 0 ? "-" : "+"))
-                buffer.append(integer: Int64(abs(n - 1)))
+                buffer.append(p + 1, k - 1)
             }
+            buffer.append(UInt8(ascii: "e"))
+            buffer.append(UInt8(ascii: n - 1 < 0 ? "-" : "+"))
+            buffer.append(integer: Int64(abs(n - 1)))
         }
     }
 }
