@@ -1,0 +1,6 @@
+-- luacheck configuration for the Lua that Keep ships (scripts/test.sh runs it).
+std = "lua54"
+-- Globals Keep provides to every script.
+read_globals = { "json", "keep" }
+-- Sandbox-escape fixtures are hostile on purpose.
+exclude_files = { "Tests/Fixtures/hostile/*.lua", ".build*/**" }
