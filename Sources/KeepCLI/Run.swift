@@ -43,6 +43,9 @@ extension Keep {
         var arguments: [String] = []
 
         func validate() throws {
+            if code == nil && file == nil, let first = arguments.first, first.hasPrefix("-") {
+                throw ValidationError("unknown option '\(first)'")
+            }
             if code == nil && file == nil {
                 throw ValidationError("give a script FILE or -e CODE")
             }

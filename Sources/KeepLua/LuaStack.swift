@@ -31,12 +31,23 @@ public enum LuaType: Int32, Sendable {
 /// Allocation failures cannot raise inside Swift: see `docs/lua-bridge.md`.
 public struct LuaStack {
     public let L: OpaquePointer
-    /// The host function being run, for argument error messages.
-    let function: String
+    /// The host function being run (unretained: it outlives the call), read
+    /// only to name it in argument errors.
+    private let host: UnsafeMutableRawPointer?
 
-    public init(_ L: OpaquePointer, function: String = "?") {
+    public init(_ L: OpaquePointer) {
         self.L = L
-        self.function = function
+        self.host = nil
+    }
+
+    init(_ L: OpaquePointer, host: UnsafeMutableRawPointer) {
+        self.L = L
+        self.host = host
+    }
+
+    /// The name of the host function being run, or "?".
+    var function: String {
+        host.map { Unmanaged<HostFunction>.fromOpaque($0).takeUnretainedValue().name } ?? "?"
     }
 
     // MARK: Top

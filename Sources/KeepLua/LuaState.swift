@@ -221,7 +221,7 @@ private func dispatchHostFunction(_ L: OpaquePointer?, _ host: UnsafeMutableRawP
     }
     let function = Unmanaged<HostFunction>.fromOpaque(host)
     return function._withUnsafeGuaranteedRef { function in
-        let stack = LuaStack(L, function: function.name)
+        let stack = LuaStack(L, host: host)
         do {
             return try function.body(stack)
         } catch let error as KeepError {

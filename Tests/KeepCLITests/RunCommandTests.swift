@@ -59,6 +59,7 @@ import Testing
         ["run", "--timeout", "soon", "-e", "print(1)"],
         ["run", "--max-instructions", "0", "-e", "print(1)"],
         ["no-such-command"],
+        ["run", "--bogus"],
     ])
     func usageErrorsExitTwo(_ arguments: [String]) throws {
         let result = try KeepBinary.run(arguments)
