@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Lua 5.4 from the system (Debian: liblua5.4-dev). Module map only.
@@ -21,8 +23,12 @@ let package = Package(
         // What Swift cannot do itself: macro and variadic forwards, the error
         // trampoline, the count hook, the budgeted allocator, bounded pattern matching.
         .target(name: "CLuaShim", dependencies: ["CLua"]),
-        // What every layer shares: the error type.
-        .target(name: "KeepCore"),
+        // What every layer shares: the error type and the domain's values.
+        .target(name: "KeepCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // The domain's rules over a backend-agnostic storage interface.
+        .target(name: "KeepStore", dependencies: ["KeepCore"]),
+        // The embedded SQLite backend (GRDB).
+        .target(name: "KeepSQLite", dependencies: ["KeepStore", .product(name: "GRDB", package: "GRDB.swift")]),
         // The safe Swift bridge over Lua: states, host functions and objects,
         // the sandbox, budgets, the JSON library.
         .target(name: "KeepLua", dependencies: ["KeepCore", "CLua", "CLuaShim"]),
@@ -38,6 +44,7 @@ let package = Package(
         .target(name: "CLuaBench", dependencies: ["CLua", "CLuaShim"]),
         .executableTarget(name: "KeepBench", dependencies: ["KeepLua", "CLua", "CLuaShim", "CLuaBench"]),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
+        .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         .testTarget(name: "KeepCLITests", dependencies: ["KeepLua"]),
     ]

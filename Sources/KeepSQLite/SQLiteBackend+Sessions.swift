@@ -1,0 +1,125 @@
+import Foundation
+import GRDB
+import KeepCore
+import KeepStore
+
+extension SQLiteBackend: SessionStorage {
+    static let sessionColumns = "id, owner, title, description, content, hash, version, created_at, updated_at"
+
+    public func insertSession(_ session: Session) async throws {
+        try await write("create a session") { db in
+            try db.execute(sql: """
+                INSERT INTO sessions (id, owner, title, title_key, description, content, hash, version, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: Self.arguments(session))
+        }
+    }
+
+    public func session(id: ResourceID, owner: UserID) async throws -> Session? {
+        try await read("read a session") { db in try Self.fetchSession(db, id: id, owner: owner) }
+    }
+
+    public func updateSession(id: ResourceID, owner: UserID,
+                              _ transform: @escaping @Sendable (Session) throws -> Session) async throws -> Session? {
+        try await write("update a session") { db in
+            guard let stored = try Self.fetchSession(db, id: id, owner: owner) else { return nil }
+            let next = try transform(stored)
+            try db.execute(sql: """
+                UPDATE sessions SET title = ?, title_key = ?, description = ?, content = ?, hash = ?,
+                  version = ?, updated_at = ?
+                WHERE id = ? AND owner = ? AND version = ?
+                """, arguments: [next.title, next.title.titleKey, next.description, next.content, next.hash.hex,
+                                 next.version, next.updatedAt.millisecondsSinceEpoch, id.rawValue, owner, stored.version])
+            return next
+        }
+    }
+
+    public func deleteSession(id: ResourceID, owner: UserID) async throws -> Bool {
+        try await write("delete a session") { db in
+            try db.execute(sql: "DELETE FROM sessions WHERE id = ? AND owner = ?", arguments: [id.rawValue, owner])
+            return db.changesCount > 0
+        }
+    }
+
+    public func sessions(owner: UserID, matching query: SessionQuery, after cursor: PageCursor?,
+                         limit: Int) async throws -> [Session] {
+        // Column names come from this switch, never from the request.
+        let column = switch query.sortBy {
+        case .title: "title_key"
+        case .createdAt: "created_at"
+        case .updatedAt: "updated_at"
+        }
+        let descending = query.direction == .descending
+        var conditions = ["owner = ?"]
+        var arguments: StatementArguments = [owner]
+        if let text = query.titleContains, !text.isEmpty {
+            conditions.append("instr(title_key, ?) > 0")
+            arguments += [text.titleKey]
+        }
+        let ranges: [(String, Timestamp?, String)] = [
+            ("created_at", query.createdFrom, ">="), ("created_at", query.createdTo, "<="),
+            ("updated_at", query.updatedFrom, ">="), ("updated_at", query.updatedTo, "<="),
+        ]
+        for (name, bound, comparison) in ranges {
+            if let bound {
+                conditions.append("\(name) \(comparison) ?")
+                arguments += [bound.millisecondsSinceEpoch]
+            }
+        }
+        if let cursor {
+            let comparison = descending ? "<" : ">"
+            conditions.append("(\(column) \(comparison) ? OR (\(column) = ? AND id \(comparison) ?))")
+            let value: any DatabaseValueConvertible = switch cursor.value {
+            case .text(let text): text
+            case .integer(let number): number
+            }
+            arguments += [value, value, cursor.id.rawValue]
+        }
+        let direction = descending ? "DESC" : "ASC"
+        let sql = """
+            SELECT \(Self.sessionColumns) FROM sessions
+            WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY \(column) \(direction), id \(direction)
+            LIMIT ?
+            """
+        arguments += [limit]
+        let finalArguments = arguments
+        return try await read("list sessions") { db in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Self.session(from:))
+        }
+    }
+
+    public func tokenSecret() async throws -> [UInt8] {
+        try await write("read the page token secret") { db in
+            if let secret = try Data.fetchOne(db, sql: "SELECT value FROM keep_meta WHERE key = 'page_token_secret'") {
+                return Array(secret)
+            }
+            var generator = SystemRandomNumberGenerator()
+            let secret = (0 ..< 32).map { _ in UInt8.random(in: 0 ... 255, using: &generator) }
+            try db.execute(sql: "INSERT INTO keep_meta (key, value) VALUES ('page_token_secret', ?)",
+                           arguments: [Data(secret)])
+            return secret
+        }
+    }
+
+    // MARK: Rows
+
+    static func fetchSession(_ db: Database, id: ResourceID, owner: UserID) throws -> Session? {
+        try Row.fetchOne(db, sql: "SELECT \(sessionColumns) FROM sessions WHERE id = ? AND owner = ?",
+                         arguments: [id.rawValue, owner]).map(session(from:))
+    }
+
+    static func session(from row: Row) throws -> Session {
+        Session(id: try ResourceID(row["id"]), owner: row["owner"], title: row["title"],
+                description: row["description"], content: row["content"],
+                hash: ContentHash(storedHex: row["hash"]), version: row["version"],
+                createdAt: Timestamp(millisecondsSinceEpoch: row["created_at"]),
+                updatedAt: Timestamp(millisecondsSinceEpoch: row["updated_at"]))
+    }
+
+    static func arguments(_ session: Session) -> StatementArguments {
+        [session.id.rawValue, session.owner, session.title, session.title.titleKey, session.description,
+         session.content, session.hash.hex, session.version, session.createdAt.millisecondsSinceEpoch,
+         session.updatedAt.millisecondsSinceEpoch]
+    }
+}

@@ -1,0 +1,94 @@
+import KeepCore
+
+/// Sessions with the rules of SPEC §1 over any `SessionStorage`: ids, hashes,
+/// versions, ownership (another user's session is `not_found`), validation
+/// (hard ceilings, then the policy), optimistic concurrency, keyset paging.
+public struct SessionService: Sendable {
+    public let storage: any SessionStorage
+    public let validator: any DocumentValidator
+    public let clock: KeepClock
+
+    public init(storage: any SessionStorage, validator: any DocumentValidator = DefaultValidation(),
+                clock: KeepClock = .system) {
+        self.storage = storage
+        self.validator = validator
+        self.clock = clock
+    }
+
+    public func create(as user: UserID, title: String, description: String? = nil,
+                       content: String) async throws -> Session {
+        let candidate = DocumentCandidate(kind: .session, operation: .create, owner: user,
+                                          title: title, description: description, content: content)
+        try HardCeilings.check(candidate)
+        try validator.validate(candidate)
+        let now = clock.now()
+        let session = Session(id: ResourceID.generate(), owner: user, title: title.trimmingWhitespace(),
+                              description: description, content: content, hash: ContentHash(of: content),
+                              version: 1, createdAt: now, updatedAt: now)
+        try await storage.insertSession(session)
+        return session
+    }
+
+    public func get(as user: UserID, id: ResourceID) async throws -> Session {
+        guard let session = try await storage.session(id: id, owner: user) else { throw Self.notFound(id) }
+        return session
+    }
+
+    public func update(as user: UserID, id: ResourceID, _ changes: SessionChanges) async throws -> Session {
+        let validator = self.validator
+        let now = clock.now()
+        let updated = try await storage.updateSession(id: id, owner: user) { stored in
+            if let expected = changes.expectedVersion, expected != stored.version {
+                throw KeepError(.conflict, "session \(id) is at version \(stored.version), not \(expected); reload it and apply your change again",
+                                details: ["id": id.rawValue, "version": String(stored.version)])
+            }
+            var next = stored
+            if let title = changes.title { next.title = title }
+            if let description = changes.description { next.description = description }
+            if let content = changes.content {
+                next.content = content
+                next.hash = ContentHash(of: content)
+            }
+            let candidate = DocumentCandidate(kind: .session, operation: .update, owner: user, title: next.title,
+                                              description: next.description, content: next.content, previous: stored)
+            try HardCeilings.check(candidate)
+            try validator.validate(candidate)
+            next.title = next.title.trimmingWhitespace()
+            next.version = stored.version + 1
+            next.updatedAt = max(now, stored.updatedAt)
+            return next
+        }
+        guard let updated else { throw Self.notFound(id) }
+        return updated
+    }
+
+    public func delete(as user: UserID, id: ResourceID) async throws {
+        guard try await storage.deleteSession(id: id, owner: user) else { throw Self.notFound(id) }
+    }
+
+    public func list(as user: UserID, _ query: SessionQuery) async throws -> Page<Session> {
+        let codec = PageTokenCodec(secret: try await storage.tokenSecret())
+        let fingerprint = query.fingerprint(owner: user)
+        let cursor = try query.pageToken.map { token throws(KeepError) in try codec.decode(token, fingerprint: fingerprint) }
+        let size = PageSize.resolve(query.pageSize)
+        var rows = try await storage.sessions(owner: user, matching: query, after: cursor, limit: size + 1)
+        var next: String?
+        if rows.count > size {
+            rows.removeLast(rows.count - size)
+            next = codec.encode(Self.cursor(after: rows[rows.count - 1], sortedBy: query.sortBy), fingerprint: fingerprint)
+        }
+        return Page(items: rows, nextToken: next)
+    }
+
+    static func cursor(after session: Session, sortedBy field: SessionSortField) -> PageCursor {
+        switch field {
+        case .title: PageCursor(value: .text(session.title.titleKey), id: session.id)
+        case .createdAt: PageCursor(value: .integer(session.createdAt.millisecondsSinceEpoch), id: session.id)
+        case .updatedAt: PageCursor(value: .integer(session.updatedAt.millisecondsSinceEpoch), id: session.id)
+        }
+    }
+
+    static func notFound(_ id: ResourceID) -> KeepError {
+        KeepError(.notFound, "session \(id) not found", details: ["id": id.rawValue])
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import KeepCore
+import KeepStore
+import Testing
+
+/// The rules of SPEC §1 for sessions, written once and run against every backend.
+@Suite struct SessionConformanceTests {
+    @Test(arguments: BackendKind.allCases)
+    func createThenGet(_ kind: BackendKind) async throws {
+        let service = try makeService(kind)
+        let created = try await service.create(as: "ana", title: "  Q3 review  ", description: "numbers", content: "{\"a\":1}")
+        #expect(created.title == "Q3 review")
+        #expect(created.version == 1)
+        #expect(created.hash.hex == "015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862")
+        #expect(created.createdAt == created.updatedAt)
+        #expect(created.id.rawValue.utf8.count == 12)
+        let read = try await service.get(as: "ana", id: created.id)
+        #expect(read == created)
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func anotherUsersSessionIsNotFound(_ kind: BackendKind) async throws {
+        let service = try makeService(kind)
+        let mine = try await service.create(as: "ana", title: "mine", content: "x")
+        await expectError(.notFound) { try await service.get(as: "bob", id: mine.id) }
+        await expectError(.notFound) {
+            try await service.update(as: "bob", id: mine.id, SessionChanges(title: "taken"))
+        }
+        await expectError(.notFound) { try await service.delete(as: "bob", id: mine.id) }
+        let missing = try ResourceID("AAAAAAAAAAAA")
+        let error = await #expect(throws: KeepError.self) { try await service.get(as: "ana", id: missing) }
+        #expect(error?.message == "session AAAAAAAAAAAA not found")
+        #expect(try await service.get(as: "ana", id: mine.id).title == "mine")
+        #expect(try await service.list(as: "bob", SessionQuery()).items.isEmpty)
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func partialUpdatesChangeOnlyWhatIsGiven(_ kind: BackendKind) async throws {
+        let service = try makeService(kind)
+        let created = try await service.create(as: "ana", title: "t", description: "d", content: "one")
+        let retitled = try await service.update(as: "ana", id: created.id, SessionChanges(title: "t2"))
+        #expect(retitled.title == "t2" && retitled.description == "d" && retitled.content == "one")
+        #expect(retitled.hash == created.hash && retitled.version == 2)
+        #expect(retitled.updatedAt > created.updatedAt && retitled.createdAt == created.createdAt)
+        let rewritten = try await service.update(as: "ana", id: created.id, SessionChanges(content: "two"))
+        #expect(rewritten.hash == ContentHash(of: "two") && rewritten.version == 3)
+        let cleared = try await service.update(as: "ana", id: created.id, SessionChanges(description: .some(nil)))
+        #expect(cleared.description == nil && cleared.version == 4)
+        #expect(try await service.get(as: "ana", id: created.id) == cleared)
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func staleExpectedVersionConflictsAndWritesNothing(_ kind: BackendKind) async throws {
+        let service = try makeService(kind)
+        let created = try await service.create(as: "ana", title: "t", content: "one")
+        _ = try await service.update(as: "ana", id: created.id, SessionChanges(content: "two", expectedVersion: 1))
+        let error = await #expect(throws: KeepError.self) {
+            try await service.update(as: "ana", id: created.id, SessionChanges(content: "three", expectedVersion: 1))
+        }
+        #expect(error?.code == .conflict)
+        #expect(error?.message == "session \(created.id) is at version 2, not 1; reload it and apply your change again")
+        let stored = try await service.get(as: "ana", id: created.id)
+        #expect(stored.content == "two" && stored.version == 2)
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func concurrentWritersWithExpectedVersionExactlyOneWins(_ kind: BackendKind) async throws {
+        let service = try makeService(kind)
+        let created = try await service.create(as: "ana", title: "t", content: "base")
+        let outcomes = await withTaskGroup(of: Result<Session, KeepError>.self) { group in
+            for writer in 0 ..< 8 {
+                group.addTask {
+                    do {
+                        return .success(try await service.update(
+                            as: "ana", id: created.id, SessionChanges(content: "writer \(writer)", expectedVersion: 1)))
+                    } catch let error as KeepError {
+                        return .failure(error)
+                    } catch {
+                        return .failure(KeepError(.internal, "\(error)"))
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let winners = outcomes.compactMap { try? $0.get() }
+        #expect(winners.count == 1)
+        #expect(outcomes.filter { if case .failure(let e) = $0 { e.code == .conflict } else { false } }.count == 7)
+        let stored = try await service.get(as: "ana", id: created.id)
+        #expect(stored == winners.first && stored.version == 2)
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func contentLimitIsExactlyOnePointFiveMebibytes(_ kind: BackendKind) async throws {
+        let service = try makeService(kind)
+        let limit = String(repeating: "x", count: 1_572_864)
+        let accepted = try await service.create(as: "ana", title: "big", content: limit)
+        #expect(accepted.content.utf8.count == 1_572_864)
+        let error = await #expect(throws: KeepError.self) {
+            try await service.create(as: "ana", title: "big", content: limit + "x")
+        }
+        #expect(error?.code == .tooLarge)
+        #expect(error?.message == "content is 1572865 bytes; the limit is 1572864 bytes (1.50 MiB)")
+        let much = await #expect(throws: KeepError.self) {
+            try await service.update(as: "ana", id: accepted.id, SessionChanges(content: String(repeating: "y", count: 2_422_210)))
+        }
+        #expect(much?.message == "content is 2.31 MiB; the limit is 1.50 MiB")
+        #expect(try await service.get(as: "ana", id: accepted.id).version == 1)
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func titleAndDescriptionLimits(_ kind: BackendKind) async throws {
+        let service = try makeService(kind)
+        await expectError(.invalid) { try await service.create(as: "ana", title: "   ", content: "") }
+        await expectError(.invalid) {
+            try await service.create(as: "ana", title: String(repeating: "é", count: 51), content: "")
+        }
+        #expect(try await service.create(as: "ana", title: String(repeating: "é", count: 50), content: "").title.count == 50)
+        await expectError(.invalid) {
+            try await service.create(as: "ana", title: "t", description: String(repeating: "d", count: 251), content: "")
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func storedHashEqualsSha256sum(_ kind: BackendKind) async throws {
+        let service = try makeService(kind)
+        let content = "{\"dashboards\":[{\"name\":\"Ærø 📈\"}]}\n"
+        let created = try await service.create(as: "ana", title: "hash", content: content)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("keep-hash-\(UUID().uuidString)")
+        try Data(content.utf8).write(to: file)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [file.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(output.hasPrefix(created.hash.hex + " "))
+    }
+}
