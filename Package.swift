@@ -32,11 +32,17 @@ let package = Package(
         // The safe Swift bridge over Lua: states, host functions and objects,
         // the sandbox, budgets, the JSON library.
         .target(name: "KeepLua", dependencies: ["KeepCore", "CLua", "CLuaShim"]),
+        // The `keep` table scripts use (SPEC §3), over the store.
+        .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepCore", "CLua"]),
         // The `keep` command.
         .executableTarget(
             name: "KeepCLI",
             dependencies: [
                 "KeepLua",
+                "KeepScripting",
+                "KeepSQLite",
+                "KeepStore",
+                "KeepCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -20,7 +20,7 @@ struct Keep: ParsableCommand {
     /// contract is 2 (SPEC §6), so parsing errors are reported here.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GlobalOptions.movedAfterSubcommand(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             let code = exitCode(for: error)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import KeepCore
 import KeepLua
+import KeepSQLite
+import KeepScripting
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,6 +20,8 @@ extension Keep {
                 Ctrl-C stops a running script (exit status 130).
                 """
         )
+
+        @OptionGroup var global: GlobalOptions
 
         @Option(name: .customShort("e"), help: ArgumentHelp("Run CODE instead of a file.", valueName: "CODE"))
         var code: String?
@@ -101,6 +105,10 @@ extension Keep {
             } catch {
                 fail("keep: \(error)", status: ExitStatus.failure)
             }
+            let databasePath = global.databasePath
+            KeepAPI.install(in: state, context: ScriptContext(user: global.actingUser) {
+                try SQLiteBackend(path: databasePath)
+            })
             let stack = state.stack
             do {
                 try state.load(source, chunkName: chunkName, mode: sandbox ? .text : .textOrBinary)

@@ -69,7 +69,7 @@ public struct Limits: Sendable, Equatable {
         let title = candidate.title.trimmingWhitespace().unicodeScalars.count
         if !titleCharacters.contains(title) {
             throw KeepError(.invalid, title == 0
-                ? "title is empty; give 1 to \(titleCharacters.upperBound) characters"
+                ? "title is empty; a title is required"
                 : "title is \(title) characters; the limit is \(titleCharacters.lowerBound) to \(titleCharacters.upperBound)",
                 details: ["field": "title"])
         }

@@ -49,7 +49,7 @@ enum JSONLibrary {
     }
 
     /// [-0, +3] Pushes json.null and the array and object metatables; returns their slots.
-    private static func pushSlots(_ L: OpaquePointer) -> (null: Int32, array: Int32, object: Int32) {
+    static func pushSlots(_ L: OpaquePointer) -> (null: Int32, array: Int32, object: Int32) {
         lua_getfield(L, keep_registryindex(), nullKey)
         lua_getfield(L, keep_registryindex(), arrayKey)
         lua_getfield(L, keep_registryindex(), objectKey)
@@ -124,5 +124,38 @@ enum JSONLibrary {
         lua_getfield(L, keep_registryindex(), key)
         lua_setmetatable(L, -2)
         return 1
+    }
+}
+
+extension LuaStack {
+    /// [-0, +1] Decodes JSON text and pushes the value, as `json.decode` does.
+    public func pushDecodedJSON(_ text: String) throws(KeepError) {
+        var text = text
+        let slots = JSONLibrary.pushSlots(L)
+        let result: Result<Void, KeepError> = text.withUTF8 { bytes in
+            Result { () throws(KeepError) in
+                try JSONDecoder.decode(L, bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!, bytes.count,
+                                       nullSlot: slots.null, arraySlot: slots.array, objectSlot: slots.object)
+            }
+        }
+        guard case .failure(let error) = result else {
+            // Drop the three slots below the value.
+            lua_rotate(L, -4, 1)
+            pop(3)
+            return
+        }
+        pop(3)
+        throw error
+    }
+
+    /// The canonical JSON text of the value at `index` (`json.encode(v, {canonical = true})`).
+    public func canonicalJSON(at index: Int32) throws(KeepError) -> String {
+        let index = absolute(index)
+        let slots = JSONLibrary.pushSlots(L)
+        defer { pop(3) }
+        try JSONEncoder.encode(L, at: index, canonical: true, nullSlot: slots.null, arraySlot: slots.array,
+                               objectSlot: slots.object)
+        defer { pop() }
+        return text(at: -1) ?? ""
     }
 }

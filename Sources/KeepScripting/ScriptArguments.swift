@@ -1,0 +1,104 @@
+import CLua
+import KeepCore
+import KeepLua
+
+/// Reading the option tables scripts pass (`keep.sessions.create{…}`):
+/// unknown keys and wrong types are `invalid` errors that name what is allowed.
+struct OptionTable {
+    let stack: LuaStack
+    let index: Int32
+    let function: String
+
+    /// Checks the table at `index` (nil means empty) has only `allowed` keys.
+    init(_ stack: LuaStack, _ index: Int32, function: String, allowed: [String]) throws {
+        self.stack = stack
+        self.index = stack.absolute(index)
+        self.function = function
+        switch stack.type(at: index) {
+        case .none, .nil: return
+        case .table: break
+        default:
+            throw KeepError(.invalid, "\(function): expected a table of options, got \(stack.typeName(at: index))")
+        }
+        lua_pushnil(stack.L)
+        while lua_next(stack.L, self.index) != 0 {
+            stack.pop()
+            guard let key = stack.text(at: -1), allowed.contains(key) else {
+                let name = stack.text(at: -1).map { "'\($0)'" } ?? "of type \(stack.typeName(at: -1))"
+                stack.pop()
+                throw KeepError(.invalid, "\(function): unknown option \(name); allowed: \(allowed.joined(separator: ", "))")
+            }
+        }
+    }
+
+    private var isTable: Bool { stack.type(at: index) == .table }
+
+    /// [-0, +1] Pushes the field (nil when absent).
+    @discardableResult
+    func push(_ key: String) -> LuaType {
+        guard isTable else { stack.pushNil(); return .nil }
+        return stack.pushField(key, of: index)
+    }
+
+    func text(_ key: String) throws -> String? {
+        let type = push(key)
+        defer { stack.pop() }
+        switch type {
+        case .nil: return nil
+        case .string:
+            guard let text = stack.text(at: -1) else {
+                throw KeepError(.invalid, "\(function): \(key) is not valid UTF-8")
+            }
+            return text
+        default:
+            throw KeepError(.invalid, "\(function): \(key) must be a string, got \(stack.typeName(at: -1))")
+        }
+    }
+
+    func integer(_ key: String) throws -> Int64? {
+        let type = push(key)
+        defer { stack.pop() }
+        switch type {
+        case .nil: return nil
+        case .number where stack.isInteger(at: -1):
+            return lua_tointegerx(stack.L, -1, nil)
+        default:
+            throw KeepError(.invalid, "\(function): \(key) must be an integer, got \(stack.typeName(at: -1))")
+        }
+    }
+
+    func timestamp(_ key: String) throws -> Timestamp? {
+        try text(key).map { text throws(KeepError) in try Timestamp(iso8601: text) }
+    }
+
+    /// Content as a string (stored as given) or a table (stored as canonical JSON).
+    func content(_ key: String) throws -> String? {
+        let type = push(key)
+        defer { stack.pop() }
+        switch type {
+        case .nil: return nil
+        case .string:
+            guard let text = stack.text(at: -1) else {
+                throw KeepError(.invalid, "\(function): content is not valid UTF-8; content must be UTF-8 text (normally JSON)")
+            }
+            return text
+        case .table:
+            return try stack.canonicalJSON(at: -1)
+        default:
+            throw KeepError(.invalid, "\(function): content must be a string or a table, got \(stack.typeName(at: -1))")
+        }
+    }
+
+    /// A description: a string, or json.null to clear it. `.none` when absent.
+    func description(_ key: String) throws -> String?? {
+        let type = push(key)
+        defer { stack.pop() }
+        switch type {
+        case .nil: return .none
+        case .string: return .some(try text(key))
+        case .userdata where stack.typeName(at: -1) == "json.null": return .some(nil)
+        default:
+            throw KeepError(.invalid, "\(function): \(key) must be a string or json.null, got \(stack.typeName(at: -1))")
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import CLua
+import KeepCore
+import KeepLua
+import KeepStore
+
+/// A session as scripts hold it: a snapshot of the stored row plus the
+/// context its methods act in.
+final class SessionHandle {
+    var session: Session
+    let context: ScriptContext
+    init(_ session: Session, context: ScriptContext) {
+        self.session = session
+        self.context = context
+    }
+}
+
+/// `keep.sessions.*` and the Session objects they return (SPEC §3).
+final class SessionObjects: @unchecked Sendable {
+    let context: ScriptContext
+    let hostClass: LuaHostClass<SessionHandle>
+
+    static let listOptions = ["sort_by", "direction", "page_size", "page_token", "title_contains",
+                              "created_from", "created_to", "updated_from", "updated_to"]
+
+    init(context: ScriptContext) {
+        self.context = context
+        hostClass = LuaHostClass<SessionHandle>(name: "Session") { handle in
+            let session = handle.session
+            return "Session<\(session.id) \"\(session.title)\" v\(session.version)>"
+        }
+        defineFields()
+        defineMethods()
+    }
+
+    private func defineFields() {
+        let fields: [(String, (Session, LuaStack) -> Void)] = [
+            ("id", { $1.push($0.id.rawValue) }),
+            ("owner", { $1.push($0.owner) }),
+            ("title", { $1.push($0.title) }),
+            ("description", { session, stack in
+                if let description = session.description { stack.push(description) } else { stack.pushNil() }
+            }),
+            ("content", { $1.push($0.content) }),
+            ("hash", { $1.push($0.hash.hex) }),
+            ("version", { $1.push($0.version) }),
+            ("created_at", { $1.push($0.createdAt.iso8601) }),
+            ("updated_at", { $1.push($0.updatedAt.iso8601) }),
+        ]
+        for (name, get) in fields {
+            hostClass.property(name, get: { handle, stack in get(handle.session, stack) })
+        }
+    }
+
+    private func defineMethods() {
+        hostClass.method("data") { handle, stack in
+            try stack.pushDecodedJSON(handle.session.content)
+            return 1
+        }
+        hostClass.method("update") { [unowned self] handle, stack in
+            let changes = try self.changes(stack, 2, function: "Session:update")
+            let (user, id, service) = (handle.context.user, handle.session.id, try handle.context.sessions)
+            handle.session = try blocking { try await service.update(as: user, id: id, changes) }
+            stack.pushCopy(of: 1)
+            return 1
+        }
+        hostClass.method("delete") { handle, _ in
+            let (user, id, service) = (handle.context.user, handle.session.id, try handle.context.sessions)
+            try blocking { try await service.delete(as: user, id: id) }
+            return 0
+        }
+    }
+
+    func push(_ session: Session, on stack: LuaStack) {
+        stack.push(SessionHandle(session, context: context), as: hostClass)
+    }
+
+    /// An id argument: a string id or a Session object.
+    func id(_ stack: LuaStack, _ index: Int32) throws -> ResourceID {
+        if let handle = stack.object(at: index, as: hostClass) { return handle.session.id }
+        return try ResourceID(try stack.checkText(index))
+    }
+
+    func changes(_ stack: LuaStack, _ index: Int32, function: String) throws -> SessionChanges {
+        let options = try OptionTable(stack, index, function: function,
+                                      allowed: ["title", "description", "content", "expected_version"])
+        return SessionChanges(title: try options.text("title"), description: try options.description("description"),
+                              content: try options.content("content"),
+                              expectedVersion: try options.integer("expected_version"))
+    }
+
+    // MARK: keep.sessions
+
+    func create(_ stack: LuaStack) throws -> Int32 {
+        let options = try OptionTable(stack, 1, function: "keep.sessions.create",
+                                      allowed: ["title", "description", "content"])
+        guard let title = try options.text("title") else {
+            throw KeepError(.invalid, "keep.sessions.create: title is required")
+        }
+        let description = try options.description("description") ?? nil
+        let content = try options.content("content") ?? ""
+        let (user, service) = (context.user, try context.sessions)
+        let session = try blocking { try await service.create(as: user, title: title, description: description, content: content) }
+        push(session, on: stack)
+        return 1
+    }
+
+    func get(_ stack: LuaStack) throws -> Int32 {
+        let id = try self.id(stack, 1)
+        let (user, service) = (context.user, try context.sessions)
+        push(try blocking { try await service.get(as: user, id: id) }, on: stack)
+        return 1
+    }
+
+    func update(_ stack: LuaStack) throws -> Int32 {
+        let id = try self.id(stack, 1)
+        let changes = try self.changes(stack, 2, function: "keep.sessions.update")
+        let (user, service) = (context.user, try context.sessions)
+        push(try blocking { try await service.update(as: user, id: id, changes) }, on: stack)
+        return 1
+    }
+
+    func delete(_ stack: LuaStack) throws -> Int32 {
+        let id = try self.id(stack, 1)
+        let (user, service) = (context.user, try context.sessions)
+        try blocking { try await service.delete(as: user, id: id) }
+        return 0
+    }
+
+    func query(_ stack: LuaStack, _ index: Int32, function: String) throws -> SessionQuery {
+        let options = try OptionTable(stack, index, function: function, allowed: Self.listOptions)
+        var query = SessionQuery()
+        query.sortBy = try SessionSortField(parsing: try options.text("sort_by"))
+        query.direction = try SortDirection(parsing: try options.text("direction"),
+                                            default: query.sortBy == .title ? .ascending : .descending)
+        query.pageSize = try options.integer("page_size").map { Int(clamping: $0) }
+        query.pageToken = try options.text("page_token")
+        query.titleContains = try options.text("title_contains")
+        query.createdFrom = try options.timestamp("created_from")
+        query.createdTo = try options.timestamp("created_to")
+        query.updatedFrom = try options.timestamp("updated_from")
+        query.updatedTo = try options.timestamp("updated_to")
+        return query
+    }
+
+    /// keep.sessions.list{…} → {items = {Session…}, next_token = string|nil}
+    func list(_ stack: LuaStack) throws -> Int32 {
+        let query = try self.query(stack, 1, function: "keep.sessions.list")
+        let (user, service) = (context.user, try context.sessions)
+        let page = try blocking { try await service.list(as: user, query) }
+        pushPage(page, on: stack)
+        return 1
+    }
+
+    func pushPage(_ page: Page<Session>, on stack: LuaStack) {
+        stack.newTable(fieldCapacity: 2)
+        stack.newTable(arrayCapacity: Int32(page.items.count))
+        for (index, session) in page.items.enumerated() {
+            push(session, on: stack)
+            stack.setIndex(Int64(index + 1), of: -2)
+        }
+        stack.setField("items", of: -2)
+        if let next = page.nextToken {
+            stack.push(next)
+            stack.setField("next_token", of: -2)
+        }
+    }
+
+    /// keep.sessions.each{…} → an iterator over every matching session, page by page.
+    func each(_ stack: LuaStack) throws -> Int32 {
+        let cursor = PagedIterator(query: try self.query(stack, 1, function: "keep.sessions.each"))
+        stack.pushFunction(named: "keep.sessions.each iterator") { [self] stack in
+            guard let session = try cursor.next(user: context.user, service: try context.sessions) else { return 0 }
+            push(session, on: stack)
+            return 1
+        }
+        return 1
+    }
+}
+
+/// The state of a `keep.sessions.each` loop.
+final class PagedIterator: @unchecked Sendable {
+    private var query: SessionQuery
+    private var buffer: [Session] = []
+    private var finished = false
+
+    init(query: SessionQuery) {
+        self.query = query
+        if self.query.pageSize == nil { self.query.pageSize = PageSize.maximum }
+    }
+
+    func next(user: UserID, service: SessionService) throws -> Session? {
+        if buffer.isEmpty && !finished {
+            let query = self.query
+            let page = try blocking { try await service.list(as: user, query) }
+            buffer = page.items.reversed()
+            if let token = page.nextToken { self.query.pageToken = token } else { finished = true }
+        }
+        return buffer.popLast()
+    }
+}
