@@ -43,49 +43,17 @@ extension SQLiteBackend: SessionStorage {
 
     public func sessions(owner: UserID, matching query: SessionQuery, after cursor: PageCursor?,
                          limit: Int) async throws -> [Session] {
-        // Column names come from this switch, never from the request.
-        let column = switch query.sortBy {
+        let sortColumn = switch query.sortBy {
         case .title: "title_key"
         case .createdAt: "created_at"
         case .updatedAt: "updated_at"
         }
-        let descending = query.direction == .descending
-        var conditions = ["owner = ?"]
-        var arguments: StatementArguments = [owner]
-        if let text = query.titleContains, !text.isEmpty {
-            conditions.append("instr(title_key, ?) > 0")
-            arguments += [text.titleKey]
-        }
-        let ranges: [(String, Timestamp?, String)] = [
-            ("created_at", query.createdFrom, ">="), ("created_at", query.createdTo, "<="),
-            ("updated_at", query.updatedFrom, ">="), ("updated_at", query.updatedTo, "<="),
-        ]
-        for (name, bound, comparison) in ranges {
-            if let bound {
-                conditions.append("\(name) \(comparison) ?")
-                arguments += [bound.millisecondsSinceEpoch]
-            }
-        }
-        if let cursor {
-            let comparison = descending ? "<" : ">"
-            conditions.append("(\(column) \(comparison) ? OR (\(column) = ? AND id \(comparison) ?))")
-            let value: any DatabaseValueConvertible = switch cursor.value {
-            case .text(let text): text
-            case .integer(let number): number
-            }
-            arguments += [value, value, cursor.id.rawValue]
-        }
-        let direction = descending ? "DESC" : "ASC"
-        let sql = """
-            SELECT \(Self.sessionColumns) FROM sessions
-            WHERE \(conditions.joined(separator: " AND "))
-            ORDER BY \(column) \(direction), id \(direction)
-            LIMIT ?
-            """
-        arguments += [limit]
-        let finalArguments = arguments
+        let columns = ListingSQL.Columns(select: Self.sessionColumns, table: "sessions", owner: "owner", id: "id",
+                                         titleKey: "title_key", createdAt: "created_at", updatedAt: "updated_at")
+        let (sql, arguments) = ListingSQL.select(columns, owner: owner, query: query, sortColumn: sortColumn,
+                                                 after: cursor, limit: limit)
         return try await read("list sessions") { db in
-            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Self.session(from:))
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.session(from:))
         }
     }
 

@@ -28,6 +28,58 @@ enum SQLiteSchema {
                 CREATE INDEX sessions_by_owner_title ON sessions(owner, title_key, id);
                 """)
         }
+        migrator.registerMigration("v2: snapshots, access logs, jobs") { db in
+            try db.execute(sql: """
+                CREATE TABLE snapshots (
+                  id TEXT PRIMARY KEY NOT NULL,
+                  owner TEXT NOT NULL,
+                  title TEXT NOT NULL,
+                  title_key TEXT NOT NULL,
+                  description TEXT,
+                  content TEXT NOT NULL,
+                  hash TEXT NOT NULL,
+                  created_at INTEGER NOT NULL
+                );
+                CREATE INDEX snapshots_by_owner_created ON snapshots(owner, created_at, id);
+                CREATE INDEX snapshots_by_owner_title ON snapshots(owner, title_key, id);
+
+                -- One row per (visitor, snapshot), with the snapshot's metadata as it was
+                -- when the row was created.
+                CREATE TABLE access_logs (
+                  visitor TEXT NOT NULL,
+                  snapshot_id TEXT NOT NULL,
+                  snapshot_owner TEXT NOT NULL,
+                  visits INTEGER NOT NULL,
+                  first_visited_at INTEGER NOT NULL,
+                  last_visited_at INTEGER NOT NULL,
+                  snapshot_title TEXT NOT NULL,
+                  snapshot_title_key TEXT NOT NULL,
+                  snapshot_description TEXT,
+                  snapshot_created_at INTEGER NOT NULL,
+                  snapshot_hash TEXT NOT NULL,
+                  snapshot_deleted INTEGER NOT NULL DEFAULT 0,
+                  snapshot_deleted_at INTEGER,
+                  PRIMARY KEY (visitor, snapshot_id)
+                );
+                CREATE INDEX access_logs_by_snapshot ON access_logs(snapshot_id, snapshot_deleted);
+                CREATE INDEX access_logs_by_visitor_last ON access_logs(visitor, last_visited_at, snapshot_id);
+
+                CREATE TABLE jobs (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  kind TEXT NOT NULL,
+                  payload TEXT NOT NULL,
+                  state TEXT NOT NULL,            -- pending, running, done, dead
+                  attempts INTEGER NOT NULL DEFAULT 0,
+                  next_run_at INTEGER NOT NULL,
+                  last_error TEXT,
+                  lease_holder TEXT,
+                  lease_expires_at INTEGER,
+                  created_at INTEGER NOT NULL,
+                  updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX jobs_due ON jobs(state, next_run_at);
+                """)
+        }
         return migrator
     }
 }

@@ -67,17 +67,9 @@ public struct SessionService: Sendable {
     }
 
     public func list(as user: UserID, _ query: SessionQuery) async throws -> Page<Session> {
-        let codec = PageTokenCodec(secret: try await storage.tokenSecret())
-        let fingerprint = query.fingerprint(owner: user)
-        let cursor = try query.pageToken.map { token throws(KeepError) in try codec.decode(token, fingerprint: fingerprint) }
-        let size = PageSize.resolve(query.pageSize)
-        var rows = try await storage.sessions(owner: user, matching: query, after: cursor, limit: size + 1)
-        var next: String?
-        if rows.count > size {
-            rows.removeLast(rows.count - size)
-            next = codec.encode(Self.cursor(after: rows[rows.count - 1], sortedBy: query.sortBy), fingerprint: fingerprint)
-        }
-        return Page(items: rows, nextToken: next)
+        try await Paging.page(query, for: user, secret: try await storage.tokenSecret()) { cursor, limit in
+            try await storage.sessions(owner: user, matching: query, after: cursor, limit: limit)
+        } cursor: { Self.cursor(after: $0, sortedBy: query.sortBy) }
     }
 
     static func cursor(after session: Session, sortedBy field: SessionSortField) -> PageCursor {

@@ -10,7 +10,7 @@ enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible {
 
     var description: String { rawValue }
 
-    func makeStorage() throws -> any SessionStorage {
+    func makeStorage() throws -> any KeepStorage {
         switch self {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keep-store-\(UUID().uuidString)")
@@ -24,6 +24,9 @@ enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible {
 final class SteppingClock: Sendable {
     private let current: Mutex<Int64>
     init(start: Int64 = 1_795_761_694_123) { current = Mutex(start) }
+    /// Moves the clock forward.
+    func advance(milliseconds: Int64) { current.withLock { $0 += milliseconds } }
+
     var clock: KeepClock {
         KeepClock { [self] in
             Timestamp(millisecondsSinceEpoch: current.withLock { value in

@@ -1,0 +1,254 @@
+import GRDB
+import KeepCore
+import KeepStore
+
+extension SQLiteBackend: SnapshotStorage {
+    static let snapshotColumns = "id, owner, title, description, content, hash, created_at"
+
+    public func insertSnapshot(_ snapshot: Snapshot, creatorLog: AccessLog) async throws {
+        try await write("create a snapshot") { db in
+            try db.execute(sql: """
+                INSERT INTO snapshots (id, owner, title, title_key, description, content, hash, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [snapshot.id.rawValue, snapshot.owner, snapshot.title, snapshot.title.titleKey,
+                                 snapshot.description, snapshot.content, snapshot.hash.hex,
+                                 snapshot.createdAt.millisecondsSinceEpoch])
+            try Self.insertLog(db, creatorLog)
+        }
+    }
+
+    public func snapshot(id: ResourceID) async throws -> Snapshot? {
+        try await read("read a snapshot") { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.snapshotColumns) FROM snapshots WHERE id = ?",
+                             arguments: [id.rawValue]).map(Self.snapshot(from:))
+        }
+    }
+
+    public func deleteSnapshot(id: ResourceID, owner: UserID, queueing job: JobDraft) async throws -> Job? {
+        try await write("delete a snapshot") { db in
+            try db.execute(sql: "DELETE FROM snapshots WHERE id = ? AND owner = ?", arguments: [id.rawValue, owner])
+            guard db.changesCount > 0 else { return nil }
+            try db.execute(sql: "DELETE FROM access_logs WHERE snapshot_id = ? AND visitor = ?",
+                           arguments: [id.rawValue, owner])
+            return try Self.insertJob(db, job)
+        }
+    }
+
+    public func snapshots(owner: UserID, matching query: SnapshotQuery, after cursor: PageCursor?,
+                          limit: Int) async throws -> [Snapshot] {
+        let sortColumn = switch query.sortBy {
+        case .title: "title_key"
+        case .createdAt: "created_at"
+        }
+        let columns = ListingSQL.Columns(select: Self.snapshotColumns, table: "snapshots", owner: "owner", id: "id",
+                                         titleKey: "title_key", createdAt: "created_at")
+        let (sql, arguments) = ListingSQL.select(columns, owner: owner, query: query, sortColumn: sortColumn,
+                                                 after: cursor, limit: limit)
+        return try await read("list snapshots") { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.snapshot(from:))
+        }
+    }
+
+    static func snapshot(from row: Row) throws -> Snapshot {
+        Snapshot(id: try ResourceID(row["id"]), owner: row["owner"], title: row["title"],
+                 description: row["description"], content: row["content"],
+                 hash: ContentHash(storedHex: row["hash"]), createdAt: Timestamp(millisecondsSinceEpoch: row["created_at"]))
+    }
+}
+
+extension SQLiteBackend: AccessLogStorage {
+    static let logColumns = """
+        visitor, snapshot_id, snapshot_owner, visits, first_visited_at, last_visited_at, snapshot_title,
+        snapshot_description, snapshot_created_at, snapshot_hash, snapshot_deleted, snapshot_deleted_at
+        """
+
+    public func recordVisit(_ newLog: AccessLog, now: Timestamp,
+                            shouldCount: @escaping @Sendable (AccessLog) -> Bool) async throws -> AccessLog {
+        try await write("log a visit") { db in
+            // Writers are serialized, so read-then-write here loses no count.
+            if let stored = try Self.fetchLog(db, visitor: newLog.visitor, snapshotID: newLog.snapshotID) {
+                guard shouldCount(stored) else { return stored }
+                try db.execute(sql: """
+                    UPDATE access_logs SET visits = visits + 1, last_visited_at = ?
+                    WHERE visitor = ? AND snapshot_id = ?
+                    """, arguments: [now.millisecondsSinceEpoch, newLog.visitor, newLog.snapshotID.rawValue])
+                var counted = stored
+                counted.visits += 1
+                counted.lastVisitedAt = now
+                return counted
+            }
+            try Self.insertLog(db, newLog)
+            return newLog
+        }
+    }
+
+    public func accessLogs(visitor: UserID, matching query: AccessLogQuery, after cursor: PageCursor?,
+                           limit: Int) async throws -> [AccessLog] {
+        let sortColumn = switch query.sortBy {
+        case .lastVisitedAt: "last_visited_at"
+        case .visits: "visits"
+        case .title: "snapshot_title_key"
+        case .createdAt: "snapshot_created_at"
+        }
+        let columns = ListingSQL.Columns(
+            select: Self.logColumns, table: "access_logs", owner: "visitor", id: "snapshot_id",
+            titleKey: "snapshot_title_key", createdAt: "snapshot_created_at", lastVisitedAt: "last_visited_at",
+            snapshotOwner: "snapshot_owner", deleted: "snapshot_deleted")
+        let (sql, arguments) = ListingSQL.select(columns, owner: visitor, query: query, sortColumn: sortColumn,
+                                                 after: cursor, limit: limit)
+        return try await read("list visits") { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.log(from:))
+        }
+    }
+
+    public func removeAccessLog(visitor: UserID, snapshotID: ResourceID) async throws -> Bool {
+        try await write("remove a visit") { db in
+            try db.execute(sql: "DELETE FROM access_logs WHERE visitor = ? AND snapshot_id = ?",
+                           arguments: [visitor, snapshotID.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
+    public func unmarkedVisitors(snapshotID: ResourceID) async throws -> [UserID] {
+        try await read("find a snapshot's visitors") { db in
+            try String.fetchAll(db, sql: """
+                SELECT visitor FROM access_logs WHERE snapshot_id = ? AND snapshot_deleted = 0 ORDER BY visitor
+                """, arguments: [snapshotID.rawValue])
+        }
+    }
+
+    public func markAccessLogDeleted(visitor: UserID, snapshotID: ResourceID, at time: Timestamp) async throws -> Bool {
+        try await write("mark a visit's snapshot deleted") { db in
+            try db.execute(sql: """
+                UPDATE access_logs SET snapshot_deleted = 1, snapshot_deleted_at = ?
+                WHERE visitor = ? AND snapshot_id = ? AND snapshot_deleted = 0
+                """, arguments: [time.millisecondsSinceEpoch, visitor, snapshotID.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
+    static func insertLog(_ db: Database, _ log: AccessLog) throws {
+        try db.execute(sql: """
+            INSERT INTO access_logs (visitor, snapshot_id, snapshot_owner, visits, first_visited_at, last_visited_at,
+              snapshot_title, snapshot_title_key, snapshot_description, snapshot_created_at, snapshot_hash,
+              snapshot_deleted, snapshot_deleted_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [log.visitor, log.snapshotID.rawValue, log.snapshotOwner, log.visits,
+                             log.firstVisitedAt.millisecondsSinceEpoch, log.lastVisitedAt.millisecondsSinceEpoch,
+                             log.snapshotTitle, log.snapshotTitle.titleKey, log.snapshotDescription,
+                             log.snapshotCreatedAt.millisecondsSinceEpoch, log.snapshotHash.hex, log.snapshotDeleted,
+                             log.snapshotDeletedAt?.millisecondsSinceEpoch])
+    }
+
+    static func fetchLog(_ db: Database, visitor: UserID, snapshotID: ResourceID) throws -> AccessLog? {
+        try Row.fetchOne(db, sql: "SELECT \(logColumns) FROM access_logs WHERE visitor = ? AND snapshot_id = ?",
+                         arguments: [visitor, snapshotID.rawValue]).map(log(from:))
+    }
+
+    static func log(from row: Row) throws -> AccessLog {
+        AccessLog(visitor: row["visitor"], snapshotID: try ResourceID(row["snapshot_id"]),
+                  snapshotOwner: row["snapshot_owner"], visits: row["visits"],
+                  firstVisitedAt: Timestamp(millisecondsSinceEpoch: row["first_visited_at"]),
+                  lastVisitedAt: Timestamp(millisecondsSinceEpoch: row["last_visited_at"]),
+                  snapshotTitle: row["snapshot_title"], snapshotDescription: row["snapshot_description"],
+                  snapshotCreatedAt: Timestamp(millisecondsSinceEpoch: row["snapshot_created_at"]),
+                  snapshotHash: ContentHash(storedHex: row["snapshot_hash"]), snapshotDeleted: row["snapshot_deleted"],
+                  snapshotDeletedAt: (row["snapshot_deleted_at"] as Int64?).map(Timestamp.init(millisecondsSinceEpoch:)))
+    }
+}
+
+extension SQLiteBackend: JobStorage {
+    static let jobColumns = """
+        id, kind, payload, state, attempts, next_run_at, last_error, lease_holder, lease_expires_at, created_at, updated_at
+        """
+
+    public func enqueueJob(_ draft: JobDraft) async throws -> Job {
+        try await write("queue a job") { db in try Self.insertJob(db, draft) }
+    }
+
+    public func claimJob(id: Int64?, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Job? {
+        try await write("take a job") { db in
+            let ms = now.millisecondsSinceEpoch
+            // SQLite has one writer at a time, so select-then-update is a safe
+            // lease; PostgreSQL uses FOR UPDATE SKIP LOCKED for the same step.
+            let candidate: Int64?
+            if let id {
+                candidate = try Int64.fetchOne(db, sql: """
+                    SELECT id FROM jobs WHERE id = ? AND state != 'done'
+                      AND NOT (state = 'running' AND lease_expires_at > ?)
+                    """, arguments: [id, ms])
+            } else {
+                candidate = try Int64.fetchOne(db, sql: """
+                    SELECT id FROM jobs
+                    WHERE (state = 'pending' AND next_run_at <= ?) OR (state = 'running' AND lease_expires_at <= ?)
+                    ORDER BY next_run_at, id LIMIT 1
+                    """, arguments: [ms, ms])
+            }
+            guard let candidate else { return nil }
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'running', lease_holder = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?
+                """, arguments: [holder, ms + leaseMilliseconds, ms, candidate])
+            return try Self.fetchJob(db, id: candidate)
+        }
+    }
+
+    public func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool {
+        try await write("finish a job") { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'done', attempts = attempts + 1, lease_holder = NULL, lease_expires_at = NULL,
+                  updated_at = ?
+                WHERE id = ? AND state = 'running' AND lease_holder = ?
+                """, arguments: [now.millisecondsSinceEpoch, id, holder])
+            return db.changesCount > 0
+        }
+    }
+
+    public func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Bool {
+        try await write("record a job failure") { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = ?, attempts = attempts + 1, next_run_at = COALESCE(?, next_run_at),
+                  last_error = ?, lease_holder = NULL, lease_expires_at = NULL, updated_at = ?
+                WHERE id = ? AND state = 'running' AND lease_holder = ?
+                """, arguments: [retryAt == nil ? "dead" : "pending", retryAt?.millisecondsSinceEpoch, error,
+                                 now.millisecondsSinceEpoch, id, holder])
+            return db.changesCount > 0
+        }
+    }
+
+    public func jobs(state: Job.State?) async throws -> [Job] {
+        try await read("list jobs") { db in
+            if let state {
+                return try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE state = ? ORDER BY id",
+                                        arguments: [state.rawValue]).map(Self.job(from:))
+            }
+            return try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs ORDER BY id").map(Self.job(from:))
+        }
+    }
+
+    public func job(id: Int64) async throws -> Job? {
+        try await read("read a job") { db in try Self.fetchJob(db, id: id) }
+    }
+
+    static func insertJob(_ db: Database, _ draft: JobDraft) throws -> Job {
+        let ms = draft.runAt.millisecondsSinceEpoch
+        try db.execute(sql: """
+            INSERT INTO jobs (kind, payload, state, attempts, next_run_at, created_at, updated_at)
+            VALUES (?, ?, 'pending', 0, ?, ?, ?)
+            """, arguments: [draft.kind, draft.payload, ms, ms, ms])
+        return try fetchJob(db, id: db.lastInsertedRowID)!
+    }
+
+    static func fetchJob(_ db: Database, id: Int64) throws -> Job? {
+        try Row.fetchOne(db, sql: "SELECT \(jobColumns) FROM jobs WHERE id = ?", arguments: [id]).map(job(from:))
+    }
+
+    static func job(from row: Row) throws -> Job {
+        let state: String = row["state"]
+        return Job(id: row["id"], kind: row["kind"], payload: row["payload"], state: Job.State(rawValue: state) ?? .dead,
+                   attempts: row["attempts"], nextRunAt: Timestamp(millisecondsSinceEpoch: row["next_run_at"]),
+                   lastError: row["last_error"], leaseHolder: row["lease_holder"],
+                   leaseExpiresAt: (row["lease_expires_at"] as Int64?).map(Timestamp.init(millisecondsSinceEpoch:)),
+                   createdAt: Timestamp(millisecondsSinceEpoch: row["created_at"]),
+                   updatedAt: Timestamp(millisecondsSinceEpoch: row["updated_at"]))
+    }
+}
