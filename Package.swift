@@ -33,7 +33,7 @@ let package = Package(
         // the sandbox, budgets, the JSON library.
         .target(name: "KeepLua", dependencies: ["KeepCore", "CLua", "CLuaShim"]),
         // The `keep` table scripts use (SPEC §3), over the store.
-        .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepCore", "CLua"]),
+        .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepCore", "CLua", "CLuaShim"]),
         // The `keep` command.
         .executableTarget(
             name: "KeepCLI",

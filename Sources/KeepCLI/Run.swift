@@ -106,7 +106,8 @@ extension Keep {
                 fail("keep: \(error)", status: ExitStatus.failure)
             }
             let databasePath = global.databasePath
-            KeepAPI.install(in: state, context: ScriptContext(user: global.actingUser) {
+            let holder = "keep-run:\(getpid())"
+            KeepAPI.install(in: state, context: ScriptContext(user: global.actingUser, holder: holder) {
                 try SQLiteBackend(path: databasePath)
             })
             let stack = state.stack

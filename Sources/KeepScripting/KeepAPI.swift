@@ -1,56 +1,86 @@
 import CLua
+import CLuaShim
 import KeepCore
 import KeepLua
 import KeepStore
 
-/// What a script's `keep` table acts on: the acting user and the services.
-///
-/// The store is opened on first use, so a script that never touches it does
-/// not create a database file.
-public final class ScriptContext: @unchecked Sendable {
-    /// The acting user (`keep.user`). Used only on the script's thread.
-    public var user: UserID
-    public let clock: KeepClock
-    private let openStorage: () throws -> any SessionStorage
-    private var service: SessionService?
-
-    public init(user: UserID, clock: KeepClock = .system, openStorage: @escaping () throws -> any SessionStorage) {
-        self.user = user
-        self.clock = clock
-        self.openStorage = openStorage
-    }
-
-    public var sessions: SessionService {
-        get throws {
-            if let service { return service }
-            let opened = SessionService(storage: try openStorage(), clock: clock)
-            service = opened
-            return opened
-        }
-    }
-}
-
-/// The `keep` table of SPEC §3 (this slice: `keep.user`, `keep.now`, `keep.sessions`).
+/// The `keep` table of SPEC §3.
 public enum KeepAPI {
-    /// Installs `keep` as a global of `state`.
-    public static func install(in state: LuaState, context: ScriptContext) {
+    /// Installs `keep` as a global of `state`. `allowActingAs` enables
+    /// `keep.as` (CLI, REPL and migrations; never in the server).
+    public static func install(in state: LuaState, context: ScriptContext, allowActingAs: Bool = true) {
         let stack = state.stack
         let sessions = SessionObjects(context: context)
-        stack.newTable(fieldCapacity: 4)
+        let snapshots = SnapshotObjects(context: context, sessions: sessions)
+        sessions.snapshots = snapshots
+        // The handles keep each other alive through the closures below.
+        stack.newTable(fieldCapacity: 8)
+        let keep = stack.top
         stack.push(context.user)
-        stack.setField("user", of: -2)
-        stack.setFunction("now", of: -1) { stack in
+        stack.setField("user", of: keep)
+        stack.setFunction("now", of: keep) { stack in
             stack.push(context.clock.now().iso8601)
             return 1
         }
-        stack.newTable(fieldCapacity: 6)
-        stack.setFunction("create", of: -1) { stack in try sessions.create(stack) }
-        stack.setFunction("get", of: -1) { stack in try sessions.get(stack) }
-        stack.setFunction("update", of: -1) { stack in try sessions.update(stack) }
-        stack.setFunction("delete", of: -1) { stack in try sessions.delete(stack) }
-        stack.setFunction("list", of: -1) { stack in try sessions.list(stack) }
-        stack.setFunction("each", of: -1) { stack in try sessions.each(stack) }
-        stack.setField("sessions", of: -2)
+        table("sessions", in: keep, stack, [
+            ("create", sessions.create), ("get", sessions.get), ("update", sessions.update),
+            ("delete", sessions.delete), ("list", sessions.list), ("each", sessions.each),
+        ])
+        table("snapshots", in: keep, stack, [
+            ("create", snapshots.create), ("get", snapshots.get), ("list", snapshots.list),
+            ("delete", { stack in try snapshots.delete(try snapshots.id(stack, 1)); return 0 }),
+        ])
+        table("visits", in: keep, stack, [("list", snapshots.visits), ("remove", snapshots.removeVisit)])
+        table("jobs", in: keep, stack, [
+            ("list", snapshots.jobs), ("run", snapshots.runJobs), ("retry", snapshots.retryJob),
+        ])
+        if allowActingAs {
+            stack.setFunction("as", of: keep) { stack in try actAs(stack, context: context) }
+        }
         stack.setGlobal("keep")
+    }
+
+    private static func table(_ name: String, in keep: Int32, _ stack: LuaStack,
+                              _ functions: [(String, (LuaStack) throws -> Int32)]) {
+        stack.newTable(fieldCapacity: Int32(functions.count))
+        for (function, body) in functions { stack.setFunction(function, of: -1, body) }
+        stack.setField(name, of: keep)
+    }
+
+    /// keep.as(user, fn, ...): calls fn with `user` as the acting user, then restores it.
+    private static func actAs(_ stack: LuaStack, context: ScriptContext) throws -> Int32 {
+        let user = try stack.checkText(1)
+        guard !user.isEmpty, user.utf8.count <= 200 else {
+            throw stack.argumentError(1, "a user id of 1 to 200 characters expected")
+        }
+        guard stack.type(at: 2) == .function else {
+            throw stack.argumentError(2, "function expected, got \(stack.typeName(at: 2))")
+        }
+        let previous = context.user
+        context.user = user
+        setUserField(stack, user)
+        defer {
+            context.user = previous
+            setUserField(stack, previous)
+        }
+        let base = stack.absolute(1)
+        let arguments = stack.top - 2
+        lua_rotate(stack.L, base, -1)   // drop the user argument: fn, args…
+        stack.pop()
+        do {
+            try stack.call(arguments: arguments, results: LUA_MULTRET)
+        } catch {
+            throw error.keepError ?? KeepError(.invalid, error.description)
+        }
+        return stack.top - base + 1
+    }
+
+    private static func setUserField(_ stack: LuaStack, _ user: UserID) {
+        lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(keep_ridx_globals()))
+        if stack.pushField("keep", of: -1) == .table {
+            stack.push(user)
+            stack.setField("user", of: -2)
+        }
+        stack.pop(2)
     }
 }

@@ -67,6 +67,17 @@ struct OptionTable {
         }
     }
 
+    func boolean(_ key: String) throws -> Bool? {
+        let type = push(key)
+        defer { stack.pop() }
+        switch type {
+        case .nil: return nil
+        case .boolean: return lua_toboolean(stack.L, -1) != 0
+        default:
+            throw KeepError(.invalid, "\(function): \(key) must be a boolean, got \(stack.typeName(at: -1))")
+        }
+    }
+
     func timestamp(_ key: String) throws -> Timestamp? {
         try text(key).map { text throws(KeepError) in try Timestamp(iso8601: text) }
     }

@@ -18,6 +18,8 @@ final class SessionHandle {
 final class SessionObjects: @unchecked Sendable {
     let context: ScriptContext
     let hostClass: LuaHostClass<SessionHandle>
+    /// Set once the snapshot API exists (for `Session:snapshot`).
+    weak var snapshots: SnapshotObjects?
 
     static let listOptions = ["sort_by", "direction", "page_size", "page_token", "title_contains",
                               "created_from", "created_to", "updated_from", "updated_to"]
@@ -62,6 +64,14 @@ final class SessionObjects: @unchecked Sendable {
             handle.session = try blocking { try await service.update(as: user, id: id, changes) }
             stack.pushCopy(of: 1)
             return 1
+        }
+        hostClass.method("snapshot") { [unowned self] handle, stack in
+            let options = try OptionTable(stack, 2, function: "Session:snapshot", allowed: ["title", "description"])
+            let session = handle.session
+            guard let snapshots = self.snapshots else { throw KeepError(.internal, "snapshots are not installed") }
+            return try snapshots.create(title: try options.text("title") ?? session.title,
+                                        description: try options.description("description") ?? session.description,
+                                        content: session.content, on: stack)
         }
         hostClass.method("delete") { handle, _ in
             let (user, id, service) = (handle.context.user, handle.session.id, try handle.context.sessions)
@@ -127,19 +137,7 @@ final class SessionObjects: @unchecked Sendable {
     }
 
     func query(_ stack: LuaStack, _ index: Int32, function: String) throws -> SessionQuery {
-        let options = try OptionTable(stack, index, function: function, allowed: Self.listOptions)
-        var query = SessionQuery()
-        query.sortBy = try SessionSortField(parsing: try options.text("sort_by"))
-        query.direction = try SortDirection(parsing: try options.text("direction"),
-                                            default: query.sortBy == .title ? .ascending : .descending)
-        query.pageSize = try options.integer("page_size").map { Int(clamping: $0) }
-        query.pageToken = try options.text("page_token")
-        query.titleContains = try options.text("title_contains")
-        query.createdFrom = try options.timestamp("created_from")
-        query.createdTo = try options.timestamp("created_to")
-        query.updatedFrom = try options.timestamp("updated_from")
-        query.updatedTo = try options.timestamp("updated_to")
-        return query
+        try SnapshotObjects.query(try OptionTable(stack, index, function: function, allowed: Self.listOptions))
     }
 
     /// keep.sessions.list{…} → {items = {Session…}, next_token = string|nil}
@@ -147,22 +145,8 @@ final class SessionObjects: @unchecked Sendable {
         let query = try self.query(stack, 1, function: "keep.sessions.list")
         let (user, service) = (context.user, try context.sessions)
         let page = try blocking { try await service.list(as: user, query) }
-        pushPage(page, on: stack)
+        ScriptPages.push(page, on: stack) { push($0, on: stack) }
         return 1
-    }
-
-    func pushPage(_ page: Page<Session>, on stack: LuaStack) {
-        stack.newTable(fieldCapacity: 2)
-        stack.newTable(arrayCapacity: Int32(page.items.count))
-        for (index, session) in page.items.enumerated() {
-            push(session, on: stack)
-            stack.setIndex(Int64(index + 1), of: -2)
-        }
-        stack.setField("items", of: -2)
-        if let next = page.nextToken {
-            stack.push(next)
-            stack.setField("next_token", of: -2)
-        }
     }
 
     /// keep.sessions.each{…} → an iterator over every matching session, page by page.
