@@ -323,14 +323,21 @@ static int has_specials(const char *p, size_t l) {
     return 0;
 }
 
-static const char *find_plain(const char *s, size_t ls, const char *p, size_t lp) {
+// Plain search, O(ls × lp) at worst: each candidate position is charged.
+static const char *find_plain(lua_State *L, const char *s, size_t ls, const char *p, size_t lp) {
     if (lp == 0) return s;
+    int64_t pending = 0;
     if (lp > ls) return NULL;
     const char *init;
     lp--;
     ls -= lp;
     while (ls > 0 && (init = (const char *)memchr(s, *p, ls)) != NULL) {
         init++;
+        pending += 1 + (int64_t)(lp / 32);
+        if (pending > STEP_BATCH) {
+            keep_budget_charge(L, pending);
+            pending = 0;
+        }
         if (memcmp(init, p + 1, lp) == 0) return init - 1;
         ls -= (size_t)(init - s);
         s = init;
@@ -350,7 +357,7 @@ static int find_or_match(lua_State *L, int find) {
         return 1;
     }
     if (find && (lua_toboolean(L, 4) || !has_specials(p, lp))) {
-        const char *found = find_plain(s + init, ls - init, p, lp);
+        const char *found = find_plain(L, s + init, ls - init, p, lp);
         if (found) {
             lua_pushinteger(L, (found - s) + 1);
             lua_pushinteger(L, (found - s) + (lua_Integer)lp);

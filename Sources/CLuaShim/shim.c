@@ -13,7 +13,8 @@
 #include <time.h>
 
 static const char *const KEEP_FUNCTION_BOX = "keep.hostfunction";
-static const char *const KEEP_TRACEBACK_KEY = "keep.traceback";
+// Address used as a raw registry key (lua_rawsetp): no metamethod can intervene.
+static const char KEEP_TRACEBACK_KEY = 0;
 static const char *const KEEP_ERROR_META = "keep.error";
 
 static KeepHostDispatch keep_dispatch = NULL;
@@ -146,11 +147,11 @@ static void keep_count_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     KeepBudget *b = budget_of(L);
     int stride = lua_gethookcount(L);
-    if (!b->tripped && stride != KEEP_HOOK_STRIDE && !(b->interruptible && keep_interrupt_pending)) {
-        // A thread re-armed by an earlier trip or interrupt: back to the
+    if (!b->tripped && stride == 1 && !(b->interruptible && keep_interrupt_pending)) {
+        // A thread re-armed by an earlier trip or interrupt: back to its
         // normal stride, or no hook when nothing needs counting.
         if (b->active && (b->instruction_limit > 0 || b->deadline_ns > 0))
-            lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, KEEP_HOOK_STRIDE);
+            lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, L == b->main ? KEEP_HOOK_STRIDE : KEEP_COROUTINE_STRIDE);
         else
             lua_sethook(L, NULL, 0, 0);
     }
@@ -202,6 +203,9 @@ void keep_budget_begin(lua_State *L, KeepBudget *b) {
 void keep_budget_end(KeepBudget *b) {
     if (keep_interruptible == b) keep_interruptible = NULL;
     b->active = 0;
+    b->tripped = KEEP_TRIP_NONE;  // a spent budget must not leak into calls made afterwards
+    b->overdraft = 0;
+    lua_sethook(b->main, NULL, 0, 0);
 }
 
 // MARK: - xpcall
@@ -252,6 +256,13 @@ static int keep_auxresume(lua_State *L, lua_State *co, int narg) {
     }
     lua_xmove(L, co, narg);
     KeepBudget *b = budget_of(L);
+    if (b->active && (b->instruction_limit > 0 || b->deadline_ns > 0)) {
+        // A new thread starts with a full hook count, so short resumes would
+        // never reach the hook: charge each resume a full coroutine stride up
+        // front and count inside coroutines at that finer stride.
+        keep_budget_charge(L, KEEP_COROUTINE_STRIDE);
+        if (lua_gethookcount(co) != 1) lua_sethook(co, keep_count_hook, LUA_MASKCOUNT, KEEP_COROUTINE_STRIDE);
+    }
     lua_State *previous = b->running;
     b->running = co;
     if (keep_interrupt_pending && b->interruptible) lua_sethook(co, keep_count_hook, LUA_MASKCOUNT, 1);
@@ -434,7 +445,7 @@ static int keep_message_handler(lua_State *L) {
     int saved = b->in_lua;
     b->in_lua = 0;  // the traceback may allocate past the limit
     luaL_traceback(L, L, NULL, 1);
-    lua_setfield(L, LUA_REGISTRYINDEX, KEEP_TRACEBACK_KEY);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &KEEP_TRACEBACK_KEY);
     b->in_lua = saved;
     return 1;
 }
@@ -443,7 +454,7 @@ int keep_pcall(lua_State *L, int nargs, int nresults) {
     KeepBudget *b = budget_of(L);
     int base = lua_gettop(L) - nargs;
     lua_pushnil(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, KEEP_TRACEBACK_KEY);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &KEEP_TRACEBACK_KEY);
     lua_pushcfunction(L, keep_message_handler);
     lua_insert(L, base);
     int saved = b->in_lua;
@@ -455,7 +466,7 @@ int keep_pcall(lua_State *L, int nargs, int nresults) {
 }
 
 void keep_push_traceback(lua_State *L) {
-    lua_getfield(L, LUA_REGISTRYINDEX, KEEP_TRACEBACK_KEY);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KEEP_TRACEBACK_KEY);
 }
 
 static int keep_tostring_body(lua_State *L) {

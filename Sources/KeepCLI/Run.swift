@@ -114,7 +114,7 @@ extension Keep {
             do {
                 try state.load(source, chunkName: chunkName, mode: sandbox ? .text : .textOrBinary)
                 // arg table in the chunk's environment, as the `lua` command does.
-                stack.newTable(arrayCapacity: Int32(scriptArguments.count))
+                stack.newTable(arrayCapacity: Int32(clamping: scriptArguments.count))
                 stack.push(code == nil ? file! : "-e")
                 stack.setIndex(0, of: -2)
                 for (index, argument) in scriptArguments.enumerated() {
@@ -125,6 +125,7 @@ extension Keep {
                 stack.pushCopy(of: -2)
                 stack.setField("arg", of: -2)
                 stack.pop(2)
+                try stack.reserve(Int32(clamping: scriptArguments.count) + 2)
                 for argument in scriptArguments { stack.push(argument) }
                 LuaState.installInterruptHandler()
                 defer { LuaState.restoreInterruptHandler() }
@@ -136,6 +137,8 @@ extension Keep {
                 if let traceback = error.traceback, !traceback.isEmpty { report += "\n" + traceback }
                 let interrupted = error.keepError?.code == .interrupted
                 fail(report, status: interrupted ? ExitStatus.interrupted : ExitStatus.failure)
+            } catch {
+                fail("keep: \(error)", status: ExitStatus.failure)
             }
         }
     }

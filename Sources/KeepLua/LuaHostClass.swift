@@ -82,9 +82,9 @@ public final class LuaHostClass<Object: AnyObject> {
     }
 
     private func index(_ stack: LuaStack) throws -> Int32 {
-        guard let key = stack.text(at: 2) else { stack.pushNil(); return 1 }
-        lua_getmetatable(stack.L, 1)
-        stack.pushField("__methods", of: -1)
+        guard let key = stack.text(at: 2), stack.isObject(1, of: registryName), lua_getmetatable(stack.L, 1) != 0,
+              stack.pushField("__methods", of: -1) == .table
+        else { stack.pushNil(); return 1 }
         if stack.pushField(key, of: -1) != .nil { return 1 }
         guard let getter = getters[key] else { stack.pushNil(); return 1 }
         guard let object = stack.object(at: 1, as: self) else {

@@ -275,11 +275,22 @@ public struct LuaStack {
               let code = rawField("code", of: index).text,
               let message = rawField("message", of: index).text
         else { return nil }
+        // Copy the details out without running any Lua code (no __tostring,
+        // no changes to the table while lua_next walks it).
         var details: [String: String] = [:]
         if pushField("details", of: index) == .table {
             lua_pushnil(L)
             while lua_next(L, -2) != 0 {
-                if let key = text(at: -2) { details[key] = describe(at: -1) }
+                if let key = text(at: -2) {
+                    switch value(at: -1) {
+                    case .string(let bytes): details[key] = String(decoding: bytes, as: UTF8.self)
+                    case .integer(let number): details[key] = String(number)
+                    case .number(let number): details[key] = String(number)
+                    case .boolean(let flag): details[key] = String(flag)
+                    case .nil: break
+                    case .opaque(let typeName): details[key] = "(\(typeName))"
+                    }
+                }
                 pop()
             }
         }
@@ -292,6 +303,10 @@ public struct LuaStack {
     /// Creates the metatable of error values (once per state).
     func installErrorMetatable() {
         luaL_newmetatable(L, LuaStack.errorMetatable)
+        // Hidden from scripts: a script must not change how every error prints,
+        // nor give the shared metatable a __gc (finalizers run without hooks).
+        push(false)
+        setField("__metatable", of: -2)
         let tostring = """
             local rawget, tostring = rawget, tostring
             return function(e) return tostring(rawget(e, "code")) .. ": " .. tostring(rawget(e, "message")) end

@@ -42,6 +42,7 @@ public final class LuaState {
         keep_open_bounded_patterns(L)
         keep_open_budgeted_xpcall(L)
         keep_open_tracked_coroutines(L)
+        keep_open_charged_library(L)
         stack.installErrorMetatable()
         JSONLibrary.open(in: stack)
         stack.setGlobal("json")
@@ -70,7 +71,12 @@ public final class LuaState {
     public func load(_ source: [UInt8], chunkName: String, mode: ChunkMode = .text) throws(LuaError) {
         try compile(source, chunkName: chunkName, mode: isSandboxed ? .text : mode)
         if isSandboxed {
-            try pushSandboxEnvironment()
+            do {
+                try pushSandboxEnvironment()
+            } catch {
+                stack.pop()  // the compiled chunk
+                throw error
+            }
             // The first upvalue of a main chunk is its _ENV.
             if lua_setupvalue(L, -2, 1) == nil { stack.pop() }
         }
@@ -106,6 +112,9 @@ public final class LuaState {
     public func execute(_ source: [UInt8], chunkName: String, arguments: [LuaValue] = [],
                         budget: LuaBudget = .unlimited, mode: ChunkMode = .text) throws(LuaError) -> [LuaValue] {
         let base = stack.top
+        guard lua_checkstack(L, Int32(clamping: arguments.count) + 2) != 0 else {
+            throw LuaError(kind: .runtime, message: "too many arguments (\(arguments.count)) for the Lua stack")
+        }
         try load(source, chunkName: chunkName, mode: mode)
         for argument in arguments { stack.push(argument) }
         try call(arguments: Int32(arguments.count), results: LUA_MULTRET, budget: budget)
@@ -226,6 +235,9 @@ private func dispatchHostFunction(_ L: OpaquePointer?, _ host: UnsafeMutableRawP
             return try function.body(stack)
         } catch let error as KeepError {
             stack.pushError(error)
+        } catch let error as LuaError {
+            // An error from Lua code the host function called: pass it on as it was.
+            if let keepError = error.keepError { stack.pushError(keepError) } else { stack.push(error.message) }
         } catch {
             stack.pushError(KeepError(.internal, "\(error)"))
         }

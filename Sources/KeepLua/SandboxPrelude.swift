@@ -14,6 +14,8 @@ local load, collectgarbage = load, collectgarbage
 -- getmetatable("") must not hand out the shared string metatable: its __index
 -- is the real string library, shared by every environment of the state.
 getmetatable("").__metatable = false
+-- ("").dump(f) would reach the real string library through the metatable.
+string.dump = nil
 
 local BASE = {
   "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "print",

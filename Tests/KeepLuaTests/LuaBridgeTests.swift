@@ -162,6 +162,13 @@ final class Tracked {
         #expect(types == [LuaValue("integer"), LuaValue("float"), .integer(3)])
     }
 
+    @Test func manyArgumentsFitTheStack() throws {
+        let state = try LuaState()
+        let arguments = (0 ..< 5000).map { LuaValue.integer(Int64($0)) }
+        #expect(try state.execute("return select('#', ...), select(5000, ...)", arguments: arguments)
+            == [.integer(5000), .integer(4999)])
+    }
+
     @Test func stackIsBalancedAfterEveryBridgeCall() throws {
         let state = try LuaState()
         let stack = state.stack

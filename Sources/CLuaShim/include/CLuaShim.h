@@ -69,6 +69,8 @@ typedef struct KeepBudget {
 
 /// Instructions between two runs of the count hook.
 #define KEEP_HOOK_STRIDE 1000
+/// The same inside coroutines, each resume of which is charged this much.
+#define KEEP_COROUTINE_STRIDE 100
 
 /// A new state whose allocator accounts into `budget` and whose count hook
 /// enforces it. NULL when the system is out of memory.
@@ -166,6 +168,13 @@ void keep_open_budgeted_xpcall(lua_State *L);
 /// Replaces coroutine.resume and coroutine.wrap with versions that record the
 /// running thread, so that an interrupt reaches code inside coroutines.
 void keep_open_tracked_coroutines(lua_State *L);
+
+/// Wraps the C library functions whose work is not seen by the count hook
+/// (string.rep, upper, lower, reverse, byte, format; utf8.*; table.concat,
+/// insert, remove, move, sort, unpack; collectgarbage) so that each call is
+/// first charged to the budget in proportion to the work it is about to do
+/// (charged_library.c).
+void keep_open_charged_library(lua_State *L);
 
 // MARK: - Numbers
 

@@ -34,6 +34,7 @@ struct JSONEncoder {
     private var entries: [ObjectEntry] = []
 
     private var valuesSinceCharge = 0
+    private var checkedOutput = 0
 
     private struct ObjectEntry {
         var key: UnsafePointer<UInt8>
@@ -119,7 +120,10 @@ struct JSONEncoder {
 
     private mutating func charge() throws(KeepError) {
         valuesSinceCharge += 1
-        guard valuesSinceCharge >= Self.valuesPerCharge else { return }
+        // Also check whenever the output grew by 64 KiB, so one call cannot
+        // write far past the memory budget between two charges.
+        guard valuesSinceCharge >= Self.valuesPerCharge || out.count - checkedOutput > 1 << 16 else { return }
+        checkedOutput = out.count
         valuesSinceCharge = 0
         // The output buffer lives outside the Lua heap but counts against the memory budget.
         if keep_budget_spend(L, Int64(Self.valuesPerCharge), out.count) != 0 {

@@ -41,9 +41,13 @@ enum JSONLibrary {
         lua_setmetatable(L, -2)
         lua_setfield(L, keep_registryindex(), nullKey)
         for (key, name) in [(arrayKey, "json.array"), (objectKey, "json.object")] {
-            stack.newTable(fieldCapacity: 1)
+            stack.newTable(fieldCapacity: 2)
             stack.push(name)
             stack.setField("__name", of: -2)
+            // Shared by every decoded table: hidden, so no script can alter it
+            // for others or give it a __gc (finalizers run without hooks).
+            stack.push(false)
+            stack.setField("__metatable", of: -2)
             lua_setfield(L, keep_registryindex(), key)
         }
     }
