@@ -40,7 +40,10 @@ struct GlobalOptions: ParsableArguments {
             index += 1
         }
         guard !moved.isEmpty, index < arguments.count else { return arguments }
-        return [arguments[index]] + moved + arguments[(index + 1)...]
+        // Command groups (`keep jobs list`) take the options after their leaf command.
+        let groups: Set<String> = ["jobs"]
+        let leaf = groups.contains(arguments[index]) && index + 1 < arguments.count ? index + 1 : index
+        return Array(arguments[index ... leaf]) + moved + arguments[(leaf + 1)...]
     }
 
     private func environment(_ name: String) -> String? {

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import KeepCore
+import KeepSQLite
+import KeepStore
+
+extension Keep {
+    /// `keep jobs list|run|retry ID` (SPEC §1 "Background jobs").
+    struct Jobs: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List, run and retry the durable background jobs.",
+            subcommands: [List.self, RunDue.self, Retry.self]
+        )
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "list", abstract: "List jobs.")
+            @OptionGroup var global: GlobalOptions
+            @Option(help: "Only jobs in this state (pending, running, done, dead).")
+            var state: String?
+            @Flag(help: "Print JSON.")
+            var json = false
+
+            func validate() throws {
+                if let state, Job.State(rawValue: state) == nil {
+                    throw ValidationError("--state must be one of pending, running, done, dead")
+                }
+            }
+
+            func run() throws {
+                let storage = try JobCommand.open(global)
+                let state = self.state.flatMap(Job.State.init(rawValue:))
+                let jobs = try JobCommand.wait { try await storage.jobs(state: state) }
+                if json {
+                    print(JobCommand.json(jobs.map { JobCommand.fields($0, error: $0.lastError) }))
+                } else if jobs.isEmpty {
+                    print("no jobs")
+                } else {
+                    for job in jobs { print(JobCommand.line(job, error: job.lastError)) }
+                }
+            }
+        }
+
+        struct RunDue: ParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "run", abstract: "Run every due job once.")
+            @OptionGroup var global: GlobalOptions
+
+            func run() throws {
+                let runner = JobRunner(storage: try JobCommand.open(global), holder: "keep-jobs:\(getpid())")
+                let outcomes = try JobCommand.wait { try await runner.runDue() }
+                if outcomes.isEmpty { print("no due jobs") }
+                for outcome in outcomes { print(JobCommand.line(outcome.job, error: outcome.error)) }
+            }
+        }
+
+        struct Retry: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Run one job now, whatever its schedule or state (but done).")
+            @OptionGroup var global: GlobalOptions
+            @Argument(help: "The job's id.")
+            var id: Int64
+
+            func run() throws {
+                let runner = JobRunner(storage: try JobCommand.open(global), holder: "keep-jobs:\(getpid())")
+                let id = self.id
+                let outcome = try JobCommand.wait { try await runner.run(id: id) }
+                print(JobCommand.line(outcome.job, error: outcome.error))
+                if outcome.error != nil { throw ExitCode(ExitStatus.failure) }
+            }
+        }
+    }
+}
+
+/// What the jobs commands share.
+enum JobCommand {
+    static func open(_ global: GlobalOptions) throws -> SQLiteBackend {
+        do {
+            return try SQLiteBackend(path: global.databasePath)
+        } catch {
+            fail("keep: \(error)", status: ExitStatus.failure)
+        }
+    }
+
+    /// Runs async store work from the synchronous command.
+    static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let semaphore = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<T, any Error>?
+        Task.detached {
+            do { result = .success(try await body()) } catch { result = .failure(error) }
+            semaphore.signal()
+        }
+        semaphore.wait()
+        do {
+            return try result!.get()
+        } catch let error as KeepError {
+            fail("keep: \(error)", status: ExitStatus.failure)
+        }
+    }
+
+    static func line(_ job: Job, error: String?) -> String {
+        var text = "\(job.id)\t\(job.kind)\t\(job.state.rawValue)\tattempts=\(job.attempts)\tnext=\(job.nextRunAt.iso8601)"
+        if let error { text += "\terror=\(error)" }
+        return text
+    }
+
+    static func fields(_ job: Job, error: String?) -> [String: Any] {
+        var fields: [String: Any] = [
+            "id": job.id, "kind": job.kind, "state": job.state.rawValue, "attempts": job.attempts,
+            "next_run_at": job.nextRunAt.iso8601, "payload": job.payload, "created_at": job.createdAt.iso8601,
+        ]
+        if let error { fields["last_error"] = error }
+        return fields
+    }
+
+    static func json(_ value: Any) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
