@@ -48,7 +48,9 @@ let package = Package(
         ),
         // Release-mode benchmarks run by scripts/bench.sh, and their C anchors.
         .target(name: "CLuaBench", dependencies: ["CLua", "CLuaShim"]),
-        .executableTarget(name: "KeepBench", dependencies: ["KeepLua", "CLua", "CLuaShim", "CLuaBench"]),
+        .executableTarget(name: "KeepBench", dependencies: [
+            "KeepLua", "KeepStore", "KeepSQLite", "KeepCore", "CLua", "CLuaShim", "CLuaBench",
+        ]),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
         .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),

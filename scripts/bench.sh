@@ -13,8 +13,6 @@ keep=.build/release/keep
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-echo "## Lua bridge"
-echo
 .build/release/KeepBench
 echo
 

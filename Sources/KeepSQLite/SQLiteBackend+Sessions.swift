@@ -73,7 +73,7 @@ extension SQLiteBackend: SessionStorage {
     // MARK: Rows
 
     static func fetchSession(_ db: Database, id: ResourceID, owner: UserID) throws -> Session? {
-        try Row.fetchOne(db, sql: "SELECT \(sessionColumns) FROM sessions WHERE id = ? AND owner = ?",
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(sessionColumns) FROM sessions WHERE id = ? AND owner = ?"),
                          arguments: [id.rawValue, owner]).map(session(from:))
     }
 
