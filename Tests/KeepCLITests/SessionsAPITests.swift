@@ -94,3 +94,50 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("keep.sqlite").path))
     }
 }
+
+/// `keep.snapshots` and `keep.visits` through the binary, as two users.
+@Suite struct SnapshotsAPITests {
+    @Test func shareVisitDeleteAsTwoUsers() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let db = directory.appendingPathComponent("keep.sqlite").path
+        func keep(_ user: String, _ code: String) throws -> KeepBinary.Result {
+            try KeepBinary.run(["--db", db, "--user", user, "run", "-e", code])
+        }
+        let shared = try keep("ana", """
+            local s = keep.sessions.create{title = "Q3", description = "d", content = {dashboards = {}}}
+            local snap = s:snapshot{title = "Q3 shared"}
+            io.write(snap.id)
+            """)
+        let id = shared.stdout
+        #expect(shared.status == 0, "\(shared.stderr)")
+        let bob = try keep("bob", """
+            local snap = keep.snapshots.get("\(id)")
+            print(snap.owner, snap.title, snap.description, #keep.snapshots.list{}.items)
+            local copy = snap:to_session{title = "my copy"}
+            print(copy.owner, copy.title, copy.content == snap.content)
+            local v = keep.visits.list{}.items[1]
+            print(v.snapshot_id == "\(id)", v.snapshot_owner, v.visits, v.snapshot.title, v.snapshot_deleted)
+            local ok, e = pcall(keep.snapshots.delete, "\(id)")
+            print(e.code)
+            """)
+        #expect(bob.stdout == """
+            ana\tQ3 shared\td\t0
+            bob\tmy copy\ttrue
+            true\tana\t1\tQ3 shared\tfalse
+            forbidden
+
+            """, "\(bob.stderr)")
+        let ana = try keep("ana", """
+            keep.snapshots.delete("\(id)")
+            print(#keep.snapshots.list{}.items, #keep.visits.list{}.items)
+            """)
+        #expect(ana.stdout == "0\t0\n", "\(ana.stderr)")
+        let after = try keep("bob", """
+            local v = keep.visits.list{deleted = true}.items[1]
+            print(v.snapshot_deleted, v.snapshot_deleted_at ~= nil)
+            keep.visits.remove("\(id)")
+            print(#keep.visits.list{}.items)
+            """)
+        #expect(after.stdout == "true\ttrue\n0\n", "\(after.stderr)")
+    }
+}
