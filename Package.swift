@@ -32,6 +32,8 @@ let package = Package(
         // The safe Swift bridge over Lua: states, host functions and objects,
         // the sandbox, budgets, the JSON library.
         .target(name: "KeepLua", dependencies: ["KeepCore", "CLua", "CLuaShim"]),
+        // Policies in Lua (SPEC §4): validation, retry schedules, visit limits, save settings.
+        .target(name: "KeepPolicy", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         // The `keep` table scripts use (SPEC §3), over the store.
         .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepCore", "CLua", "CLuaShim"]),
         // The `keep` command.
@@ -52,6 +54,7 @@ let package = Package(
             "KeepLua", "KeepStore", "KeepSQLite", "KeepCore", "CLua", "CLuaShim", "CLuaBench",
         ]),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
+        .testTarget(name: "KeepPolicyTests", dependencies: ["KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         .testTarget(name: "KeepCLITests", dependencies: ["KeepLua"]),

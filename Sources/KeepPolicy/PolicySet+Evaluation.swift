@@ -1,0 +1,163 @@
+import CLua
+import CLuaShim
+import KeepCore
+import KeepLua
+
+extension PolicySet: DocumentValidator {
+    /// Runs every rule of validation.lua (in name order) on the candidate;
+    /// rejects with all their messages. The Swift hard ceilings are checked
+    /// by the services before this runs.
+    public func validate(_ candidate: DocumentCandidate) throws(KeepError) {
+        try withState { loaded throws(KeepError) in
+            let lua = loaded.lua
+            let stack = lua.stack
+            let top = stack.top
+            defer { stack.setTop(top) }
+            loaded.content.content = candidate.content
+            defer { loaded.content.content = "" }
+            Self.pushDocument(candidate, on: stack, metatable: loaded.documentMetatable)
+            let document = stack.top
+            stack.newTable(fieldCapacity: 1)
+            let context = stack.top
+            var messages: [String] = []
+            var failedRules: [String] = []
+            var code = KeepError.Code.invalid
+            for rule in loaded.validationRules {
+                lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(rule.reference))
+                stack.pushCopy(of: document)
+                stack.pushCopy(of: context)
+                do throws(LuaError) {
+                    try lua.call(arguments: 2, results: 1, budget: .policy)
+                } catch {
+                    throw Self.failure(error, file: "validation.lua (rule \(rule.name))")
+                }
+                let found = try Self.rejections(stack, rule: rule.name)
+                stack.pop()
+                if !found.messages.isEmpty {
+                    messages += found.messages
+                    failedRules.append(rule.name)
+                    if found.code == .tooLarge { code = .tooLarge }
+                }
+            }
+            guard messages.isEmpty else {
+                throw KeepError(code, messages.joined(separator: "; "), details: ["rules": failedRules.joined(separator: ",")])
+            }
+        }
+    }
+
+    /// [-0, +1] The `doc` of validation rules; `content` is handed over on first read.
+    static func pushDocument(_ candidate: DocumentCandidate, on stack: LuaStack, metatable: Int32) {
+        stack.newTable(fieldCapacity: 8)
+        stack.push(candidate.kind.rawValue); stack.setField("kind", of: -2)
+        stack.push(candidate.operation.rawValue); stack.setField("op", of: -2)
+        stack.push(candidate.owner); stack.setField("owner", of: -2)
+        stack.push(candidate.title); stack.setField("title", of: -2)
+        if let description = candidate.description { stack.push(description); stack.setField("description", of: -2) }
+        stack.push(candidate.contentBytes); stack.setField("content_bytes", of: -2)
+        if let previous = candidate.previous {
+            stack.newTable(fieldCapacity: 6)
+            stack.push(previous.title); stack.setField("title", of: -2)
+            if let description = previous.description { stack.push(description); stack.setField("description", of: -2) }
+            stack.push(previous.version); stack.setField("version", of: -2)
+            stack.push(previous.hash.hex); stack.setField("hash", of: -2)
+            stack.push(previous.content.utf8.count); stack.setField("content_bytes", of: -2)
+            stack.push(previous.updatedAt.iso8601); stack.setField("updated_at", of: -2)
+            stack.setField("previous", of: -2)
+        }
+        lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(metatable))
+        lua_setmetatable(stack.L, -2)
+    }
+
+    /// What a rule returned: nothing, a message, a list of messages, or `{code=, message=}`.
+    static func rejections(_ stack: LuaStack, rule: String) throws(KeepError) -> (code: KeepError.Code, messages: [String]) {
+        switch stack.type(at: -1) {
+        case .nil:
+            return (.invalid, [])
+        case .string:
+            return (.invalid, [stack.text(at: -1) ?? "(not UTF-8)"])
+        case .table:
+            if case .string = stack.rawField("message", of: -1) {
+                let code = stack.rawField("code", of: -1).text ?? "invalid"
+                guard code == "invalid" || code == "too_large" else {
+                    throw KeepError(.policy, "validation rule \(rule) returned code '\(code)'; rules reject with 'invalid' or 'too_large'")
+                }
+                return (KeepError.Code(rawValue: code), [stack.rawField("message", of: -1).text ?? ""])
+            }
+            var messages: [String] = []
+            var index: Int64 = 1
+            while true {
+                lua_rawgeti(stack.L, -1, index)
+                defer { stack.pop() }
+                guard let message = stack.text(at: -1) else { break }
+                messages.append(message)
+                index += 1
+            }
+            return (.invalid, messages)
+        default:
+            throw KeepError(.policy, "validation rule \(rule) returned a \(stack.typeName(at: -1)); return nothing, a message, a list of messages or {code =, message =}")
+        }
+    }
+}
+
+extension PolicySet: RetrySchedule {
+    /// retry.lua's function for `kind` (else `default`); a failing policy
+    /// falls back to the built-in schedule so that jobs are never stuck.
+    public func delay(kind: String, attempt: Int, error: String) -> Int64? {
+        let result: Int64?? = try? withState { loaded throws(KeepError) -> Int64? in
+            let lua = loaded.lua
+            let stack = lua.stack
+            let top = stack.top
+            defer { stack.setTop(top) }
+            lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(loaded.retry))
+            if stack.pushField(kind, of: -1) != .function {
+                stack.pop()
+                stack.pushField("default", of: -1)
+            }
+            stack.push(Int64(attempt))
+            stack.push(error)
+            do throws(LuaError) {
+                try lua.call(arguments: 2, results: 1, budget: .policy)
+            } catch {
+                throw Self.failure(error, file: "retry.lua")
+            }
+            switch stack.value(at: -1) {
+            case .nil: return nil
+            case .integer(let delay) where delay >= 0: return delay
+            case .number(let delay) where delay >= 0 && delay < 9e15: return Int64(delay)
+            default: throw KeepError(.policy, "retry.lua must return a delay in ms (≥ 0) or nil")
+            }
+        }
+        return result ?? DefaultRetrySchedule().delay(kind: kind, attempt: attempt, error: error)
+    }
+}
+
+extension PolicySet: VisitPolicy {
+    /// visits.lua's `should_count(log, now)` (times in ms since the epoch), or
+    /// the built-in 5-minute rule when the set has no visits.lua or it fails.
+    public func shouldCount(_ log: AccessLog, now: Timestamp) -> Bool {
+        let decided: Bool? = try? withState { loaded throws(KeepError) -> Bool? in
+            guard let visits = loaded.visits else { return nil }
+            let lua = loaded.lua
+            let stack = lua.stack
+            let top = stack.top
+            defer { stack.setTop(top) }
+            lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(visits))
+            stack.pushField("should_count", of: -1)
+            stack.newTable(fieldCapacity: 6)
+            stack.push(log.visits); stack.setField("visits", of: -2)
+            stack.push(log.lastVisitedAt.millisecondsSinceEpoch); stack.setField("last_visited_ms", of: -2)
+            stack.push(log.firstVisitedAt.millisecondsSinceEpoch); stack.setField("first_visited_ms", of: -2)
+            stack.push(log.visitor); stack.setField("visitor", of: -2)
+            stack.push(log.snapshotID.rawValue); stack.setField("snapshot_id", of: -2)
+            stack.push(log.snapshotOwner); stack.setField("snapshot_owner", of: -2)
+            stack.push(now.millisecondsSinceEpoch)
+            do throws(LuaError) {
+                try lua.call(arguments: 2, results: 1, budget: .policy)
+            } catch {
+                throw Self.failure(error, file: "visits.lua")
+            }
+            return lua_toboolean(lua.L, -1) != 0
+        }
+        return (decided ?? nil) ?? IntervalVisitPolicy().shouldCount(log, now: now)
+    }
+}

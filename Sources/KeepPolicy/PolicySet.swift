@@ -1,0 +1,138 @@
+import CLua
+import CLuaShim
+import KeepCore
+import KeepLua
+import Foundation
+
+/// One loaded set of policy scripts (SPEC §4): `validation.lua`, `retry.lua`,
+/// `save.lua` and, optionally, `visits.lua`, from one folder, in one
+/// sandboxed Lua state. Loading checks the shape of what each file returns;
+/// a set that loads is complete and consistent, and never changes afterwards.
+///
+/// Policy functions run under `LuaBudget.policy` and see plain tables only:
+/// they cannot reach the stores. Evaluations are serialized by a lock (one
+/// state per set); the policies issue's pool of states comes with hot reload.
+public final class PolicySet: @unchecked Sendable {
+    public let directory: String
+    public let loadedAt: Timestamp
+    public let files: [String]
+    /// Settings of save.lua, read once at load.
+    public let save: SaveSettings
+    /// The state is used under `lock` only (`withState`).
+    private let loaded: LoadedState
+    private let lock = NSLock()
+
+    /// What save.lua sets (working copies use it).
+    public struct SaveSettings: Sendable, Equatable {
+        public var autosaveDebounceMilliseconds: Int64
+        public var pollIntervalMilliseconds: Int64
+
+        public init(autosaveDebounceMilliseconds: Int64 = 200, pollIntervalMilliseconds: Int64 = 10_000) {
+            self.autosaveDebounceMilliseconds = autosaveDebounceMilliseconds
+            self.pollIntervalMilliseconds = pollIntervalMilliseconds
+        }
+    }
+
+    /// The Lua state and the registry references of what the files returned.
+    final class LoadedState {
+        let lua: LuaState
+        let validationRules: [(name: String, reference: Int32)]
+        let retry: Int32
+        let visits: Int32?
+        /// The metatable of `doc` tables (its __index hands over `content` on first read).
+        let documentMetatable: Int32
+        let content: ContentSlot
+
+        init(lua: LuaState, validationRules: [(name: String, reference: Int32)], retry: Int32, visits: Int32?,
+             documentMetatable: Int32, content: ContentSlot) {
+            self.lua = lua
+            self.validationRules = validationRules
+            self.retry = retry
+            self.visits = visits
+            self.documentMetatable = documentMetatable
+            self.content = content
+        }
+    }
+
+    /// The content of the document being validated, read by `doc.content`'s
+    /// __index only while the lock is held.
+    final class ContentSlot: @unchecked Sendable {
+        var content: String = ""
+    }
+
+    public static let requiredFiles = ["validation.lua", "retry.lua", "save.lua"]
+    public static let optionalFiles = ["visits.lua"]
+
+    /// Loads every policy file of `directory` into a fresh state.
+    public init(directory: String, clock: () -> Timestamp) throws(KeepError) {
+        self.directory = directory
+        let folder = directory.split(separator: "/").last.map(String.init) ?? directory
+        let lua = try LuaState(trust: .sandboxed(roots: [directory]))
+        var present: [String] = []
+        var references: [String: Int32] = [:]
+        for file in Self.requiredFiles + Self.optionalFiles {
+            let path = directory + "/" + file
+            let source: [UInt8]
+            do {
+                source = try LuaFiles.read(path)
+            } catch {
+                if Self.optionalFiles.contains(file) { continue }
+                throw KeepError(.policy, "\(folder)/\(file) is missing; a policy folder holds "
+                    + Self.requiredFiles.joined(separator: ", ") + " (and optionally visits.lua)")
+            }
+            let chunkName = "@\(folder)/\(file)"
+            do throws(LuaError) {
+                try lua.load(source, chunkName: chunkName)
+                try lua.call(arguments: 0, results: 1, budget: .policy)
+            } catch {
+                throw Self.failure(error, file: "\(folder)/\(file)")
+            }
+            guard lua.stack.type(at: -1) == .table else {
+                let got = lua.stack.typeName(at: -1)
+                lua.stack.pop()
+                throw KeepError(.policy, "\(folder)/\(file) must return a table, got \(got)")
+            }
+            present.append(file)
+            references[file] = luaL_ref(lua.L, keep_registryindex())
+        }
+        let shapes = PolicyShapes(stack: lua.stack, folder: folder)
+        let rules = try shapes.validation(references["validation.lua"]!)
+        try shapes.retry(references["retry.lua"]!)
+        if let visits = references["visits.lua"] { try shapes.visits(visits) }
+        save = try shapes.save(references["save.lua"]!)
+
+        let content = ContentSlot()
+        let stack = lua.stack
+        stack.newTable(fieldCapacity: 2)
+        stack.setFunction("__index", of: -1) { stack in
+            // Only `content` is lazy: copying 1.5 MiB into Lua is paid by the rules that read it.
+            guard stack.text(at: 2) == "content" else { stack.pushNil(); return 1 }
+            stack.push(content.content)
+            stack.pushCopy(of: -1)
+            stack.setField("content", of: 1)
+            return 1
+        }
+        let documentMetatable = luaL_ref(lua.L, keep_registryindex())
+        files = present
+        loadedAt = clock()
+        loaded = LoadedState(lua: lua, validationRules: rules, retry: references["retry.lua"]!,
+                                  visits: references["visits.lua"], documentMetatable: documentMetatable,
+                                  content: content)
+    }
+
+    static func failure(_ error: LuaError, file: String) -> KeepError {
+        if let keepError = error.keepError, keepError.code == .limit || keepError.code == .interrupted {
+            return KeepError(keepError.code, "\(file): \(keepError.message)", details: ["file": file])
+        }
+        var message = error.description
+        if !message.contains(file) { message = "\(file): \(message)" }
+        return KeepError(.policy, message, details: ["file": file, "traceback": error.traceback ?? ""])
+    }
+
+    /// Runs `body` with the state, serialized.
+    func withState<T>(_ body: (LoadedState) throws(KeepError) -> T) throws(KeepError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(loaded)
+    }
+}
