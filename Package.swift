@@ -42,6 +42,7 @@ let package = Package(
             dependencies: [
                 "KeepLua",
                 "KeepScripting",
+                "KeepPolicy",
                 "KeepSQLite",
                 "KeepStore",
                 "KeepCore",

@@ -12,6 +12,33 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The acting user (default $KEEP_USER, else $USER).", valueName: "ID"))
     var user: String?
 
+    @Option(help: ArgumentHelp("The policy folder (default ./policies if it exists, else the shipped scripts/policies; or $KEEP_POLICIES).", valueName: "DIR"))
+    var policies: String?
+
+    /// The policy folder to load: the flag, $KEEP_POLICIES, ./policies, or the
+    /// shipped defaults found above the executable (a checkout's scripts/policies).
+    var policyDirectory: String? {
+        if let policies { return policies }
+        if let fromEnvironment = environment("KEEP_POLICIES") { return fromEnvironment }
+        if access("policies/validation.lua", F_OK) == 0 { return "policies" }
+        var directory = Self.executableDirectory
+        for _ in 0 ..< 6 {
+            let candidate = directory + "/scripts/policies"
+            if access(candidate + "/validation.lua", F_OK) == 0 { return candidate }
+            guard let slash = directory.lastIndex(of: "/"), slash != directory.startIndex else { break }
+            directory = String(directory[..<slash])
+        }
+        return nil
+    }
+
+    static var executableDirectory: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { return "." }
+        let path = String(decoding: buffer[0 ..< length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+    }
+
     var databasePath: String { db ?? environment("KEEP_DB") ?? "./keep.sqlite" }
 
     var actingUser: String { user ?? environment("KEEP_USER") ?? environment("USER") ?? "user" }
@@ -25,7 +52,7 @@ struct GlobalOptions: ParsableArguments {
     /// SPEC §6 puts the global options before the command (`keep --db x run …`);
     /// each subcommand declares them, so move any found there after its name.
     static func movedAfterSubcommand(_ arguments: [String]) -> [String] {
-        let names: Set<String> = ["--db", "--user"]
+        let names: Set<String> = ["--db", "--user", "--policies"]
         var moved: [String] = []
         var index = 0
         while index < arguments.count {
@@ -41,7 +68,7 @@ struct GlobalOptions: ParsableArguments {
         }
         guard !moved.isEmpty, index < arguments.count else { return arguments }
         // Command groups (`keep jobs list`) take the options after their leaf command.
-        let groups: Set<String> = ["jobs"]
+        let groups: Set<String> = ["jobs", "policy"]
         let leaf = groups.contains(arguments[index]) && index + 1 < arguments.count ? index + 1 : index
         return Array(arguments[index ... leaf]) + moved + arguments[(leaf + 1)...]
     }

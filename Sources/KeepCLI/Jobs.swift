@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeepCore
 import KeepSQLite
+import KeepScripting
 import KeepStore
 
 extension Keep {
@@ -45,7 +46,9 @@ extension Keep {
             @OptionGroup var global: GlobalOptions
 
             func run() throws {
-                let runner = JobRunner(storage: try JobCommand.open(global), holder: "keep-jobs:\(getpid())")
+                let policies = try JobCommand.policies(global)
+                let runner = JobRunner(storage: try JobCommand.open(global), schedule: policies.retry,
+                                       visits: policies.visits, holder: "keep-jobs:\(getpid())")
                 let outcomes = try JobCommand.wait { try await runner.runDue() }
                 if outcomes.isEmpty { print("no due jobs") }
                 for outcome in outcomes { print(JobCommand.line(outcome.job, error: outcome.error)) }
@@ -59,7 +62,9 @@ extension Keep {
             var id: Int64
 
             func run() throws {
-                let runner = JobRunner(storage: try JobCommand.open(global), holder: "keep-jobs:\(getpid())")
+                let policies = try JobCommand.policies(global)
+                let runner = JobRunner(storage: try JobCommand.open(global), schedule: policies.retry,
+                                       visits: policies.visits, holder: "keep-jobs:\(getpid())")
                 let id = self.id
                 let outcome = try JobCommand.wait { try await runner.run(id: id) }
                 print(JobCommand.line(outcome.job, error: outcome.error))
@@ -74,6 +79,14 @@ enum JobCommand {
     static func open(_ global: GlobalOptions) throws -> SQLiteBackend {
         do {
             return try SQLiteBackend(path: global.databasePath)
+        } catch {
+            fail("keep: \(error)", status: ExitStatus.failure)
+        }
+    }
+
+    static func policies(_ global: GlobalOptions) throws -> ScriptContext.Policies {
+        do {
+            return try global.loadPolicies()
         } catch {
             fail("keep: \(error)", status: ExitStatus.failure)
         }

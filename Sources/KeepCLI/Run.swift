@@ -107,7 +107,9 @@ extension Keep {
             }
             let databasePath = global.databasePath
             let holder = "keep-run:\(getpid())"
-            KeepAPI.install(in: state, context: ScriptContext(user: global.actingUser, holder: holder) {
+            let global = self.global
+            KeepAPI.install(in: state, context: ScriptContext(user: global.actingUser, holder: holder,
+                                                              loadPolicies: { try global.loadPolicies() }) {
                 try SQLiteBackend(path: databasePath)
             })
             let stack = state.stack

@@ -23,24 +23,45 @@ public final class ScriptContext: @unchecked Sendable {
         let jobs: JobRunner
     }
 
+    /// The decisions policies make; the built-in defaults unless a policy set is given.
+    public struct Policies: Sendable {
+        public var validator: any DocumentValidator
+        public var visits: any VisitPolicy
+        public var retry: any RetrySchedule
+
+        public init(validator: any DocumentValidator = DefaultValidation(), visits: any VisitPolicy = IntervalVisitPolicy(),
+                    retry: any RetrySchedule = DefaultRetrySchedule()) {
+            self.validator = validator
+            self.visits = visits
+            self.retry = retry
+        }
+    }
+
+    private let loadPolicies: () throws -> Policies
+
+    /// `loadPolicies` runs with the store's first use, like `openStorage`, so
+    /// a broken policy folder only stops scripts that write or read data.
     public init(user: UserID, clock: KeepClock = .system, holder: String,
+                loadPolicies: @escaping () throws -> Policies = { Policies() },
                 openStorage: @escaping () throws -> any KeepStorage) {
         self.user = user
         self.clock = clock
         self.holder = holder
+        self.loadPolicies = loadPolicies
         self.openStorage = openStorage
     }
 
     var services: Services {
         get throws {
             if let opened { return opened }
+            let policies = try loadPolicies()
             let storage = try openStorage()
             let services = Services(
-                sessions: SessionService(storage: storage, clock: clock),
-                snapshots: SnapshotService(storage: storage, clock: clock, diagnostics: { message in
-                    ScriptDiagnostics.report(message)
-                }),
-                jobs: JobRunner(storage: storage, clock: clock, holder: holder))
+                sessions: SessionService(storage: storage, validator: policies.validator, clock: clock),
+                snapshots: SnapshotService(storage: storage, validator: policies.validator, visits: policies.visits,
+                                           clock: clock, diagnostics: { message in ScriptDiagnostics.report(message) }),
+                jobs: JobRunner(storage: storage, schedule: policies.retry, visits: policies.visits, clock: clock,
+                                holder: holder))
             opened = services
             return services
         }

@@ -25,10 +25,11 @@ return {
     ---@param doc keep.PolicyDocument
     content_size = function(doc)
       if doc.content_bytes > MAX_CONTENT_BYTES then
-        return {
-          code = "too_large",
-          message = "content is " .. mebibytes(doc.content_bytes) .. "; the limit is " .. mebibytes(MAX_CONTENT_BYTES),
-        }
+        local size, limit = mebibytes(doc.content_bytes), mebibytes(MAX_CONTENT_BYTES)
+        if size == limit then -- too close to tell apart in MiB: give bytes
+          size, limit = doc.content_bytes .. " bytes", MAX_CONTENT_BYTES .. " bytes (" .. limit .. ")"
+        end
+        return { code = "too_large", message = "content is " .. size .. "; the limit is " .. limit }
       end
     end,
 

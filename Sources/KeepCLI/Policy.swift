@@ -1,0 +1,49 @@
+import ArgumentParser
+import KeepCore
+import KeepPolicy
+import KeepScripting
+import KeepStore
+
+extension Keep {
+    /// `keep policy check [DIR]`.
+    struct Policy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check policy scripts.",
+            subcommands: [Check.self]
+        )
+
+        struct Check: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Load a policy folder and report what it holds or what is wrong.")
+            @OptionGroup var global: GlobalOptions
+            @Argument(help: "The policy folder (default: as --policies).")
+            var directory: String?
+
+            func run() throws {
+                guard let directory = directory ?? global.policyDirectory else {
+                    fail("keep: invalid: no policy folder: give DIR, --policies, $KEEP_POLICIES, or create ./policies",
+                         status: ExitStatus.failure)
+                }
+                do {
+                    let policies = try PolicySet(directory: directory, clock: KeepClock.system.now)
+                    print("\(directory): ok — \(policies.files.joined(separator: ", "))")
+                    print("  autosave_debounce_ms = \(policies.save.autosaveDebounceMilliseconds), poll_interval_ms = \(policies.save.pollIntervalMilliseconds)")
+                } catch {
+                    var report = "keep: \(error)"
+                    if let traceback = error.details["traceback"], !traceback.isEmpty { report += "\n" + traceback }
+                    fail(report, status: ExitStatus.failure)
+                }
+            }
+        }
+    }
+}
+
+extension GlobalOptions {
+    /// The policies scripts run under: the policy folder's, or the built-in
+    /// defaults (the same limits as the shipped scripts) when there is none.
+    func loadPolicies() throws -> ScriptContext.Policies {
+        guard let directory = policyDirectory else { return ScriptContext.Policies() }
+        let set = try PolicySet(directory: directory, clock: KeepClock.system.now)
+        return ScriptContext.Policies(validator: set, visits: set, retry: set)
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+
+@Suite struct PolicyCommandTests {
+    func shippedPolicies() -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/policies").path
+    }
+
+    @Test func checkReportsAGoodFolderAndABadOne() throws {
+        let good = try KeepBinary.run(["policy", "check", shippedPolicies()])
+        #expect(good.status == 0)
+        #expect(good.stdout.hasSuffix("ok — validation.lua, retry.lua, save.lua, visits.lua\n  autosave_debounce_ms = 200, poll_interval_ms = 10000\n"))
+        let directory = try KeepBinary.temporaryDirectory()
+        let folder = directory.appendingPathComponent("policies")
+        try FileManager.default.copyItem(atPath: shippedPolicies(), toPath: folder.path)
+        try "return { rules = { x = 1 } }".write(to: folder.appendingPathComponent("validation.lua"), atomically: true, encoding: .utf8)
+        let bad = try KeepBinary.run(["policy", "check", folder.path])
+        #expect(bad.status == 1)
+        #expect(bad.stderr == "keep: policy: policies/validation.lua: rules.x must be a function, got number\n")
+    }
+
+    @Test func aLocalPolicyFolderChangesWhatWritesAreAccepted() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let folder = directory.appendingPathComponent("policies")
+        try FileManager.default.copyItem(atPath: shippedPolicies(), toPath: folder.path)
+        let strict = """
+            return { rules = {
+              title_length = function(doc)
+                if #doc.title > 10 then return "titles are at most 10 characters here" end
+              end,
+            } }
+            """
+        try strict.write(to: folder.appendingPathComponent("validation.lua"), atomically: true, encoding: .utf8)
+        let script = "print(select(2, pcall(keep.sessions.create, {title = 'a title of 20 chars!', content = '{}'})))"
+        let local = try KeepBinary.run(["run", "-e", script], directory: directory)
+        #expect(local.stdout == "invalid: titles are at most 10 characters here\n", "\(local.stderr)")
+        let shipped = try KeepBinary.run(["--policies", shippedPolicies(), "run", "-e", script], directory: directory)
+        #expect(shipped.stdout.hasPrefix("Session<"), "\(shipped.stderr)")
+    }
+}
