@@ -4,3 +4,5 @@ std = "lua54"
 read_globals = { "json", "keep" }
 -- Sandbox-escape fixtures are hostile on purpose.
 exclude_files = { "Tests/Fixtures/hostile/*.lua", ".build*/**" }
+-- Policy tests get the test library's globals (keep policy test).
+files["**/*_test.lua"] = { read_globals = { "describe", "it", "expect", "policy" } }

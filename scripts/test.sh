@@ -12,6 +12,7 @@ if ((${#lua_files[@]} > 0)); then
   luacheck --no-color -q "${lua_files[@]}"
 fi
 
-# The CLI tests run the built `keep` binary.
+# The CLI tests run the built `keep` binary; the shipped policies' own tests run through it.
 swift build --product keep
+.build/debug/keep policy test scripts/policies
 swift test

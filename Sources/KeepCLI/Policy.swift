@@ -9,7 +9,7 @@ extension Keep {
     struct Policy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check policy scripts.",
-            subcommands: [Check.self]
+            subcommands: [Check.self, Test.self]
         )
 
         struct Check: ParsableCommand {
@@ -34,6 +34,33 @@ extension Keep {
                     fail(report, status: ExitStatus.failure)
                 }
             }
+        }
+    }
+}
+
+extension Keep.Policy {
+    /// `keep policy test [DIR]`: runs the folder's `*_test.lua` files.
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a policy folder's *_test.lua files (describe / it / expect).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The policy folder (default: as --policies).")
+        var directory: String?
+
+        func run() throws {
+            guard let directory = directory ?? global.policyDirectory else {
+                fail("keep: invalid: no policy folder: give DIR, --policies, $KEEP_POLICIES, or create ./policies",
+                     status: ExitStatus.failure)
+            }
+            let report: PolicyTests.Report
+            do {
+                report = try PolicyTests.run(directory: directory)
+            } catch {
+                fail("keep: \(error)", status: ExitStatus.failure)
+            }
+            for line in report.lines { print(line) }
+            print("\(report.passed) passed, \(report.failed) failed")
+            if report.failed > 0 { throw ExitCode(ExitStatus.failure) }
         }
     }
 }

@@ -39,3 +39,26 @@ import Testing
         #expect(shipped.stdout.hasPrefix("Session<"), "\(shipped.stderr)")
     }
 }
+
+@Suite struct PolicyTestCommandTests {
+    @Test func failingPolicyTestsAreReportedAndExitOne() throws {
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/policies").path
+        let directory = try KeepBinary.temporaryDirectory()
+        let folder = directory.appendingPathComponent("policies")
+        try FileManager.default.copyItem(atPath: shipped, toPath: folder.path)
+        try """
+            describe("mine", function()
+              it("passes", function() expect(1 + 1).to_be(2) end)
+              it("fails", function() expect(policy.validate { title = "x" }).to_equal({ code = "invalid" }) end)
+            end)
+            """.write(to: folder.appendingPathComponent("mine_test.lua"), atomically: true, encoding: .utf8)
+        let result = try KeepBinary.run(["policy", "test", folder.path])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("ok   mine › passes\n"))
+        #expect(result.stdout.contains("FAIL mine › fails\n     policies/mine_test.lua:3: expected {\"code\":\"invalid\"}, got nil\n"))
+        #expect(result.stdout.hasSuffix("14 passed, 1 failed\n"))
+        let shippedResult = try KeepBinary.run(["policy", "test", shipped])
+        #expect(shippedResult.status == 0 && shippedResult.stdout.hasSuffix("13 passed, 0 failed\n"))
+    }
+}
