@@ -3,6 +3,7 @@ std = "lua54"
 -- Globals Keep provides to every script.
 read_globals = { "json", "keep" }
 -- Sandbox-escape fixtures are hostile on purpose.
-exclude_files = { "Tests/Fixtures/hostile/*.lua", ".build*/**" }
+-- Type stubs (---@meta) declare, they do not run.
+exclude_files = { "Tests/Fixtures/hostile/*.lua", ".build*/**", "scripts/types/*.lua" }
 -- Policy tests get the test library's globals (keep policy test).
 files["**/*_test.lua"] = { read_globals = { "describe", "it", "expect", "policy" } }

@@ -1,0 +1,196 @@
+---@meta
+-- LuaCATS type stubs for Keep's Lua API (SPEC §3, §4), for lua-language-server.
+-- Declarations only: nothing here runs.
+
+---@class keep.Error
+---@field code "invalid"|"not_found"|"forbidden"|"conflict"|"too_large"|"policy"|"limit"|"interrupted"|"unavailable"|"internal"
+---@field message string
+---@field details table<string, string>?
+---@field where string? "chunk:line:" of the call that failed
+
+---@class keep.Session
+---@field id string
+---@field owner string
+---@field title string
+---@field description string?
+---@field content string
+---@field hash string SHA-256 of content, lowercase hex
+---@field version integer
+---@field created_at string ISO-8601 UTC
+---@field updated_at string ISO-8601 UTC
+local Session = {}
+---@return any data the decoded content
+function Session:data() end
+---@param changes keep.SessionChanges
+---@return keep.Session self
+function Session:update(changes) end
+function Session:delete() end
+---@param options {title: string?, description: string?}?
+---@return keep.Snapshot
+function Session:snapshot(options) end
+
+---@class keep.Snapshot
+---@field id string
+---@field owner string
+---@field title string
+---@field description string?
+---@field content string
+---@field hash string
+---@field created_at string
+local Snapshot = {}
+---@return any
+function Snapshot:data() end
+function Snapshot:delete() end
+---@param options {title: string?, description: string?}?
+---@return keep.Session
+function Snapshot:to_session(options) end
+
+---@class keep.NewDocument
+---@field title string
+---@field description string?
+---@field content string|table? a table is stored as canonical JSON
+
+---@class keep.SessionChanges
+---@field title string?
+---@field description string|userdata? json.null clears it
+---@field content string|table?
+---@field expected_version integer?
+
+---@class keep.ListOptions
+---@field sort_by string?
+---@field direction "asc"|"desc"?
+---@field page_size integer?
+---@field page_token string?
+---@field title_contains string?
+---@field created_from string?
+---@field created_to string?
+---@field updated_from string?
+---@field updated_to string?
+
+---@class keep.VisitListOptions: keep.ListOptions
+---@field last_visited_from string?
+---@field last_visited_to string?
+---@field owner string?
+---@field deleted boolean?
+
+---@class keep.Page<T>: { items: T[], next_token: string? }
+
+---@class keep.AccessLog
+---@field snapshot_id string
+---@field snapshot_owner string
+---@field visits integer
+---@field first_visited_at string
+---@field last_visited_at string
+---@field snapshot_deleted boolean
+---@field snapshot_deleted_at string?
+---@field snapshot {title: string, description: string?, created_at: string, hash: string}
+
+---@class keep.Job
+---@field id integer
+---@field kind string
+---@field state "pending"|"running"|"done"|"dead"
+---@field attempts integer
+---@field next_run_at string
+---@field payload string
+---@field last_error string?
+
+---@class keep
+---@field user string the acting user
+keep = {}
+
+---@return string now ISO-8601 UTC with milliseconds
+function keep.now() end
+
+---@param user string
+---@param fn fun(...): ...
+---@return ...
+function keep.as(user, fn, ...) end
+
+keep.sessions = {}
+---@param document keep.NewDocument
+---@return keep.Session
+function keep.sessions.create(document) end
+---@param id string|keep.Session
+---@return keep.Session
+function keep.sessions.get(id) end
+---@param id string|keep.Session
+---@param changes keep.SessionChanges
+---@return keep.Session
+function keep.sessions.update(id, changes) end
+---@param id string|keep.Session
+function keep.sessions.delete(id) end
+---@param options keep.ListOptions?
+---@return keep.Page<keep.Session>
+function keep.sessions.list(options) end
+---@param options keep.ListOptions?
+---@return fun(): keep.Session?
+function keep.sessions.each(options) end
+
+keep.snapshots = {}
+---@param document keep.NewDocument
+---@return keep.Snapshot
+function keep.snapshots.create(document) end
+---@param id string|keep.Snapshot
+---@return keep.Snapshot
+function keep.snapshots.get(id) end
+---@param options keep.ListOptions?
+---@return keep.Page<keep.Snapshot>
+function keep.snapshots.list(options) end
+---@param id string|keep.Snapshot
+function keep.snapshots.delete(id) end
+
+keep.visits = {}
+---@param options keep.VisitListOptions?
+---@return keep.Page<keep.AccessLog>
+function keep.visits.list(options) end
+---@param snapshot_id string
+function keep.visits.remove(snapshot_id) end
+
+keep.jobs = {}
+---@param options {state: "pending"|"running"|"done"|"dead"?}?
+---@return keep.Job[]
+function keep.jobs.list(options) end
+---@return keep.Job[]
+function keep.jobs.run() end
+---@param id integer
+---@return keep.Job
+function keep.jobs.retry(id) end
+
+---@class json
+---@field null userdata JSON null
+json = {}
+---@param text string
+---@return any
+function json.decode(text) end
+---@param value any
+---@param options {canonical: boolean?}?
+---@return string
+function json.encode(value, options) end
+---@param t table?
+---@return table t marked as a JSON array
+function json.array(t) end
+---@param t table?
+---@return table t marked as a JSON object
+function json.object(t) end
+
+-- Policy contracts (SPEC §4).
+
+---@class keep.PolicyDocument
+---@field kind "session"|"snapshot"
+---@field op "create"|"update"
+---@field owner string
+---@field title string
+---@field description string?
+---@field content string read lazily
+---@field content_bytes integer
+---@field previous {title: string, description: string?, version: integer, hash: string, content_bytes: integer, updated_at: string}?
+
+---@class keep.PolicyAccessLog
+---@field visits integer
+---@field last_visited_ms integer
+---@field first_visited_ms integer
+---@field visitor string
+---@field snapshot_id string
+---@field snapshot_owner string
+
+---@alias keep.ValidationRule fun(doc: keep.PolicyDocument, ctx: table): (string|string[]|{code: "invalid"|"too_large", message: string}|nil)
