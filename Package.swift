@@ -35,7 +35,7 @@ let package = Package(
         // Policies in Lua (SPEC §4): validation, retry schedules, visit limits, save settings.
         .target(name: "KeepPolicy", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         // The `keep` table scripts use (SPEC §3), over the store.
-        .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepCore", "CLua", "CLuaShim"]),
+        .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepPolicy", "KeepCore", "CLua", "CLuaShim"]),
         // The `keep` command.
         .executableTarget(
             name: "KeepCLI",

@@ -70,7 +70,6 @@ extension GlobalOptions {
     /// defaults (the same limits as the shipped scripts) when there is none.
     func loadPolicies() throws -> ScriptContext.Policies {
         guard let directory = policyDirectory else { return ScriptContext.Policies() }
-        let set = try PolicySet(directory: directory, clock: KeepClock.system.now)
-        return ScriptContext.Policies(validator: set, visits: set, retry: set)
+        return ScriptContext.Policies(registry: try PolicyRegistry(directory: directory, clock: KeepClock.system.now))
     }
 }

@@ -34,6 +34,7 @@ public enum KeepAPI {
         table("jobs", in: keep, stack, [
             ("list", snapshots.jobs), ("run", snapshots.runJobs), ("retry", snapshots.retryJob),
         ])
+        table("policy", in: keep, stack, [("status", { stack in try policyStatus(stack, context: context) })])
         if allowActingAs {
             stack.setFunction("as", of: keep) { stack in try actAs(stack, context: context) }
         }
@@ -45,6 +46,27 @@ public enum KeepAPI {
         stack.newTable(fieldCapacity: Int32(functions.count))
         for (function, body) in functions { stack.setFunction(function, of: -1, body) }
         stack.setField(name, of: keep)
+    }
+
+    /// keep.policy.status() → {version, directory, files, loaded_at, last_error} (version 0: built-in defaults).
+    private static func policyStatus(_ stack: LuaStack, context: ScriptContext) throws -> Int32 {
+        stack.newTable(fieldCapacity: 5)
+        guard let status = try context.policies.registry?.status else {
+            stack.push(0); stack.setField("version", of: -2)
+            stack.push("built-in defaults"); stack.setField("directory", of: -2)
+            return 1
+        }
+        stack.push(status.version); stack.setField("version", of: -2)
+        stack.push(status.directory); stack.setField("directory", of: -2)
+        stack.newTable(arrayCapacity: Int32(status.files.count))
+        for (index, file) in status.files.enumerated() {
+            stack.push(file)
+            stack.setIndex(Int64(index + 1), of: -2)
+        }
+        stack.setField("files", of: -2)
+        stack.push(status.loadedAt.iso8601); stack.setField("loaded_at", of: -2)
+        if let error = status.lastError { stack.push(error); stack.setField("last_error", of: -2) }
+        return 1
     }
 
     /// keep.as(user, fn, ...): calls fn with `user` as the acting user, then restores it.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KeepCore
+import KeepPolicy
 import KeepStore
 
 /// What a script's `keep` table acts on: the acting user and the services.
@@ -18,6 +19,7 @@ public final class ScriptContext: @unchecked Sendable {
     private var opened: Services?
 
     struct Services {
+        let policies: Policies
         let sessions: SessionService
         let snapshots: SnapshotService
         let jobs: JobRunner
@@ -28,12 +30,20 @@ public final class ScriptContext: @unchecked Sendable {
         public var validator: any DocumentValidator
         public var visits: any VisitPolicy
         public var retry: any RetrySchedule
+        /// The loaded policy folder, when there is one (for `keep.policy.status()`).
+        public var registry: PolicyRegistry?
 
         public init(validator: any DocumentValidator = DefaultValidation(), visits: any VisitPolicy = IntervalVisitPolicy(),
                     retry: any RetrySchedule = DefaultRetrySchedule()) {
             self.validator = validator
             self.visits = visits
             self.retry = retry
+        }
+
+        /// The policies of a (hot-reloadable) policy folder.
+        public init(registry: PolicyRegistry) {
+            self.init(validator: registry, visits: registry, retry: registry)
+            self.registry = registry
         }
     }
 
@@ -57,6 +67,7 @@ public final class ScriptContext: @unchecked Sendable {
             let policies = try loadPolicies()
             let storage = try openStorage()
             let services = Services(
+                policies: policies,
                 sessions: SessionService(storage: storage, validator: policies.validator, clock: clock),
                 snapshots: SnapshotService(storage: storage, validator: policies.validator, visits: policies.visits,
                                            clock: clock, diagnostics: { message in ScriptDiagnostics.report(message) }),
@@ -70,6 +81,7 @@ public final class ScriptContext: @unchecked Sendable {
     public var sessions: SessionService { get throws { try services.sessions } }
     public var snapshots: SnapshotService { get throws { try services.snapshots } }
     public var jobs: JobRunner { get throws { try services.jobs } }
+    public var policies: Policies { get throws { try services.policies } }
 }
 
 /// Problems that must not fail a script (a visit that could not be logged)

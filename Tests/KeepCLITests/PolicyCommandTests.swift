@@ -37,6 +37,9 @@ import Testing
         #expect(local.stdout == "invalid: titles are at most 10 characters here\n", "\(local.stderr)")
         let shipped = try KeepBinary.run(["--policies", shippedPolicies(), "run", "-e", script], directory: directory)
         #expect(shipped.stdout.hasPrefix("Session<"), "\(shipped.stderr)")
+        let status = try KeepBinary.run(["run", "-e", "local s = keep.policy.status() print(s.version, s.directory, #s.files)"],
+                                        directory: directory)
+        #expect(status.stdout == "1\tpolicies\t4\n", "\(status.stderr)")
     }
 }
 
