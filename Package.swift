@@ -52,7 +52,7 @@ let package = Package(
         // Release-mode benchmarks run by scripts/bench.sh, and their C anchors.
         .target(name: "CLuaBench", dependencies: ["CLua", "CLuaShim"]),
         .executableTarget(name: "KeepBench", dependencies: [
-            "KeepLua", "KeepStore", "KeepSQLite", "KeepCore", "CLua", "CLuaShim", "CLuaBench",
+            "KeepLua", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepCore", "CLua", "CLuaShim", "CLuaBench",
         ]),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
         .testTarget(name: "KeepPolicyTests", dependencies: ["KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),

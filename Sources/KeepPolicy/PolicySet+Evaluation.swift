@@ -22,22 +22,28 @@ extension PolicySet: DocumentValidator {
             var messages: [String] = []
             var failedRules: [String] = []
             var code = KeepError.Code.invalid
-            for rule in loaded.validationRules {
-                lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(rule.reference))
-                stack.pushCopy(of: document)
-                stack.pushCopy(of: context)
-                do throws(LuaError) {
-                    try lua.call(arguments: 2, results: 1, budget: .policy)
-                } catch {
-                    throw Self.failure(error, file: "validation.lua (rule \(rule.name))")
-                }
-                let found = try Self.rejections(stack, rule: rule.name)
+            let base = stack.top
+            lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(loaded.validationRunner))
+            stack.pushCopy(of: document)
+            stack.pushCopy(of: context)
+            do throws(LuaError) {
+                try lua.call(arguments: 2, results: LUA_MULTRET, budget: .policy)
+            } catch {
+                throw Self.failure(error, file: "validation.lua")
+            }
+            // (name, result) pairs of the rules that rejected.
+            var slot = base + 1
+            while slot < stack.top {
+                let name = stack.text(at: slot) ?? "?"
+                stack.pushCopy(of: slot + 1)
+                let found = try Self.rejections(stack, rule: name)
                 stack.pop()
                 if !found.messages.isEmpty {
                     messages += found.messages
-                    failedRules.append(rule.name)
+                    failedRules.append(name)
                     if found.code == .tooLarge { code = .tooLarge }
                 }
+                slot += 2
             }
             guard messages.isEmpty else {
                 throw KeepError(code, messages.joined(separator: "; "), details: ["rules": failedRules.joined(separator: ",")])

@@ -37,16 +37,21 @@ public final class PolicySet: @unchecked Sendable {
     final class LoadedState {
         let lua: LuaState
         let validationRules: [(name: String, reference: Int32)]
+        /// One Lua function that runs every rule in name order and returns
+        /// (name, result) pairs of the rules that rejected: one protected,
+        /// budgeted call per validation instead of one per rule.
+        let validationRunner: Int32
         let retry: Int32
         let visits: Int32?
         /// The metatable of `doc` tables (its __index hands over `content` on first read).
         let documentMetatable: Int32
         let content: ContentSlot
 
-        init(lua: LuaState, validationRules: [(name: String, reference: Int32)], retry: Int32, visits: Int32?,
-             documentMetatable: Int32, content: ContentSlot) {
+        init(lua: LuaState, validationRules: [(name: String, reference: Int32)], validationRunner: Int32, retry: Int32,
+             visits: Int32?, documentMetatable: Int32, content: ContentSlot) {
             self.lua = lua
             self.validationRules = validationRules
+            self.validationRunner = validationRunner
             self.retry = retry
             self.visits = visits
             self.documentMetatable = documentMetatable
@@ -113,11 +118,50 @@ public final class PolicySet: @unchecked Sendable {
             return 1
         }
         let documentMetatable = luaL_ref(lua.L, keep_registryindex())
+        let runner = try Self.makeRunner(lua, rules: rules)
         files = present
         loadedAt = clock()
-        loaded = LoadedState(lua: lua, validationRules: rules, retry: references["retry.lua"]!,
+        loaded = LoadedState(lua: lua, validationRules: rules, validationRunner: runner, retry: references["retry.lua"]!,
                                   visits: references["visits.lua"], documentMetatable: documentMetatable,
                                   content: content)
+    }
+
+    static let runnerSource = """
+        local names, rules = ...
+        local count, unpack = #names, table.unpack
+        return function(doc, ctx)
+          local failed
+          for i = 1, count do
+            local name = names[i]
+            local result = rules[i](doc, ctx)
+            if result ~= nil then
+              failed = failed or {}
+              failed[#failed + 1] = name
+              failed[#failed + 1] = result
+            end
+          end
+          if failed then return unpack(failed) end
+        end
+        """
+
+    /// [-0, +0] Builds the rule runner; returns its registry reference.
+    static func makeRunner(_ lua: LuaState, rules: [(name: String, reference: Int32)]) throws(KeepError) -> Int32 {
+        let stack = lua.stack
+        do throws(LuaError) {
+            try lua.load(Array(runnerSource.utf8), chunkName: "=(keep rule runner)")
+            stack.newTable(arrayCapacity: Int32(rules.count))
+            stack.newTable(arrayCapacity: Int32(rules.count))
+            for (index, rule) in rules.enumerated() {
+                stack.push(rule.name)
+                stack.setIndex(Int64(index + 1), of: -3)
+                lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(rule.reference))
+                stack.setIndex(Int64(index + 1), of: -2)
+            }
+            try lua.call(arguments: 2, results: 1, budget: .policy)
+        } catch {
+            throw KeepError(.internal, "policy rule runner: \(error.message)")
+        }
+        return luaL_ref(lua.L, keep_registryindex())
     }
 
     static func failure(_ error: LuaError, file: String) -> KeepError {
