@@ -68,8 +68,25 @@ extension Keep.Policy {
 extension GlobalOptions {
     /// The policies scripts run under: the policy folder's, or the built-in
     /// defaults (the same limits as the shipped scripts) when there is none.
-    func loadPolicies() throws -> ScriptContext.Policies {
+    /// With `watch`, edits of the folder take effect while the process runs
+    /// (a failed reload keeps the last good set and is reported on stderr).
+    func loadPolicies(watch: Bool = false) throws -> ScriptContext.Policies {
         guard let directory = policyDirectory else { return ScriptContext.Policies() }
-        return ScriptContext.Policies(registry: try PolicyRegistry(directory: directory, clock: KeepClock.system.now))
+        let registry = try PolicyRegistry(directory: directory, clock: KeepClock.system.now)
+        if watch {
+            registry.onReload = { status in
+                if let error = status.lastError {
+                    Console.error("keep: warning: policies not reloaded, keeping version \(status.version): \(error)")
+                }
+            }
+            // Lives as long as the process: the watcher thread holds the registry.
+            PolicyWatchers.started.append(try? PolicyWatcher(registry: registry))
+        }
+        return ScriptContext.Policies(registry: registry)
     }
+}
+
+/// Watchers started by this process (kept so that they are not released).
+enum PolicyWatchers {
+    nonisolated(unsafe) static var started: [PolicyWatcher?] = []
 }

@@ -109,7 +109,7 @@ extension Keep {
             let holder = "keep-run:\(getpid())"
             let global = self.global
             KeepAPI.install(in: state, context: ScriptContext(user: global.actingUser, holder: holder,
-                                                              loadPolicies: { try global.loadPolicies() }) {
+                                                              loadPolicies: { try global.loadPolicies(watch: true) }) {
                 try SQLiteBackend(path: databasePath)
             })
             let stack = state.stack

@@ -65,3 +65,47 @@ import Testing
         #expect(shippedResult.status == 0 && shippedResult.stdout.hasSuffix("13 passed, 0 failed\n"))
     }
 }
+
+@Suite struct PolicyHotReloadCommandTests {
+    @Test func aRunningScriptSeesAnEditedTitleLimitWithoutARestart() throws {
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/policies").path
+        let directory = try KeepBinary.temporaryDirectory()
+        let folder = directory.appendingPathComponent("policies")
+        try FileManager.default.copyItem(atPath: shipped, toPath: folder.path)
+        let script = """
+            local function try() return pcall(keep.sessions.create, { title = ("x"):rep(20), content = "{}" }) end
+            print(try() and "accepted" or "rejected")
+            io.stdout:flush()
+            local deadline = os.clock() + 20
+            while os.clock() < deadline do
+              local ok, e = try()
+              if not ok then print(e.message) return end
+            end
+            print("no reload seen")
+            """
+        let process = try KeepBinary.start(["run", "-e", script], directory: directory)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 30) {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        let output = (process.standardOutput as! Pipe).fileHandleForReading
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("\n") {
+            let chunk = output.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        #expect(String(decoding: seen, as: UTF8.self) == "accepted\n")
+        // The newcomer's edit of docs/policies.md: a stricter title limit.
+        try """
+            return { rules = {
+              title_length = function(doc)
+                if utf8.len(doc.title) > 10 then return "titles are at most 10 characters now" end
+              end,
+            } }
+            """.write(to: folder.appendingPathComponent("validation.lua"), atomically: true, encoding: .utf8)
+        let result = try KeepBinary.finish(process)
+        #expect(String(decoding: seen, as: UTF8.self) + result.stdout == "accepted\ntitles are at most 10 characters now\n",
+                "\(result.stderr)")
+    }
+}
