@@ -29,6 +29,15 @@ func policyBenchmarks() throws {
     print("| validation call, shipped rules, small session | \(format(smallCost / 1000)) µs | — | — | ≤ 5 µs |")
     print("| validation call, shipped rules, 1.4 MiB session | \(format(bigCost / 1000)) µs | small session: \(format(smallCost / 1000)) µs | \(format(bigCost / smallCost))× | content not copied |")
 
+    // Two threads at once on one set: evaluations serialize on the set's lock.
+    let perThread = 20_000
+    let twoThreads = median(runs: 5, operations: 2 * perThread) {
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            for _ in 0 ..< perThread { try? policies.validate(small) }
+        }
+    }
+    print("| validation call, 2 threads on one set (lock) | \(format(twoThreads / 1000)) µs per call | 1 thread: \(format(smallCost / 1000)) µs | \(format(twoThreads / smallCost))× | (informative) |")
+
     // Save → active: write validation.lua, wait for the watcher's reload.
     let registry = try PolicyRegistry(directory: folder.path, clock: clock)
     let watcher = try PolicyWatcher(registry: registry)
