@@ -20,10 +20,7 @@ extension Keep {
             var directory: String?
 
             func run() throws {
-                guard let directory = directory ?? global.policyDirectory else {
-                    fail("keep: invalid: no policy folder: give DIR, --policies, $KEEP_POLICIES, or create ./policies",
-                         status: ExitStatus.failure)
-                }
+                let directory = global.policyDirectory(given: directory)
                 do {
                     let policies = try PolicySet(directory: directory, clock: KeepClock.system.now)
                     print("\(directory): ok — \(policies.files.joined(separator: ", "))")
@@ -48,10 +45,7 @@ extension Keep.Policy {
         var directory: String?
 
         func run() throws {
-            guard let directory = directory ?? global.policyDirectory else {
-                fail("keep: invalid: no policy folder: give DIR, --policies, $KEEP_POLICIES, or create ./policies",
-                     status: ExitStatus.failure)
-            }
+            let directory = global.policyDirectory(given: directory)
             let report: PolicyTests.Report
             do {
                 report = try PolicyTests.run(directory: directory)
@@ -66,6 +60,15 @@ extension Keep.Policy {
 }
 
 extension GlobalOptions {
+    /// The folder a policy command works on: its argument, else the usual lookup.
+    func policyDirectory(given directory: String?) -> String {
+        guard let directory = directory ?? policyDirectory else {
+            fail("keep: invalid: no policy folder: give DIR, --policies, $KEEP_POLICIES, or create ./policies",
+                 status: ExitStatus.failure)
+        }
+        return directory
+    }
+
     /// The policies scripts run under: the policy folder's, or the built-in
     /// defaults (the same limits as the shipped scripts) when there is none.
     /// With `watch`, edits of the folder take effect while the process runs
