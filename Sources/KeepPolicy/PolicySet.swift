@@ -36,7 +36,6 @@ public final class PolicySet: @unchecked Sendable {
     /// The Lua state and the registry references of what the files returned.
     final class LoadedState {
         let lua: LuaState
-        let validationRules: [(name: String, reference: Int32)]
         /// One Lua function that runs every rule in name order and returns
         /// (name, result) pairs of the rules that rejected: one protected,
         /// budgeted call per validation instead of one per rule.
@@ -47,10 +46,9 @@ public final class PolicySet: @unchecked Sendable {
         let documentMetatable: Int32
         let content: ContentSlot
 
-        init(lua: LuaState, validationRules: [(name: String, reference: Int32)], validationRunner: Int32, retry: Int32,
+        init(lua: LuaState, validationRunner: Int32, retry: Int32,
              visits: Int32?, documentMetatable: Int32, content: ContentSlot) {
             self.lua = lua
-            self.validationRules = validationRules
             self.validationRunner = validationRunner
             self.retry = retry
             self.visits = visits
@@ -121,7 +119,7 @@ public final class PolicySet: @unchecked Sendable {
         let runner = try Self.makeRunner(lua, rules: rules)
         files = present
         loadedAt = clock()
-        loaded = LoadedState(lua: lua, validationRules: rules, validationRunner: runner, retry: references["retry.lua"]!,
+        loaded = LoadedState(lua: lua, validationRunner: runner, retry: references["retry.lua"]!,
                                   visits: references["visits.lua"], documentMetatable: documentMetatable,
                                   content: content)
     }

@@ -40,16 +40,20 @@ struct OptionTable {
         return stack.pushField(key, of: index)
     }
 
+    /// The string on top of the stack as text, or an error naming `key`.
+    private func topText(_ key: String, hint: String = "") throws -> String {
+        guard let text = stack.text(at: -1) else {
+            throw KeepError(.invalid, "\(function): \(key) is not valid UTF-8\(hint)")
+        }
+        return text
+    }
+
     func text(_ key: String) throws -> String? {
         let type = push(key)
         defer { stack.pop() }
         switch type {
         case .nil: return nil
-        case .string:
-            guard let text = stack.text(at: -1) else {
-                throw KeepError(.invalid, "\(function): \(key) is not valid UTF-8")
-            }
-            return text
+        case .string: return try topText(key)
         default:
             throw KeepError(.invalid, "\(function): \(key) must be a string, got \(stack.typeName(at: -1))")
         }
@@ -88,11 +92,7 @@ struct OptionTable {
         defer { stack.pop() }
         switch type {
         case .nil: return nil
-        case .string:
-            guard let text = stack.text(at: -1) else {
-                throw KeepError(.invalid, "\(function): content is not valid UTF-8; content must be UTF-8 text (normally JSON)")
-            }
-            return text
+        case .string: return try topText(key, hint: "; content must be UTF-8 text (normally JSON)")
         case .table:
             return try stack.canonicalJSON(at: -1)
         default:
@@ -106,7 +106,7 @@ struct OptionTable {
         defer { stack.pop() }
         switch type {
         case .nil: return .none
-        case .string: return .some(try text(key))
+        case .string: return .some(try topText(key))
         case .userdata where stack.typeName(at: -1) == "json.null": return .some(nil)
         default:
             throw KeepError(.invalid, "\(function): \(key) must be a string or json.null, got \(stack.typeName(at: -1))")
