@@ -36,12 +36,15 @@ let package = Package(
         .target(name: "KeepPolicy", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         // The `keep` table scripts use (SPEC §3), over the store.
         .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepPolicy", "KeepCore", "CLua", "CLuaShim"]),
+        // Content migrations in Lua (SPEC §7): files, ledger status, the runner.
+        .target(name: "KeepMigrate", dependencies: ["KeepLua", "KeepStore", "KeepCore", "CLua", "CLuaShim"]),
         // The `keep` command.
         .executableTarget(
             name: "KeepCLI",
             dependencies: [
                 "KeepLua",
                 "KeepScripting",
+                "KeepMigrate",
                 "KeepPolicy",
                 "KeepSQLite",
                 "KeepStore",
@@ -52,11 +55,12 @@ let package = Package(
         // Release-mode benchmarks run by scripts/bench.sh, and their C anchors.
         .target(name: "CLuaBench", dependencies: ["CLua", "CLuaShim"]),
         .executableTarget(name: "KeepBench", dependencies: [
-            "KeepLua", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepCore", "CLua", "CLuaShim", "CLuaBench",
+            "KeepLua", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepMigrate", "KeepCore", "CLua", "CLuaShim", "CLuaBench",
         ]),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
         .testTarget(name: "KeepPolicyTests", dependencies: ["KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepSQLite", "KeepCore"]),
+        .testTarget(name: "KeepMigrateTests", dependencies: ["KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         .testTarget(name: "KeepCLITests", dependencies: ["KeepLua"]),
     ]

@@ -9,13 +9,16 @@ enum Console {
     static func flush() { fflush(nil) }
 
     /// Writes a line to standard error.
-    static func error(_ text: String) {
+    static func error(_ text: String) { write(text + "\n") }
+
+    /// Writes text to standard error as is (progress bars redraw a line).
+    static func write(_ text: String) {
         flush()
-        var line = text + "\n"
+        var line = text
         line.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
-                let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                let written = Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
                 if written <= 0 { return }
                 offset += written
             }

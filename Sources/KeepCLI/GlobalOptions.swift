@@ -68,7 +68,7 @@ struct GlobalOptions: ParsableArguments {
         }
         guard !moved.isEmpty, index < arguments.count else { return arguments }
         // Command groups (`keep jobs list`) take the options after their leaf command.
-        let groups: Set<String> = ["jobs", "policy"]
+        let groups: Set<String> = ["jobs", "policy", "migrate"]
         let leaf = groups.contains(arguments[index]) && index + 1 < arguments.count ? index + 1 : index
         return Array(arguments[index ... leaf]) + moved + arguments[(leaf + 1)...]
     }

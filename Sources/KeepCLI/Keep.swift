@@ -13,7 +13,7 @@ struct Keep: ParsableCommand {
             Exit codes: 0 success; 1 script or domain error; 2 usage error; 130 interrupted.
             Environment: KEEP_DB, KEEP_USER, KEEP_POLICIES (flags override them).
             """,
-        subcommands: [Run.self, Jobs.self, Policy.self]
+        subcommands: [Run.self, Jobs.self, Policy.self, Migrate.self]
     )
 
     /// ArgumentParser's own entry point exits 64 on usage errors; Keep's

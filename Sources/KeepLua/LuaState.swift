@@ -149,6 +149,10 @@ public final class LuaState {
     /// Clears an interrupt request that no call consumed.
     public static func clearInterrupt() { keep_clear_interrupt() }
 
+    /// How many interrupts were requested so far: a host running many short
+    /// calls compares it before and after to see one that came between calls.
+    public static var interruptRequests: Int { keep_interrupt_requests() }
+
     /// Bytes currently held by this state's Lua heap.
     public var memoryInUse: Int { Int(budget.pointee.memory_used) }
 

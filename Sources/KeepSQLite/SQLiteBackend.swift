@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import GRDB
 import KeepCore
 import KeepStore
@@ -9,12 +12,20 @@ public final class SQLiteBackend: Sendable {
     let pool: DatabasePool
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String) throws {
+    ///
+    /// `readOnly` opens an existing database without writing anything to it,
+    /// not even a schema upgrade (dry runs promise an unchanged file); what
+    /// an older schema lacks then reads as empty.
+    public init(path: String, readOnly: Bool = false) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)  // writers wait for each other instead of failing at once
+        configuration.readonly = readOnly
         do {
+            if readOnly && access(path, F_OK) != 0 {
+                throw KeepError(.notFound, "there is no database at \(path)")
+            }
             pool = try DatabasePool(path: path, configuration: configuration)
-            try SQLiteSchema.migrator.migrate(pool)
+            if !readOnly { try SQLiteSchema.migrator.migrate(pool) }
         } catch {
             throw Self.keepError(error, doing: "open the database \(path)")
         }

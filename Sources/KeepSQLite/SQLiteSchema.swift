@@ -80,6 +80,60 @@ enum SQLiteSchema {
                 CREATE INDEX jobs_due ON jobs(state, next_run_at);
                 """)
         }
+        migrator.registerMigration("v3: content migration ledger") { db in
+            try db.execute(sql: """
+                -- One row per content migration (SPEC §7) this store has seen.
+                CREATE TABLE migrations (
+                  id TEXT PRIMARY KEY NOT NULL,    -- the file's number, "0001"
+                  name TEXT NOT NULL,
+                  description TEXT NOT NULL,
+                  target TEXT NOT NULL,            -- sessions, snapshots, all
+                  checksum TEXT NOT NULL,          -- SHA-256 of the file, lowercase hex
+                  state TEXT NOT NULL,             -- running, failed, applied, rolling_back, rolled_back
+                  scanned INTEGER NOT NULL,
+                  changed INTEGER NOT NULL,
+                  failed INTEGER NOT NULL,
+                  checkpoint_kind TEXT,            -- session, snapshot: the last document a batch committed
+                  checkpoint_id TEXT,
+                  keeps_backup INTEGER NOT NULL,
+                  started_at INTEGER NOT NULL,
+                  finished_at INTEGER,
+                  elapsed_ms INTEGER NOT NULL,
+                  last_error TEXT
+                );
+                -- The previous fields of every document a migration changed, and what it
+                -- wrote (a rollback restores only documents nobody changed since).
+                CREATE TABLE migration_backups (
+                  migration TEXT NOT NULL,
+                  kind TEXT NOT NULL,
+                  id TEXT NOT NULL,
+                  owner TEXT NOT NULL,
+                  title TEXT NOT NULL,
+                  description TEXT,
+                  content TEXT NOT NULL,
+                  hash TEXT NOT NULL,
+                  after_title TEXT NOT NULL,
+                  after_description TEXT,
+                  after_hash TEXT NOT NULL,
+                  conflict INTEGER NOT NULL DEFAULT 0,
+                  PRIMARY KEY (migration, kind, id)
+                );
+                CREATE TABLE migration_failures (
+                  migration TEXT NOT NULL,
+                  kind TEXT NOT NULL,
+                  id TEXT NOT NULL,
+                  message TEXT NOT NULL,
+                  PRIMARY KEY (migration, kind, id)
+                );
+                -- At most one row: who runs migrations, until when.
+                CREATE TABLE migration_lock (
+                  name TEXT PRIMARY KEY NOT NULL,
+                  holder TEXT NOT NULL,
+                  acquired_at INTEGER NOT NULL,
+                  expires_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -95,6 +95,8 @@ void keep_restore_sigint_handler(void);
 void keep_request_interrupt(void);
 /// Clears a pending interrupt request.
 void keep_clear_interrupt(void);
+/// How many interrupts were requested since the process started (never cleared).
+long keep_interrupt_requests(void);
 
 // MARK: - Host functions and objects
 

@@ -1,12 +1,13 @@
 import Dispatch
 import KeepCore
 
-/// Runs async store work from a Lua host function, which is synchronous.
+/// Runs async store work from synchronous code: Lua host functions, the
+/// migration runner.
 ///
-/// Scripts run on a thread of their own (the main thread for `keep run`),
+/// Callers run on a thread of their own (the main thread for `keep run`),
 /// never on Swift's cooperative pool, so waiting here blocks no task the
 /// work depends on.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+public func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
     let semaphore = DispatchSemaphore(value: 0)
     let box = ResultBox<T>()
     Task.detached {

@@ -1,0 +1,348 @@
+import ArgumentParser
+import Foundation
+import KeepCore
+import KeepLua
+import KeepMigrate
+import KeepSQLite
+import KeepStore
+
+extension Keep {
+    /// `keep migrate status|plan|up|rollback|new` (SPEC §7).
+    struct Migrate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Migrate stored session and snapshot content with Lua scripts.",
+            discussion: """
+                Migrations are files NNNN_name.lua in a folder (default ./migrations), run in number
+                order, each in batches whose writes and checkpoint commit together: a run stopped at
+                any moment resumes where it stopped. See docs/migrations.md.
+                """,
+            subcommands: [Status.self, Plan.self, Up.self, Rollback.self, New.self]
+        )
+
+        struct Status: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Show each migration's state, and the lock.")
+            @OptionGroup var global: GlobalOptions
+            @OptionGroup var options: MigrateOptions
+
+            func run() throws {
+                let runner = try options.runner(global, readOnly: false)
+                let status = try MigrateCommand.attempt { try runner.status() }
+                let lock = try MigrateCommand.attempt { try runner.lock() }
+                if options.json {
+                    MigrateCommand.printJSON(MigrateCommand.statusFields(status, lock: lock))
+                } else {
+                    print(MigrateCommand.describe(status, lock: lock, folder: options.folder))
+                }
+            }
+        }
+
+        struct Plan: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Run the pending migrations without writing: counts and sample diffs.")
+            @OptionGroup var global: GlobalOptions
+            @OptionGroup var options: MigrateOptions
+            @Option(help: ArgumentHelp("Stop after this migration (number or name).", valueName: "ID"))
+            var to: String?
+            @Option(help: ArgumentHelp("Show up to N changed documents per migration.", valueName: "N"))
+            var samples = 3
+
+            func run() throws {
+                try MigrateCommand.up(global, options, to: to, accepting: [], dryRun: true, samples: samples)
+            }
+        }
+
+        struct Up: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Run the pending migrations.")
+            @OptionGroup var global: GlobalOptions
+            @OptionGroup var options: MigrateOptions
+            @Option(help: ArgumentHelp("Stop after this migration (number or name).", valueName: "ID"))
+            var to: String?
+            @Flag(help: "Run without writing anything: counts and sample diffs (as `plan`).")
+            var dryRun = false
+            @Option(help: ArgumentHelp("Record the new checksum of a migration whose file changed after it ran (repeatable).",
+                                       valueName: "ID"))
+            var acceptChanged: [String] = []
+            @Flag(help: "Do not keep the previous content of changed documents (no rollback possible).")
+            var noBackup = false
+
+            func run() throws {
+                var options = self.options
+                options.keepsBackup = !noBackup
+                try MigrateCommand.up(global, options, to: to, accepting: acceptChanged, dryRun: dryRun, samples: 3)
+            }
+        }
+
+        struct Rollback: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Restore the documents a migration changed, as they were before it.")
+            @OptionGroup var global: GlobalOptions
+            @OptionGroup var options: MigrateOptions
+            @Argument(help: ArgumentHelp("The migration (number or name).", valueName: "ID"))
+            var id: String
+
+            func run() throws {
+                let runner = try options.runner(global, readOnly: false)
+                let report = try MigrateCommand.attempt(interruptible: true) { try runner.rollback(id) }
+                MigrateCommand.finish(report, json: options.json)
+            }
+        }
+
+        struct New: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Create the next migration file from a template.")
+            @OptionGroup var global: GlobalOptions
+            @Option(help: ArgumentHelp("The migration folder (default ./migrations).", valueName: "DIR"))
+            var dir = "migrations"
+            @Argument(help: ArgumentHelp("What it does, in a few words (e.g. rename_well_logs).", valueName: "NAME"))
+            var name: String
+
+            func run() throws {
+                let path = try MigrateCommand.attempt { try MigrationDirectory.scaffold(name: name, in: dir) }
+                print("created \(path)")
+            }
+        }
+    }
+}
+
+/// Options the migrate commands share.
+struct MigrateOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The migration folder (default ./migrations).", valueName: "DIR"))
+    var dir = "migrations"
+    @Option(help: ArgumentHelp("Documents per batch (each batch commits with its checkpoint).", valueName: "N"))
+    var batchSize = 500
+    @Option(help: ArgumentHelp("What a failing document does: stop (the default) or skip (record it and go on).",
+                               valueName: "MODE"))
+    var onError = "stop"
+    @Option(help: ArgumentHelp("The lock's lease (e.g. 30s): how long a runner that died blocks others.",
+                               valueName: "TIME"))
+    var lease = "30s"
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    var keepsBackup = true
+
+    enum CodingKeys: String, CodingKey { case dir, batchSize, onError, lease, json }
+
+    var folder: String { dir }
+
+    func validate() throws {
+        guard batchSize >= 1, batchSize <= 100_000 else {
+            throw ValidationError("--batch-size must be between 1 and 100000 documents")
+        }
+        guard MigrationRunner.ErrorMode(rawValue: onError) != nil else {
+            throw ValidationError("--on-error must be stop or skip")
+        }
+        guard let duration = Quantity.duration(lease), duration >= .milliseconds(100) else {
+            throw ValidationError("--lease: '\(lease)' is not a duration of at least 100ms; use e.g. 500ms, 30s or 2m")
+        }
+    }
+
+    /// `readOnly` (dry runs) opens the database without writing to it, not even a schema upgrade.
+    func runner(_ global: GlobalOptions, readOnly: Bool, samples: Int = 3) throws -> MigrationRunner {
+        let directory = try MigrateCommand.attempt { try MigrationDirectory(path: dir) }
+        let storage = try MigrateCommand.attempt { try SQLiteBackend(path: global.databasePath, readOnly: readOnly) }
+        var options = MigrationRunner.Options()
+        options.batchSize = batchSize
+        options.onError = MigrationRunner.ErrorMode(rawValue: onError) ?? .stop
+        options.keepsBackup = keepsBackup
+        options.sampleCount = samples
+        let lease = Quantity.duration(lease) ?? .seconds(30)
+        options.leaseMilliseconds = lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000
+        let validator = try MigrateCommand.attempt { try global.loadPolicies().validator }
+        let progress = ProgressDisplay(json: json)
+        return MigrationRunner(storage: storage, directory: directory, validator: validator, holder: Self.holder,
+                               options: options, progress: progress.show)
+    }
+
+    /// `keep-migrate@host:pid`: who holds the lock, for the runner that finds it taken.
+    static var holder: String {
+        var name = [UInt8](repeating: 0, count: 256)
+        let host = name.withUnsafeMutableBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { gethostname($0.baseAddress!, 255) }
+        } == 0 ? String(decoding: name.prefix { $0 != 0 }, as: UTF8.self) : "localhost"
+        return "keep-migrate@\(host):\(getpid())"
+    }
+}
+
+/// What the migrate commands share: error handling, reports, progress.
+enum MigrateCommand {
+    static func up(_ global: GlobalOptions, _ options: MigrateOptions, to: String?, accepting: [String], dryRun: Bool,
+                   samples: Int) throws {
+        let runner = try options.runner(global, readOnly: dryRun, samples: samples)
+        let report = try attempt(interruptible: true) {
+            try runner.up(through: to, accepting: accepting, dryRun: dryRun)
+        }
+        finish(report, json: options.json)
+    }
+
+    /// Runs `body`; a Keep error prints `keep: code: message` and exits 1 (130 when interrupted).
+    static func attempt<T>(interruptible: Bool = false, _ body: () throws -> T) throws -> T {
+        if interruptible { LuaState.installInterruptHandler() }
+        defer { if interruptible { LuaState.restoreInterruptHandler() } }
+        do {
+            return try body()
+        } catch let error as KeepError {
+            ProgressDisplay.clearLine()
+            fail("keep: \(error)", status: error.code == .interrupted ? ExitStatus.interrupted : ExitStatus.failure)
+        }
+    }
+
+    /// Prints the report; exits 1 when a migration failed.
+    static func finish(_ report: MigrationReport, json: Bool) {
+        ProgressDisplay.clearLine()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self))
+        } else {
+            print(describe(report))
+        }
+        if report.migrations.contains(where: { $0.state == "failed" || ($0.error != nil && report.dryRun) }) {
+            Console.flush()
+            exit(ExitStatus.failure)
+        }
+    }
+
+    static func describe(_ report: MigrationReport) -> String {
+        guard !report.migrations.isEmpty else {
+            return report.dryRun ? "nothing to migrate (no pending migrations)" : "nothing to migrate: every migration is applied"
+        }
+        var lines: [String] = []
+        for entry in report.migrations {
+            let seconds = Double(entry.elapsedMilliseconds) / 1000
+            let rate = seconds > 0 ? String(format: ", %.0f docs/s", Double(entry.scanned) / seconds) : ""
+            if let restored = entry.restored {
+                lines.append("\(entry.file): rolled back — restored \(restored), left \(entry.conflicts ?? 0) changed "
+                    + "since the migration, \(entry.gone ?? 0) deleted since" + String(format: " (%.2f s)", seconds))
+            } else if report.dryRun {
+                lines.append("\(entry.file) (dry run\(entry.resumed ? ", from its checkpoint" : "")): would scan \(entry.scanned), "
+                    + "change \(entry.changed), fail \(entry.failed)" + String(format: " (%.2f s%@)", seconds, rate))
+            } else {
+                lines.append("\(entry.file): \(entry.state.replacingOccurrences(of: "_", with: " "))"
+                    + "\(entry.resumed ? " (resumed)" : "") — scanned \(entry.scanned), changed \(entry.changed), "
+                    + "failed \(entry.failed)" + String(format: " (%.2f s%@)", seconds, rate))
+            }
+            if let error = entry.error { lines.append("  error: \(error)") }
+            for failure in entry.failures.prefix(20) {
+                lines.append("  \(failure.kind) \(failure.id): \(failure.message)")
+            }
+            if entry.failures.count > 20 { lines.append("  … \(entry.failures.count - 20) more (see --json)") }
+            for sample in entry.samples {
+                lines.append("  \(sample.kind) \(sample.id):")
+                if let title = sample.title { lines.append("    title: \(quoted(title.before)) → \(quoted(title.after))") }
+                if let description = sample.description {
+                    lines.append("    description: \(quoted(description.before)) → \(quoted(description.after))")
+                }
+                for line in sample.content { lines.append("    " + line) }
+            }
+        }
+        if report.dryRun && report.migrations.count > 1 {
+            lines.append("(a dry run writes nothing, so each migration ran against the documents as stored now, "
+                + "not as the earlier ones would leave them)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func quoted(_ text: String?) -> String { text.map { "\"\($0)\"" } ?? "nil" }
+
+    static func describe(_ status: MigrationStatus, lock: MigrationLock?, folder: String) -> String {
+        guard !status.entries.isEmpty else { return "no migrations in \(folder) (create one with `keep migrate new NAME`)" }
+        let width = status.entries.map(\.fileName.count).max() ?? 0
+        var lines: [String] = []
+        for entry in status.entries {
+            var line = entry.fileName.padding(toLength: width + 2, withPad: " ", startingAt: 0)
+                + entry.state.rawValue.replacingOccurrences(of: "_", with: " ")
+            if let record = entry.record, entry.state != .pending {
+                line += "  scanned \(record.scanned), changed \(record.changed), failed \(record.failed)"
+                if let finished = record.finishedAt, entry.state == .applied { line += ", at \(finished)" }
+                if let checkpoint = record.checkpoint, [.running, .failed].contains(entry.state) {
+                    line += ", checkpoint \(checkpoint.kind.rawValue) \(checkpoint.id)"
+                }
+                if let error = record.lastError, entry.state == .failed { line += "\n    error: \(error)" }
+            }
+            if entry.fileChanged { line += "\n    ! the file changed since it ran (up is blocked until --accept-changed \(entry.id))" }
+            if entry.fileMissing { line += "\n    ! the file is gone from \(folder)" }
+            lines.append(line)
+        }
+        if let lock {
+            let now = KeepClock.system.now()
+            lines.append(lock.expiresAt > now
+                ? "lock: held by \(lock.holder) since \(lock.acquiredAt), lease until \(lock.expiresAt)"
+                : "lock: free (the lease of \(lock.holder) expired at \(lock.expiresAt))")
+        } else {
+            lines.append("lock: free")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func statusFields(_ status: MigrationStatus, lock: MigrationLock?) -> [String: Any] {
+        let migrations: [[String: Any]] = status.entries.map { entry in
+            var fields: [String: Any] = ["id": entry.id, "file": entry.fileName, "state": entry.state.rawValue,
+                                         "file_changed": entry.fileChanged, "file_missing": entry.fileMissing]
+            if let record = entry.record {
+                fields["scanned"] = record.scanned
+                fields["changed"] = record.changed
+                fields["failed"] = record.failed
+                fields["checksum"] = record.checksum
+                fields["started_at"] = record.startedAt.iso8601
+                fields["elapsed_ms"] = record.elapsedMilliseconds
+                if let finished = record.finishedAt { fields["finished_at"] = finished.iso8601 }
+                if let checkpoint = record.checkpoint {
+                    fields["checkpoint"] = ["kind": checkpoint.kind.rawValue, "id": checkpoint.id.rawValue]
+                }
+                if let error = record.lastError { fields["error"] = error }
+            }
+            return fields
+        }
+        var fields: [String: Any] = ["migrations": migrations]
+        if let lock {
+            fields["lock"] = ["holder": lock.holder, "acquired_at": lock.acquiredAt.iso8601,
+                              "expires_at": lock.expiresAt.iso8601]
+        }
+        return fields
+    }
+
+    static func printJSON(_ value: Any) {
+        let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .prettyPrinted,
+                                                                                 .withoutEscapingSlashes])) ?? Data()
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Progress on stderr: a bar redrawn in place on a terminal, a plain line at
+/// most every two seconds otherwise (and nothing with --json).
+final class ProgressDisplay {
+    private let json: Bool
+    private let terminal = isatty(2) == 1
+    private var lastLine = ContinuousClock.now - .seconds(10)
+
+    init(json: Bool) { self.json = json }
+
+    func show(_ progress: MigrationProgress) {
+        guard !json else { return }
+        let rate = progress.elapsedSeconds > 0 ? Double(progress.processedThisRun) / progress.elapsedSeconds : 0
+        let remaining = max(0, progress.total - progress.done)
+        let eta = rate > 0 ? Self.duration(Double(remaining) / rate) : "?"
+        let counts = "\(progress.done)/\(progress.total)  \(Int(rate)) docs/s  changed \(progress.changed)"
+            + (progress.failed > 0 ? "  failed \(progress.failed)" : "")
+        if terminal {
+            let width = 24
+            let filled = progress.total > 0 ? min(width, Int(Double(width) * Double(progress.done) / Double(progress.total))) : width
+            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+            Console.write("\r\u{1B}[2K\(progress.file) \(bar) \(counts)  ETA \(progress.finished ? "0s" : eta)")
+            if progress.finished { Console.write("\n") }
+        } else if progress.finished || ContinuousClock.now - lastLine >= .seconds(2) {
+            lastLine = ContinuousClock.now
+            Console.error("\(progress.file): \(counts)" + (progress.finished ? "  done" : "  ETA \(eta)"))
+        }
+    }
+
+    /// Ends a half-drawn bar so what follows starts on a clean line.
+    static func clearLine() {
+        if isatty(2) == 1 { Console.write("\r\u{1B}[2K") }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        if seconds < 60 { return "\(Int(seconds.rounded(.up)))s" }
+        return "\(Int(seconds) / 60)m\(Int(seconds) % 60)s"
+    }
+}

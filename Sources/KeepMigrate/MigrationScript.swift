@@ -1,0 +1,168 @@
+import CLua
+import CLuaShim
+import KeepCore
+import KeepLua
+
+/// A migration file loaded into its own sandboxed Lua state, ready to
+/// transform documents one at a time.
+///
+/// Each document is one budgeted call: `up(doc)` gets a fresh table with
+/// `id owner kind title description data`; what it leaves in `title`,
+/// `description` and `data` is the new document. Content is compared in
+/// canonical form, so a migration that changes nothing writes nothing even
+/// when the stored text was not canonical.
+public final class MigrationScript {
+    public let file: MigrationFile
+    public let description: String
+    public let target: MigrationTarget
+    let lua: LuaState
+    /// The runner function: calls `up` and returns the three fields.
+    let runner: Int32
+    let validator: any DocumentValidator
+    let budget: LuaBudget
+
+    /// Per document: generous for real transformations, finite so that a
+    /// runaway loop fails its document instead of hanging the run.
+    public static let defaultBudget = LuaBudget(instructions: 50_000_000, memory: 512 << 20, interruptible: true)
+
+    public init(file: MigrationFile, root: String, validator: any DocumentValidator = DefaultValidation(),
+                budget: LuaBudget = MigrationScript.defaultBudget) throws(KeepError) {
+        self.file = file
+        self.validator = validator
+        self.budget = budget
+        let lua = try LuaState(trust: .sandboxed(roots: [root]))
+        self.lua = lua
+        let stack = lua.stack
+        let chunkName = "@" + file.fileName
+        do throws(LuaError) {
+            try lua.load(file.source, chunkName: chunkName)
+            try lua.call(arguments: 0, results: 1, budget: .policy)
+        } catch {
+            throw KeepError(error.keepError?.code == .interrupted ? .interrupted : .invalid,
+                            "\(file.fileName) failed to load: \(error.description)",
+                            details: ["file": file.fileName, "traceback": error.traceback ?? ""])
+        }
+        guard stack.type(at: -1) == .table else {
+            let got = stack.typeName(at: -1)
+            stack.pop()
+            throw Self.shapeError(file, "must return a table { description = …, target = …, up = function(doc) … end }, got \(got)")
+        }
+        defer { stack.pop() }
+        guard case .string(let descriptionBytes) = stack.rawField("description", of: -1),
+              let description = String(validating: descriptionBytes, as: UTF8.self), !description.isEmpty else {
+            throw Self.shapeError(file, "needs description = \"what this migration does\" (a non-empty string)")
+        }
+        let targets = MigrationTarget.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        guard case .string(let targetBytes) = stack.rawField("target", of: -1),
+              let target = MigrationTarget(rawValue: String(decoding: targetBytes, as: UTF8.self)) else {
+            throw Self.shapeError(file, "needs target = one of \(targets)")
+        }
+        guard stack.pushField("up", of: -1) == .function else {
+            stack.pop()
+            throw Self.shapeError(file, "needs up = function(doc) … end")
+        }
+        do throws(LuaError) {
+            try lua.load(Array(Self.runnerSource.utf8), chunkName: "=(keep migration runner)")
+            lua_rotate(lua.L, -2, 1)
+            try lua.call(arguments: 1, results: 1, budget: .policy)
+        } catch {
+            throw KeepError(.internal, "migration runner: \(error.message)")
+        }
+        runner = luaL_ref(lua.L, keep_registryindex())
+        self.description = description
+        self.target = target
+    }
+
+    static let runnerSource = """
+        local up = ...
+        return function(doc)
+          up(doc)
+          return doc.title, doc.description, doc.data
+        end
+        """
+
+    static func shapeError(_ file: MigrationFile, _ problem: String) -> KeepError {
+        KeepError(.invalid, "\(file.fileName) \(problem)", details: ["file": file.fileName])
+    }
+
+    /// Runs `up` on one document. Per-document failures are outcomes; only
+    /// an interruption (Ctrl-C) throws, since it must stop the whole run.
+    public func transform(_ document: MigrationDocument) throws(KeepError) -> MigrationOutcome {
+        let stack = lua.stack
+        let base = stack.top
+        defer { stack.setTop(base) }
+        lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(runner))
+        stack.newTable(fieldCapacity: 6)
+        stack.push(document.id.rawValue)
+        stack.setField("id", of: -2)
+        stack.push(document.owner)
+        stack.setField("owner", of: -2)
+        stack.push(document.kind.rawValue)
+        stack.setField("kind", of: -2)
+        stack.push(document.title)
+        stack.setField("title", of: -2)
+        if let description = document.description {
+            stack.push(description)
+            stack.setField("description", of: -2)
+        }
+        do {
+            try stack.pushDecodedJSON(document.content)
+        } catch {
+            return .failed("its content is not JSON (\(error.message)); a migration reads JSON content only")
+        }
+        stack.setField("data", of: -2)
+        do throws(LuaError) {
+            try lua.call(arguments: 1, results: 3, budget: budget)
+        } catch {
+            if error.keepError?.code == .interrupted { throw KeepError(.interrupted, "the migration was interrupted") }
+            return .failed(error.description)
+        }
+        guard let title = stack.text(at: -3) else {
+            return .failed("up left doc.title as \(stack.typeName(at: -3)); it must be a string")
+        }
+        let description: String?
+        switch stack.type(at: -2) {
+        case .nil: description = nil
+        case .string: description = stack.text(at: -2)
+        default: return .failed("up left doc.description as \(stack.typeName(at: -2)); it must be a string or nil")
+        }
+        let encoded: String
+        do {
+            encoded = try stack.canonicalJSON(at: -1)
+        } catch {
+            return .failed("up left doc.data that is not JSON: \(error.message)")
+        }
+        var after = document
+        after.title = title.trimmingWhitespace()
+        after.description = description
+        if encoded != document.content, !(try isCanonicalForm(of: document.content, encoded)) {
+            after.content = encoded
+            after.hash = ContentHash(of: encoded)
+        }
+        if after.sameFields(as: document) { return .unchanged }
+        let candidate = DocumentCandidate(kind: document.kind, operation: .update, owner: document.owner,
+                                          title: after.title, description: after.description, content: after.content)
+        do {
+            try HardCeilings.check(candidate)
+            try validator.validate(candidate)
+        } catch {
+            return .failed(error.description)
+        }
+        return .changed(after)
+    }
+
+    /// Whether `canonical` is the canonical form of the stored `content` (which
+    /// was stored as given, maybe compact): then the content did not change.
+    private func isCanonicalForm(of content: String, _ canonical: String) throws(KeepError) -> Bool {
+        guard let text = try? canonicalText(of: content) else { return false }
+        return text == canonical
+    }
+
+    /// The canonical JSON text of `content`.
+    func canonicalText(of content: String) throws(KeepError) -> String {
+        let stack = lua.stack
+        try stack.pushDecodedJSON(content)
+        defer { stack.pop() }
+        return try stack.canonicalJSON(at: -1)
+    }
+}

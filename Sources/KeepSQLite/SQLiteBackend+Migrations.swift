@@ -1,0 +1,306 @@
+import GRDB
+import KeepCore
+import KeepStore
+
+extension SQLiteBackend: MigrationStorage {
+    static let recordColumns = """
+        id, name, description, target, checksum, state, scanned, changed, failed, checkpoint_kind, checkpoint_id,
+        keeps_backup, started_at, finished_at, elapsed_ms, last_error
+        """
+
+    public func migrationLedger() async throws -> [MigrationRecord] {
+        try await read("read the migration ledger") { db in
+            // A read-only store with an older schema has no ledger yet.
+            guard try db.tableExists("migrations") else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT \(Self.recordColumns) FROM migrations ORDER BY id")
+                .map(Self.record(from:))
+        }
+    }
+
+    public func migrationFailures(migration: String) async throws -> [MigrationFailure] {
+        try await read("read a migration's failures") { db in
+            guard try db.tableExists("migration_failures") else { return [] }
+            return try Row.fetchAll(db, sql: """
+                SELECT kind, id, message FROM migration_failures WHERE migration = ? ORDER BY kind, id
+                """, arguments: [migration]).map { row in
+                MigrationFailure(kind: try Self.kind(row["kind"]), id: try ResourceID(row["id"]), message: row["message"])
+            }
+        }
+    }
+
+    public func migrationLock() async throws -> MigrationLock? {
+        try await read("read the migration lock") { db in
+            guard try db.tableExists("migration_lock") else { return nil }
+            return try Self.fetchLock(db)
+        }
+    }
+
+    public func acquireMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws
+        -> MigrationLock? {
+        try await write("take the migration lock") { db in
+            let ms = now.millisecondsSinceEpoch
+            if let lock = try Self.fetchLock(db), lock.holder != holder, lock.expiresAt.millisecondsSinceEpoch > ms {
+                return lock
+            }
+            try db.execute(sql: """
+                INSERT INTO migration_lock (name, holder, acquired_at, expires_at) VALUES ('migrate', ?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET
+                  acquired_at = CASE WHEN holder = excluded.holder THEN acquired_at ELSE excluded.acquired_at END,
+                  holder = excluded.holder, expires_at = excluded.expires_at
+                """, arguments: [holder, ms, ms + leaseMilliseconds])
+            return nil
+        }
+    }
+
+    public func renewMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool {
+        try await write("renew the migration lock") { db in
+            try Self.renewLock(db, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+        }
+    }
+
+    public func releaseMigrationLock(holder: String) async throws {
+        try await write("release the migration lock") { db in
+            try db.execute(sql: "DELETE FROM migration_lock WHERE name = 'migrate' AND holder = ?", arguments: [holder])
+        }
+    }
+
+    public func saveMigrationRecord(_ record: MigrationRecord, startingOver: Bool, holder: String, now: Timestamp,
+                                    leaseMilliseconds: Int64) async throws {
+        try await write("update the migration ledger") { db in
+            try Self.requireLock(db, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+            if startingOver {
+                try db.execute(sql: "DELETE FROM migration_backups WHERE migration = ?", arguments: [record.id])
+                try db.execute(sql: "DELETE FROM migration_failures WHERE migration = ?", arguments: [record.id])
+            }
+            try Self.saveRecord(db, record)
+        }
+    }
+
+    public func migrationDocumentCount(_ kind: DocumentKind) async throws -> Int64 {
+        try await read("count documents") { db in
+            try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \(Self.table(kind))") ?? 0
+        }
+    }
+
+    public func migrationDocuments(_ kind: DocumentKind, after: ResourceID?, limit: Int) async throws
+        -> [MigrationDocument] {
+        try await read("read documents to migrate") { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT id, owner, title, description, content, hash FROM \(Self.table(kind))
+                WHERE id > ? ORDER BY id LIMIT ?
+                """)
+            var documents: [MigrationDocument] = []
+            documents.reserveCapacity(limit)
+            let rows = try Row.fetchCursor(statement, arguments: [after?.rawValue ?? "", limit])
+            while let row = try rows.next() {
+                documents.append(try Self.document(kind, from: row))
+            }
+            return documents
+        }
+    }
+
+    public func commitMigrationBatch(_ batch: MigrationBatch, holder: String, now: Timestamp,
+                                     leaseMilliseconds: Int64,
+                                     redo: @escaping @Sendable (MigrationDocument) throws -> MigrationOutcome)
+        async throws -> MigrationRecord {
+        try await write("commit a migration batch") { db in
+            try Self.requireLock(db, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+            var written: Int64 = 0
+            var failures = batch.failures
+            for change in batch.changes {
+                if try Self.write(db, change, migration: batch.record.id, backup: batch.record.keepsBackup) {
+                    written += 1
+                    continue
+                }
+                // Someone changed the document since it was read: decide again on what is stored now.
+                guard let current = try Self.fetchDocument(db, change.before.kind, id: change.before.id) else {
+                    continue  // deleted since: nothing to migrate
+                }
+                switch try redo(current) {
+                case .unchanged:
+                    break
+                case .changed(let after):
+                    let change = MigrationChange(before: current, after: after)
+                    guard try Self.write(db, change, migration: batch.record.id, backup: batch.record.keepsBackup) else {
+                        throw KeepError(.internal, "could not write \(current.kind) \(current.id) inside its own transaction")
+                    }
+                    written += 1
+                case .failed(let message):
+                    failures.append(MigrationFailure(kind: current.kind, id: current.id, message: message))
+                }
+            }
+            for failure in failures {
+                try db.execute(sql: """
+                    INSERT OR REPLACE INTO migration_failures (migration, kind, id, message) VALUES (?, ?, ?, ?)
+                    """, arguments: [batch.record.id, failure.kind.rawValue, failure.id.rawValue, failure.message])
+            }
+            let record = batch.committedRecord(written: written, failed: Int64(failures.count))
+            try Self.saveRecord(db, record)
+            return record
+        }
+    }
+
+    public func migrationBackups(migration: String, limit: Int) async throws -> [MigrationBackup] {
+        try await read("read a migration's backups") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT kind, id, owner, title, description, content, hash, after_title, after_description, after_hash
+                FROM migration_backups WHERE migration = ? AND conflict = 0 ORDER BY kind, id LIMIT ?
+                """, arguments: [migration, limit]).map { row in
+                let kind = try Self.kind(row["kind"])
+                return MigrationBackup(before: try Self.document(kind, from: row, first: 1), afterTitle: row["after_title"],
+                                       afterDescription: row["after_description"],
+                                       afterHash: ContentHash(storedHex: row["after_hash"]))
+            }
+        }
+    }
+
+    public func commitRollbackBatch(migration: String, _ backups: [MigrationBackup], holder: String, now: Timestamp,
+                                    leaseMilliseconds: Int64) async throws -> RollbackTally {
+        try await write("commit a rollback batch") { db in
+            try Self.requireLock(db, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+            var tally = RollbackTally()
+            for backup in backups {
+                let before = backup.before
+                var migrated = before
+                migrated.title = backup.afterTitle
+                migrated.description = backup.afterDescription
+                migrated.hash = backup.afterHash
+                let key: StatementArguments = [migration, before.kind.rawValue, before.id.rawValue]
+                if try Self.write(db, MigrationChange(before: migrated, after: before), migration: migration, backup: false) {
+                    tally.restored += 1
+                    try db.execute(sql: "DELETE FROM migration_backups WHERE migration = ? AND kind = ? AND id = ?",
+                                   arguments: key)
+                } else if try Self.fetchDocument(db, before.kind, id: before.id) == nil {
+                    tally.gone += 1
+                    try db.execute(sql: "DELETE FROM migration_backups WHERE migration = ? AND kind = ? AND id = ?",
+                                   arguments: key)
+                } else {
+                    tally.conflicts += 1
+                    try db.execute(sql: "UPDATE migration_backups SET conflict = 1 WHERE migration = ? AND kind = ? AND id = ?",
+                                   arguments: key)
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO migration_failures (migration, kind, id, message) VALUES (?, ?, ?, ?)
+                        """, arguments: key + ["rollback: changed since the migration ran; left as it is"])
+                }
+            }
+            return tally
+        }
+    }
+
+    // MARK: Rows and statements
+
+    static func table(_ kind: DocumentKind) -> String {
+        switch kind {
+        case .session: "sessions"
+        case .snapshot: "snapshots"
+        }
+    }
+
+    static func kind(_ raw: String) throws -> DocumentKind {
+        guard let kind = DocumentKind(rawValue: raw) else {
+            throw KeepError(.internal, "the migration ledger names an unknown document kind '\(raw)'")
+        }
+        return kind
+    }
+
+    /// Reads `id, owner, title, description, content, hash` from column `first` on.
+    static func document(_ kind: DocumentKind, from row: Row, first: Int = 0) throws -> MigrationDocument {
+        MigrationDocument(kind: kind, id: try ResourceID(row[first] as String), owner: row[first + 1],
+                          title: row[first + 2], description: row[first + 3], content: row[first + 4],
+                          hash: ContentHash(storedHex: row[first + 5]))
+    }
+
+    static func fetchDocument(_ db: Database, _ kind: DocumentKind, id: ResourceID) throws -> MigrationDocument? {
+        try Row.fetchOne(db, sql: "SELECT id, owner, title, description, content, hash FROM \(table(kind)) WHERE id = ?",
+                         arguments: [id.rawValue]).map { try document(kind, from: $0) }
+    }
+
+    /// Writes `change.after` if the stored document still has `change.before`'s
+    /// fields; false otherwise. Keeps a backup when asked.
+    static func write(_ db: Database, _ change: MigrationChange, migration: String, backup: Bool) throws -> Bool {
+        let (before, after) = (change.before, change.after)
+        let version = before.kind == .session ? ", version = version + 1" : ""
+        try db.cachedStatement(sql: """
+            UPDATE \(table(before.kind)) SET title = ?, title_key = ?, description = ?, content = ?, hash = ?\(version)
+            WHERE id = ? AND hash = ? AND title = ? AND description IS ?
+            """).execute(arguments: [after.title, after.title.titleKey, after.description, after.content, after.hash.hex,
+                                     before.id.rawValue, before.hash.hex, before.title, before.description])
+        guard db.changesCount > 0 else { return false }
+        if before.kind == .snapshot {
+            try db.cachedStatement(sql: """
+                UPDATE access_logs SET snapshot_title = ?, snapshot_title_key = ?, snapshot_description = ?,
+                  snapshot_hash = ?
+                WHERE snapshot_id = ?
+                """).execute(arguments: [after.title, after.title.titleKey, after.description, after.hash.hex,
+                                         before.id.rawValue])
+        }
+        if backup {
+            try db.cachedStatement(sql: """
+                INSERT INTO migration_backups (migration, kind, id, owner, title, description, content, hash,
+                  after_title, after_description, after_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (migration, kind, id) DO UPDATE SET after_title = excluded.after_title,
+                  after_description = excluded.after_description, after_hash = excluded.after_hash
+                """).execute(arguments: [migration, before.kind.rawValue, before.id.rawValue, before.owner,
+                                         before.title, before.description, before.content, before.hash.hex,
+                                         after.title, after.description, after.hash.hex])
+        }
+        return true
+    }
+
+    static func fetchLock(_ db: Database) throws -> MigrationLock? {
+        try Row.fetchOne(db, sql: "SELECT holder, acquired_at, expires_at FROM migration_lock WHERE name = 'migrate'")
+            .map { row in
+                MigrationLock(holder: row["holder"], acquiredAt: Timestamp(millisecondsSinceEpoch: row["acquired_at"]),
+                              expiresAt: Timestamp(millisecondsSinceEpoch: row["expires_at"]))
+            }
+    }
+
+    static func renewLock(_ db: Database, holder: String, now: Timestamp, leaseMilliseconds: Int64) throws -> Bool {
+        try db.cachedStatement(sql: "UPDATE migration_lock SET expires_at = ? WHERE name = 'migrate' AND holder = ?")
+            .execute(arguments: [now.millisecondsSinceEpoch + leaseMilliseconds, holder])
+        return db.changesCount > 0
+    }
+
+    /// Renews the lease inside a write, or fails the write when the lock moved on.
+    static func requireLock(_ db: Database, holder: String, now: Timestamp, leaseMilliseconds: Int64) throws {
+        guard try renewLock(db, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds) else {
+            let current = try fetchLock(db).map { "\($0.holder) holds it now" } ?? "nobody holds it now"
+            throw KeepError(.conflict, "the migration lock is no longer held by \(holder) (\(current)); "
+                + "its lease expired and this run stopped without writing")
+        }
+    }
+
+    static func saveRecord(_ db: Database, _ record: MigrationRecord) throws {
+        try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO migrations (\(recordColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                record.id, record.name, record.description, record.target.rawValue, record.checksum,
+                record.state.rawValue, record.scanned, record.changed, record.failed,
+                record.checkpoint?.kind.rawValue, record.checkpoint?.id.rawValue, record.keepsBackup,
+                record.startedAt.millisecondsSinceEpoch, record.finishedAt?.millisecondsSinceEpoch,
+                record.elapsedMilliseconds, record.lastError,
+            ])
+    }
+
+    static func record(from row: Row) throws -> MigrationRecord {
+        let id: String = row["id"]
+        guard let target = MigrationTarget(rawValue: row["target"]),
+              let state = MigrationRecord.State(rawValue: row["state"]) else {
+            throw KeepError(.internal, "the migration ledger's row \(id) has an unknown target or state")
+        }
+        var record = MigrationRecord(id: id, name: row["name"], description: row["description"], target: target,
+                                     checksum: row["checksum"], state: state, keepsBackup: row["keeps_backup"],
+                                     startedAt: Timestamp(millisecondsSinceEpoch: row["started_at"]))
+        record.scanned = row["scanned"]
+        record.changed = row["changed"]
+        record.failed = row["failed"]
+        if let kind: String = row["checkpoint_kind"], let checkpointID: String = row["checkpoint_id"] {
+            record.checkpoint = MigrationCheckpoint(kind: try Self.kind(kind), id: try ResourceID(checkpointID))
+        }
+        record.finishedAt = (row["finished_at"] as Int64?).map(Timestamp.init(millisecondsSinceEpoch:))
+        record.elapsedMilliseconds = row["elapsed_ms"]
+        record.lastError = row["last_error"]
+        return record
+    }
+}

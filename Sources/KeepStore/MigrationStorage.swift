@@ -1,0 +1,135 @@
+import KeepCore
+
+/// What a backend provides for content migrations (SPEC §7): the ledger, the
+/// lock, documents in id order, and batches that commit their writes together
+/// with the checkpoint, so a run killed at any instant resumes exactly where
+/// its last batch ended.
+///
+/// Every write method takes the lock holder and renews its lease in the same
+/// transaction; it fails with `conflict` when the lock is no longer the
+/// holder's (its lease expired and another runner took over), so a runner
+/// that stalled can never write behind its successor's back.
+public protocol MigrationStorage: Sendable {
+    /// Every migration this store knows, by id.
+    func migrationLedger() async throws -> [MigrationRecord]
+
+    /// The documents a migration recorded as failing (`--on-error skip`), by kind and id.
+    func migrationFailures(migration: String) async throws -> [MigrationFailure]
+
+    /// The lock as stored, live or expired; nil when nobody ever took it or it was released.
+    func migrationLock() async throws -> MigrationLock?
+
+    /// Takes the lock for `holder`, or renews it when it is already the
+    /// holder's. Returns nil on success, or the live lock of another holder.
+    func acquireMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> MigrationLock?
+
+    /// Extends the holder's lease; false when the lock is no longer the holder's.
+    func renewMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool
+
+    /// Gives the lock up, if `holder` has it.
+    func releaseMigrationLock(holder: String) async throws
+
+    /// Inserts or replaces the record. `startingOver` also drops the backups
+    /// and failures an earlier run of the migration left (a rolled-back
+    /// migration applied again).
+    func saveMigrationRecord(_ record: MigrationRecord, startingOver: Bool, holder: String, now: Timestamp,
+                             leaseMilliseconds: Int64) async throws
+
+    /// How many documents of `kind` there are (progress totals).
+    func migrationDocumentCount(_ kind: DocumentKind) async throws -> Int64
+
+    /// Up to `limit` documents of `kind` with ids after `after`, in id order.
+    func migrationDocuments(_ kind: DocumentKind, after: ResourceID?, limit: Int) async throws -> [MigrationDocument]
+
+    /// Commits one batch in one transaction: each change is written only if
+    /// the document still is as it was read (else `redo` decides again on the
+    /// document as it is now; a throwing `redo` aborts the batch), backups
+    /// and failures are recorded, and the record moves to the batch's
+    /// checkpoint with its counts. Sessions written get version + 1; a
+    /// snapshot's access-log copies follow its title, description and hash.
+    /// Returns the record as committed.
+    func commitMigrationBatch(_ batch: MigrationBatch, holder: String, now: Timestamp, leaseMilliseconds: Int64,
+                              redo: @escaping @Sendable (MigrationDocument) throws -> MigrationOutcome) async throws
+        -> MigrationRecord
+
+    /// Up to `limit` backups of the migration not yet restored (and not in conflict), in kind and id order.
+    func migrationBackups(migration: String, limit: Int) async throws -> [MigrationBackup]
+
+    /// Restores one batch of backups in one transaction. A document is
+    /// restored only if it still is as the migration left it; one changed
+    /// since is left alone and recorded as a failure of the migration, one
+    /// deleted since is skipped. Restored documents are written like any
+    /// change (sessions get version + 1).
+    func commitRollbackBatch(migration: String, _ backups: [MigrationBackup], holder: String, now: Timestamp,
+                             leaseMilliseconds: Int64) async throws -> RollbackTally
+}
+
+/// One batch of a run, as the runner decided it.
+public struct MigrationBatch: Sendable {
+    /// The record before this batch.
+    public var record: MigrationRecord
+    /// Documents read (changed or not).
+    public var scanned: Int64
+    public var changes: [MigrationChange]
+    public var failures: [MigrationFailure]
+    /// The last document of the batch.
+    public var checkpoint: MigrationCheckpoint
+    /// Run time to add to the record.
+    public var elapsedMilliseconds: Int64
+
+    public init(record: MigrationRecord, scanned: Int64, changes: [MigrationChange], failures: [MigrationFailure],
+                checkpoint: MigrationCheckpoint, elapsedMilliseconds: Int64) {
+        self.record = record
+        self.scanned = scanned
+        self.changes = changes
+        self.failures = failures
+        self.checkpoint = checkpoint
+        self.elapsedMilliseconds = elapsedMilliseconds
+    }
+
+    /// The record after the batch, given what was written and what failed in the end.
+    public func committedRecord(written: Int64, failed: Int64) -> MigrationRecord {
+        var next = record
+        next.scanned += scanned
+        next.changed += written
+        next.failed += failed
+        next.checkpoint = checkpoint
+        next.elapsedMilliseconds += elapsedMilliseconds
+        return next
+    }
+}
+
+/// A changed document's previous fields, and what the migration made of them.
+public struct MigrationBackup: Sendable, Equatable {
+    public var before: MigrationDocument
+    public var afterTitle: String
+    public var afterDescription: String?
+    public var afterHash: ContentHash
+
+    public init(before: MigrationDocument, afterTitle: String, afterDescription: String?, afterHash: ContentHash) {
+        self.before = before
+        self.afterTitle = afterTitle
+        self.afterDescription = afterDescription
+        self.afterHash = afterHash
+    }
+}
+
+/// What a rollback batch did.
+public struct RollbackTally: Sendable, Equatable {
+    public var restored: Int64 = 0
+    /// Changed since the migration: left as they are, recorded as failures.
+    public var conflicts: Int64 = 0
+    /// Deleted since the migration.
+    public var gone: Int64 = 0
+
+    public init(restored: Int64 = 0, conflicts: Int64 = 0, gone: Int64 = 0) {
+        self.restored = restored
+        self.conflicts = conflicts
+        self.gone = gone
+    }
+
+    public static func + (lhs: RollbackTally, rhs: RollbackTally) -> RollbackTally {
+        RollbackTally(restored: lhs.restored + rhs.restored, conflicts: lhs.conflicts + rhs.conflicts,
+                      gone: lhs.gone + rhs.gone)
+    }
+}
