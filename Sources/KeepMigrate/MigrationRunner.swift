@@ -1,3 +1,4 @@
+import Dispatch
 import KeepCore
 import KeepLua
 import KeepStore
@@ -132,16 +133,36 @@ public final class MigrationRunner {
 
         let total = try documentCount(script.target)
         let started = ContinuousClock.now
+        var lastSubmitted = started
         var processed: Int64 = 0
         let storage = storage
         let (holder, lease, onError) = (holder, options.leaseMilliseconds, options.onError)
-        let boxed = UncheckedScript(script)
+        // Batch N commits on the store's writer while this thread reads and
+        // transforms batch N + 1; one commit in flight keeps them in order.
+        let commits = CommitPipeline()
+        // However the loop ends, nothing is left writing behind the caller's back.
+        defer { _ = try? commits.wait() }
+        /// Waits for the commit in flight; a document that failed inside it (`redo`) stops the run.
+        func settle() throws -> MigrationReport.Entry? {
+            do {
+                guard let committed = try commits.wait() else { return nil }
+                record = committed
+            } catch let error as KeepError where error.details[Self.stopKey] != nil {
+                let failure = MigrationFailure(kind: DocumentKind(rawValue: error.details["kind"] ?? "") ?? .session,
+                                               id: try ResourceID(error.details["id"] ?? ""), message: error.message)
+                return try stop(&record, result, at: failure)
+            }
+            progress(MigrationProgress(id: record.id, file: script.file.fileName, done: record.scanned, total: total,
+                                       changed: record.changed, failed: record.failed,
+                                       elapsedSeconds: Self.seconds(since: started),
+                                       processedThisRun: processed, finished: false))
+            return nil
+        }
         for (kind, start) in walk(script.target, from: record.checkpoint) {
             var after = start
             while true {
                 try keeper.check()
                 try checkInterrupt()
-                let batchStarted = ContinuousClock.now
                 let documents = try blocking { [after, batchSize = options.batchSize] in
                     try await storage.migrationDocuments(kind, after: after, limit: batchSize)
                 }
@@ -155,38 +176,36 @@ public final class MigrationRunner {
                     case .changed(let migrated): changes.append(MigrationChange(before: document, after: migrated))
                     case .failed(let message):
                         let failure = MigrationFailure(kind: kind, id: document.id, message: message)
-                        if onError == .stop { return try stop(&record, result, at: failure) }
+                        if onError == .stop {
+                            if let stopped = try settle() { return stopped }
+                            return try stop(&record, result, at: failure)
+                        }
                         failures.append(failure)
                     }
                 }
+                if let stopped = try settle() { return stopped }
+                let submitted = ContinuousClock.now
                 let batch = MigrationBatch(record: record, scanned: Int64(documents.count), changes: changes,
                                            failures: failures, checkpoint: MigrationCheckpoint(kind: kind, id: last.id),
-                                           elapsedMilliseconds: Self.milliseconds(since: batchStarted))
+                                           elapsedMilliseconds: Self.milliseconds(between: lastSubmitted, submitted))
+                lastSubmitted = submitted
                 let now = clock.now()
-                do {
-                    record = try blocking {
-                        try await storage.commitMigrationBatch(batch, holder: holder, now: now,
-                                                               leaseMilliseconds: lease) { current in
-                            let outcome = try boxed.script.transform(current)
-                            if case .failed(let message) = outcome, onError == .stop {
-                                throw Self.stopSignal(MigrationFailure(kind: current.kind, id: current.id, message: message))
-                            }
-                            return outcome
+                commits.submit {
+                    try await storage.commitMigrationBatch(batch, holder: holder, now: now,
+                                                           leaseMilliseconds: lease) { current in
+                        let outcome = try script.transform(current)
+                        if case .failed(let message) = outcome, onError == .stop {
+                            throw Self.stopSignal(MigrationFailure(kind: current.kind, id: current.id, message: message))
                         }
+                        return outcome
                     }
-                } catch let error as KeepError where error.details[Self.stopKey] != nil {
-                    let failure = MigrationFailure(kind: kind, id: try ResourceID(error.details["id"] ?? ""),
-                                                   message: error.message)
-                    return try stop(&record, result, at: failure)
                 }
                 after = last.id
                 processed += Int64(documents.count)
-                progress(MigrationProgress(id: record.id, file: script.file.fileName, done: record.scanned, total: total,
-                                           changed: record.changed, failed: record.failed,
-                                           elapsedSeconds: Self.seconds(since: started),
-                                           processedThisRun: processed, finished: false))
             }
         }
+        if let stopped = try settle() { return stopped }
+        record.elapsedMilliseconds += Self.milliseconds(between: lastSubmitted, ContinuousClock.now)
         record.state = .applied
         record.finishedAt = clock.now()
         try save(record, startingOver: false)
@@ -411,7 +430,11 @@ public final class MigrationRunner {
     }
 
     static func milliseconds(since start: ContinuousClock.Instant) -> Int64 {
-        let elapsed = ContinuousClock.now - start
+        milliseconds(between: start, ContinuousClock.now)
+    }
+
+    static func milliseconds(between start: ContinuousClock.Instant, _ end: ContinuousClock.Instant) -> Int64 {
+        let elapsed = end - start
         return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
     }
 
@@ -421,10 +444,30 @@ public final class MigrationRunner {
     }
 }
 
-/// Lets the batch's `redo` closure (run by the store inside its transaction,
-/// while this thread waits for it) reach the script. Never used concurrently:
-/// the runner's thread is blocked for as long as the store runs `redo`.
-private final class UncheckedScript: @unchecked Sendable {
-    let script: MigrationScript
-    init(_ script: MigrationScript) { self.script = script }
+/// At most one batch commit in flight, run on Swift's pool while the
+/// runner's thread prepares the next batch.
+private final class CommitPipeline: @unchecked Sendable {
+    private var inFlight: DispatchSemaphore?
+    /// Written by the commit's task before it signals, read after the wait.
+    private var outcome: Result<MigrationRecord, any Error>?
+
+    /// Starts `commit`; the previous one must have been waited for.
+    func submit(_ commit: @escaping @Sendable () async throws -> MigrationRecord) {
+        precondition(inFlight == nil, "a migration batch commit is already in flight")
+        let semaphore = DispatchSemaphore(value: 0)
+        inFlight = semaphore
+        Task.detached { [self] in
+            do { outcome = .success(try await commit()) } catch { outcome = .failure(error) }
+            semaphore.signal()
+        }
+    }
+
+    /// The record the commit in flight left, once it is done; nil when none was in flight.
+    func wait() throws -> MigrationRecord? {
+        guard let semaphore = inFlight else { return nil }
+        semaphore.wait()
+        inFlight = nil
+        defer { outcome = nil }
+        return try outcome!.get()
+    }
 }

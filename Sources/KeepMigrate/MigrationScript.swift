@@ -1,4 +1,5 @@
 import CLua
+import Foundation
 import CLuaShim
 import KeepCore
 import KeepLua
@@ -11,7 +12,11 @@ import KeepLua
 /// `description` and `data` is the new document. Content is compared in
 /// canonical form, so a migration that changes nothing writes nothing even
 /// when the stored text was not canonical.
-public final class MigrationScript {
+///
+/// One document at a time: a lock serializes use of the state, since the
+/// store may call back (`redo`) from its writer while the runner transforms
+/// the next batch.
+public final class MigrationScript: @unchecked Sendable {
     public let file: MigrationFile
     public let description: String
     public let target: MigrationTarget
@@ -20,6 +25,7 @@ public final class MigrationScript {
     let runner: Int32
     let validator: any DocumentValidator
     let budget: LuaBudget
+    private let lock = NSLock()
 
     /// Per document: generous for real transformations, finite so that a
     /// runaway loop fails its document instead of hanging the run.
@@ -88,6 +94,12 @@ public final class MigrationScript {
     /// Runs `up` on one document. Per-document failures are outcomes; only
     /// an interruption (Ctrl-C) throws, since it must stop the whole run.
     public func transform(_ document: MigrationDocument) throws(KeepError) -> MigrationOutcome {
+        lock.lock()
+        defer { lock.unlock() }
+        return try transformLocked(document)
+    }
+
+    private func transformLocked(_ document: MigrationDocument) throws(KeepError) -> MigrationOutcome {
         let stack = lua.stack
         let base = stack.top
         defer { stack.setTop(base) }
@@ -154,12 +166,18 @@ public final class MigrationScript {
     /// Whether `canonical` is the canonical form of the stored `content` (which
     /// was stored as given, maybe compact): then the content did not change.
     private func isCanonicalForm(of content: String, _ canonical: String) throws(KeepError) -> Bool {
-        guard let text = try? canonicalText(of: content) else { return false }
+        guard let text = try? canonicalTextLocked(of: content) else { return false }
         return text == canonical
     }
 
     /// The canonical JSON text of `content`.
     func canonicalText(of content: String) throws(KeepError) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        return try canonicalTextLocked(of: content)
+    }
+
+    private func canonicalTextLocked(of content: String) throws(KeepError) -> String {
         let stack = lua.stack
         try stack.pushDecodedJSON(content)
         defer { stack.pop() }

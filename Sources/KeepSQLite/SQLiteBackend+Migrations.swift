@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import KeepCore
 import KeepStore
@@ -143,13 +144,16 @@ extension SQLiteBackend: MigrationStorage {
     public func migrationBackups(migration: String, limit: Int) async throws -> [MigrationBackup] {
         try await read("read a migration's backups") { db in
             try Row.fetchAll(db, sql: """
-                SELECT kind, id, owner, title, description, content, hash, after_title, after_description, after_hash
+                SELECT kind, id, title, description, hash, patch_prefix, patch_suffix, patch_middle,
+                  after_title, after_description, after_hash
                 FROM migration_backups WHERE migration = ? AND conflict = 0 ORDER BY kind, id LIMIT ?
                 """, arguments: [migration, limit]).map { row in
-                let kind = try Self.kind(row["kind"])
-                return MigrationBackup(before: try Self.document(kind, from: row, first: 1), afterTitle: row["after_title"],
-                                       afterDescription: row["after_description"],
-                                       afterHash: ContentHash(storedHex: row["after_hash"]))
+                let middle: Data = row[7]
+                return MigrationBackup(kind: try Self.kind(row[0]), id: try ResourceID(row[1] as String), title: row[2],
+                                       description: row[3], hash: ContentHash(storedHex: row[4]),
+                                       patch: ContentPatch(prefixLength: row[5], suffixLength: row[6], middle: Array(middle)),
+                                       afterTitle: row[8], afterDescription: row[9],
+                                       afterHash: ContentHash(storedHex: row[10]))
             }
         }
     }
@@ -160,28 +164,31 @@ extension SQLiteBackend: MigrationStorage {
             try Self.requireLock(db, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
             var tally = RollbackTally()
             for backup in backups {
-                let before = backup.before
-                var migrated = before
-                migrated.title = backup.afterTitle
-                migrated.description = backup.afterDescription
-                migrated.hash = backup.afterHash
-                let key: StatementArguments = [migration, before.kind.rawValue, before.id.rawValue]
-                if try Self.write(db, MigrationChange(before: migrated, after: before), migration: migration, backup: false) {
-                    tally.restored += 1
-                    try db.execute(sql: "DELETE FROM migration_backups WHERE migration = ? AND kind = ? AND id = ?",
-                                   arguments: key)
-                } else if try Self.fetchDocument(db, before.kind, id: before.id) == nil {
+                let key: StatementArguments = [migration, backup.kind.rawValue, backup.id.rawValue]
+                guard let current = try Self.fetchDocument(db, backup.kind, id: backup.id) else {
                     tally.gone += 1
                     try db.execute(sql: "DELETE FROM migration_backups WHERE migration = ? AND kind = ? AND id = ?",
                                    arguments: key)
-                } else {
+                    continue
+                }
+                guard backup.isMigratedForm(current) else {
                     tally.conflicts += 1
                     try db.execute(sql: "UPDATE migration_backups SET conflict = 1 WHERE migration = ? AND kind = ? AND id = ?",
                                    arguments: key)
                     try db.execute(sql: """
                         INSERT OR REPLACE INTO migration_failures (migration, kind, id, message) VALUES (?, ?, ?, ?)
                         """, arguments: key + ["rollback: changed since the migration ran; left as it is"])
+                    continue
                 }
+                guard let previous = backup.restored(from: current),
+                      try Self.write(db, MigrationChange(before: current, after: previous), migration: migration,
+                                     backup: false) else {
+                    throw KeepError(.internal, "the backup of \(backup.kind) \(backup.id) does not restore its "
+                        + "previous content (hash \(backup.hash)); nothing of this batch was written")
+                }
+                tally.restored += 1
+                try db.execute(sql: "DELETE FROM migration_backups WHERE migration = ? AND kind = ? AND id = ?",
+                               arguments: key)
             }
             return tally
         }
@@ -203,11 +210,10 @@ extension SQLiteBackend: MigrationStorage {
         return kind
     }
 
-    /// Reads `id, owner, title, description, content, hash` from column `first` on.
-    static func document(_ kind: DocumentKind, from row: Row, first: Int = 0) throws -> MigrationDocument {
-        MigrationDocument(kind: kind, id: try ResourceID(row[first] as String), owner: row[first + 1],
-                          title: row[first + 2], description: row[first + 3], content: row[first + 4],
-                          hash: ContentHash(storedHex: row[first + 5]))
+    /// Reads the columns `id, owner, title, description, content, hash`.
+    static func document(_ kind: DocumentKind, from row: Row) throws -> MigrationDocument {
+        MigrationDocument(kind: kind, id: try ResourceID(row[0] as String), owner: row[1], title: row[2],
+                          description: row[3], content: row[4], hash: ContentHash(storedHex: row[5]))
     }
 
     static func fetchDocument(_ db: Database, _ kind: DocumentKind, id: ResourceID) throws -> MigrationDocument? {
@@ -220,11 +226,19 @@ extension SQLiteBackend: MigrationStorage {
     static func write(_ db: Database, _ change: MigrationChange, migration: String, backup: Bool) throws -> Bool {
         let (before, after) = (change.before, change.after)
         let version = before.kind == .session ? ", version = version + 1" : ""
-        try db.cachedStatement(sql: """
-            UPDATE \(table(before.kind)) SET title = ?, title_key = ?, description = ?, content = ?, hash = ?\(version)
-            WHERE id = ? AND hash = ? AND title = ? AND description IS ?
-            """).execute(arguments: [after.title, after.title.titleKey, after.description, after.content, after.hash.hex,
-                                     before.id.rawValue, before.hash.hex, before.title, before.description])
+        let condition = "WHERE id = ? AND hash = ? AND title = ? AND description IS ?"
+        let unchanged: StatementArguments = [before.id.rawValue, before.hash.hex, before.title, before.description]
+        if before.title == after.title && before.description == after.description {
+            // Leaves the title index alone: most migrations change content only.
+            try db.cachedStatement(sql: "UPDATE \(table(before.kind)) SET content = ?, hash = ?\(version) \(condition)")
+                .execute(arguments: [after.content, after.hash.hex] + unchanged)
+        } else {
+            try db.cachedStatement(sql: """
+                UPDATE \(table(before.kind)) SET title = ?, title_key = ?, description = ?, content = ?, hash = ?\(version)
+                \(condition)
+                """).execute(arguments: [after.title, after.title.titleKey, after.description, after.content,
+                                         after.hash.hex] + unchanged)
+        }
         guard db.changesCount > 0 else { return false }
         if before.kind == .snapshot {
             try db.cachedStatement(sql: """
@@ -235,15 +249,17 @@ extension SQLiteBackend: MigrationStorage {
                                          before.id.rawValue])
         }
         if backup {
+            // A document is written once per run of a migration, so a second
+            // backup of it is a bug: the insert fails and the batch with it.
+            let backup = MigrationBackup(change)
             try db.cachedStatement(sql: """
-                INSERT INTO migration_backups (migration, kind, id, owner, title, description, content, hash,
-                  after_title, after_description, after_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (migration, kind, id) DO UPDATE SET after_title = excluded.after_title,
-                  after_description = excluded.after_description, after_hash = excluded.after_hash
-                """).execute(arguments: [migration, before.kind.rawValue, before.id.rawValue, before.owner,
-                                         before.title, before.description, before.content, before.hash.hex,
-                                         after.title, after.description, after.hash.hex])
+                INSERT INTO migration_backups (migration, kind, id, title, description, hash, patch_prefix,
+                  patch_suffix, patch_middle, after_title, after_description, after_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [migration, backup.kind.rawValue, backup.id.rawValue, backup.title,
+                                         backup.description, backup.hash.hex, backup.patch.prefixLength,
+                                         backup.patch.suffixLength, Data(backup.patch.middle), backup.afterTitle,
+                                         backup.afterDescription, backup.afterHash.hex])
         }
         return true
     }

@@ -101,17 +101,20 @@ enum SQLiteSchema {
                   elapsed_ms INTEGER NOT NULL,
                   last_error TEXT
                 );
-                -- The previous fields of every document a migration changed, and what it
-                -- wrote (a rollback restores only documents nobody changed since).
+                -- How to restore every document a migration changed: its previous title,
+                -- description and hash, the content as a patch over what the migration wrote
+                -- (shared prefix and suffix lengths, the differing middle), and what it wrote
+                -- (a rollback restores only documents nobody changed since).
                 CREATE TABLE migration_backups (
                   migration TEXT NOT NULL,
                   kind TEXT NOT NULL,
                   id TEXT NOT NULL,
-                  owner TEXT NOT NULL,
                   title TEXT NOT NULL,
                   description TEXT,
-                  content TEXT NOT NULL,
                   hash TEXT NOT NULL,
+                  patch_prefix INTEGER NOT NULL,
+                  patch_suffix INTEGER NOT NULL,
+                  patch_middle BLOB NOT NULL,
                   after_title TEXT NOT NULL,
                   after_description TEXT,
                   after_hash TEXT NOT NULL,

@@ -59,7 +59,8 @@ public protocol MigrationStorage: Sendable {
     /// restored only if it still is as the migration left it; one changed
     /// since is left alone and recorded as a failure of the migration, one
     /// deleted since is skipped. Restored documents are written like any
-    /// change (sessions get version + 1).
+    /// change (sessions get version + 1). A patch that does not give back
+    /// the old hash fails the batch (`internal`): nothing is written then.
     func commitRollbackBatch(migration: String, _ backups: [MigrationBackup], holder: String, now: Timestamp,
                              leaseMilliseconds: Int64) async throws -> RollbackTally
 }
@@ -101,16 +102,53 @@ public struct MigrationBatch: Sendable {
 
 /// A changed document's previous fields, and what the migration made of them.
 public struct MigrationBackup: Sendable, Equatable {
-    public var before: MigrationDocument
+    public var kind: DocumentKind
+    public var id: ResourceID
+    public var title: String
+    public var description: String?
+    public var hash: ContentHash
+    /// Turns the migrated content back into the previous one.
+    public var patch: ContentPatch
     public var afterTitle: String
     public var afterDescription: String?
     public var afterHash: ContentHash
 
-    public init(before: MigrationDocument, afterTitle: String, afterDescription: String?, afterHash: ContentHash) {
-        self.before = before
+    public init(kind: DocumentKind, id: ResourceID, title: String, description: String?, hash: ContentHash,
+                patch: ContentPatch, afterTitle: String, afterDescription: String?, afterHash: ContentHash) {
+        self.kind = kind
+        self.id = id
+        self.title = title
+        self.description = description
+        self.hash = hash
+        self.patch = patch
         self.afterTitle = afterTitle
         self.afterDescription = afterDescription
         self.afterHash = afterHash
+    }
+
+    /// The backup of `change`.
+    public init(_ change: MigrationChange) {
+        let (before, after) = (change.before, change.after)
+        self.init(kind: before.kind, id: before.id, title: before.title, description: before.description,
+                  hash: before.hash, patch: ContentPatch(restoring: before.content, from: after.content),
+                  afterTitle: after.title, afterDescription: after.description, afterHash: after.hash)
+    }
+
+    /// Whether `document` is still as the migration left it.
+    public func isMigratedForm(_ document: MigrationDocument) -> Bool {
+        document.title == afterTitle && document.description == afterDescription && document.hash == afterHash
+    }
+
+    /// The document as it was before the migration, from its migrated form;
+    /// nil when the patch does not give back the content with its old hash.
+    public func restored(from document: MigrationDocument) -> MigrationDocument? {
+        guard let content = patch.apply(to: document.content), ContentHash(of: content) == hash else { return nil }
+        var previous = document
+        previous.title = title
+        previous.description = description
+        previous.content = content
+        previous.hash = hash
+        return previous
     }
 }
 
