@@ -344,6 +344,10 @@ public final class MigrationRunner {
                                            elapsedSeconds: Self.seconds(since: started), processedThisRun: done,
                                            finished: false))
             }
+            let done = tally.restored + tally.conflicts + tally.gone
+            progress(MigrationProgress(id: id, file: entry.fileName, done: done, total: done, changed: tally.restored,
+                                       failed: tally.conflicts, elapsedSeconds: Self.seconds(since: started),
+                                       processedThisRun: done, finished: true))
             record.state = .rolledBack
             record.checkpoint = nil
             record.lastError = nil

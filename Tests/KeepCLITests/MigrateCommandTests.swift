@@ -1,0 +1,236 @@
+import Foundation
+import Testing
+
+/// `keep migrate` through the built binary: crash and resume, the lock
+/// between processes, dry runs, rollback, reports.
+@Suite(.serialized) struct MigrateCommandTests {
+    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts")
+
+    /// A database of `count` small workbench sessions (scripts/bench/small_sessions.lua), and a
+    /// migration folder holding the shipped example 0001 (rename MapView to GeoMap).
+    struct Store {
+        let directory: URL
+        let db: String
+        let migrations: String
+
+        init(sessions count: Int, migrations files: [String: String] = [:]) throws {
+            directory = try KeepBinary.temporaryDirectory()
+            db = directory.appendingPathComponent("keep.sqlite").path
+            migrations = directory.appendingPathComponent("migrations").path
+            try FileManager.default.createDirectory(atPath: migrations, withIntermediateDirectories: true)
+            if files.isEmpty {
+                try FileManager.default.copyItem(
+                    atPath: scripts.appendingPathComponent("migrations/0001_rename_map_view.lua").path,
+                    toPath: migrations + "/0001_rename_map_view.lua")
+            }
+            for (name, source) in files {
+                try source.write(toFile: migrations + "/" + name, atomically: true, encoding: .utf8)
+            }
+            let seed = try KeepBinary.run(["--db", db, "--user", "ana", "run",
+                                           scripts.appendingPathComponent("bench/small_sessions.lua").path, String(count)])
+            #expect(seed.status == 0, "\(seed.stderr)")
+        }
+
+        func keep(_ arguments: [String]) throws -> KeepBinary.Result {
+            try KeepBinary.run(["--db", db, "--user", "ana"] + arguments, directory: directory)
+        }
+
+        func migrate(_ arguments: [String]) throws -> KeepBinary.Result {
+            try keep(["migrate"] + arguments + ["--dir", migrations])
+        }
+
+        func startMigrate(_ arguments: [String]) throws -> Process {
+            try KeepBinary.start(["--db", db, "--user", "ana", "migrate"] + arguments + ["--dir", migrations],
+                                 directory: directory)
+        }
+
+        /// Every session as `id version hash title`, in id order.
+        func dump() throws -> [String] {
+            let result = try keep(["run", "-e", """
+                local rows = {}
+                for s in keep.sessions.each{} do rows[#rows + 1] = s.id .. " " .. s.version .. " " .. s.hash .. " " .. s.title end
+                table.sort(rows)
+                print(table.concat(rows, "\\n"))
+                """])
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.split(separator: "\n").map(String.init)
+        }
+
+        func copy(to name: String) throws -> Store {
+            let copy = directory.appendingPathComponent(name).path
+            try FileManager.default.copyItem(atPath: db, toPath: copy)
+            return Store(directory: directory, db: copy, migrations: migrations)
+        }
+
+        private init(directory: URL, db: String, migrations: String) {
+            self.directory = directory
+            self.db = db
+            self.migrations = migrations
+        }
+    }
+
+    /// Runs `migrate up …` until it gets the lock (a killed runner holds it until its lease expires).
+    static func upWhenFree(_ store: Store, _ arguments: [String]) throws -> KeepBinary.Result {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            let result = try store.migrate(["up"] + arguments)
+            guard result.status == 1, result.stderr.contains("migrations are locked by"), Date() < deadline else {
+                return result
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    /// Waits (polling `status`) until the lock a killed runner left has expired.
+    static func waitForLease(_ store: Store) throws {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, try !store.migrate(["status"]).stdout.contains("lock: free") {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    @Test("a migration over 20,000 documents killed at random points ends as one uninterrupted run: same documents, each version up once")
+    func killedAndResumed() throws {
+        let store = try Store(sessions: 20_000)
+        let original = try store.dump()
+        #expect(original.count == 20_000)
+        let reference = try store.copy(to: "reference.sqlite")
+        let uninterrupted = try reference.migrate(["up", "--batch-size", "250"])
+        #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
+        let expected = try reference.dump()
+
+        var generator = SystemRandomNumberGenerator()
+        var kills = 0
+        var attempts = 0
+        while kills < 5, attempts < 12 {
+            attempts += 1
+            let runner = try store.startMigrate(["up", "--batch-size", "250", "--lease", "1s"])
+            let delay = Double.random(in: 0.3 ... 2.5, using: &generator)
+            let deadline = Date().addingTimeInterval(delay)
+            while runner.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            guard runner.isRunning else {
+                let result = try KeepBinary.finish(runner)
+                #expect(result.status == 0, "\(result.stderr)")
+                break  // it finished before the kill
+            }
+            kill(runner.processIdentifier, SIGKILL)
+            runner.waitUntilExit()
+            #expect(runner.terminationReason == .uncaughtSignal)
+            kills += 1
+            try Self.waitForLease(store)
+        }
+        #expect(kills >= 3, "the runs were killed mid-way at least three times (\(kills) of \(attempts))")
+        let final = try Self.upWhenFree(store, ["--batch-size", "250", "--lease", "1s"])
+        #expect(final.status == 0, "\(final.stderr)")
+        let migrated = try store.dump()
+        #expect(migrated == expected, "the store equals the one migrated without interruption")
+        let versions = Dictionary(uniqueKeysWithValues: migrated.map { line in
+            (line.split(separator: " ")[0], line.split(separator: " ")[1])
+        })
+        #expect(versions.values.allSatisfy { $0 == "2" }, "every document went from version 1 to 2, once")
+        let status = try store.migrate(["status", "--json"])
+        let ledger = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        let entry = (ledger?["migrations"] as? [[String: Any]])?.first
+        #expect(entry?["state"] as? String == "applied")
+        #expect(entry?["scanned"] as? Int == 20_000)
+        #expect(entry?["changed"] as? Int == 20_000)
+    }
+
+    @Test("two runners: the second fails fast naming the first; once the killed holder's lease expires a new run takes over")
+    func twoRunners() throws {
+        let slow = """
+            return { description = "slow", target = "sessions", up = function(doc)
+              for _ = 1, 200000 do end
+              doc.data.touched = true
+            end }
+            """
+        let store = try Store(sessions: 400, migrations: ["0001_slow.lua": slow])
+        let holder = try store.startMigrate(["up", "--batch-size", "20", "--lease", "2s"])
+        // Wait until the holder has the lock.
+        let deadline = Date().addingTimeInterval(20)
+        var status = ""
+        while Date() < deadline {
+            status = try store.migrate(["status"]).stdout
+            if status.contains("lock: held by keep-migrate@") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(status.contains(":\(holder.processIdentifier) since"), "\(status)")
+        let started = Date()
+        let second = try store.migrate(["up"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("migrations are locked by keep-migrate@"))
+        #expect(second.stderr.contains(":\(holder.processIdentifier) "), "\(second.stderr)")
+        #expect(Date().timeIntervalSince(started) < 5, "fails fast instead of waiting")
+
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
+        let killedAt = Date()
+        let early = try store.migrate(["up"])
+        #expect(early.status == 1 && early.stderr.contains("locked by"), "the dead holder's lease still runs")
+        let takeover = try Self.upWhenFree(store, ["--batch-size", "50"])
+        #expect(takeover.status == 0, "\(takeover.stderr)")
+        #expect(takeover.stdout.contains("0001_slow.lua: applied (resumed)"), "\(takeover.stdout)")
+        #expect(Date().timeIntervalSince(killedAt) > 0.5)
+        let documents = try store.dump()
+        #expect(documents.count == 400)
+        #expect(documents.allSatisfy { $0.split(separator: " ")[1] == "2" })
+    }
+
+    @Test("a dry run leaves the database file as it was and counts what the real run does; rollback restores every document")
+    func dryRunAndRollback() throws {
+        let store = try Store(sessions: 300)
+        let before = try store.dump()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: store.db))
+        let plan = try store.migrate(["plan"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("0001_rename_map_view.lua (dry run): would scan 300, change 300, fail 0"))
+        #expect(plan.stdout.contains("-          \"kind\": \"MapView\","))
+        let dry = try store.migrate(["up", "--dry-run", "--json"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: store.db)) == bytes, "the database file is unchanged")
+        #expect(try store.dump() == before)
+        let real = try store.migrate(["up", "--json"])
+        #expect(real.status == 0, "\(real.stderr)")
+        let counts = { (text: String) throws -> [Int] in
+            let report = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+            let entry = (report?["migrations"] as? [[String: Any]])?.first
+            return ["scanned", "changed", "failed"].map { entry?[$0] as? Int ?? -1 }
+        }
+        #expect(try counts(dry.stdout) == [300, 300, 0])
+        #expect(try counts(real.stdout) == counts(dry.stdout))
+        #expect(real.stderr.isEmpty, "no progress lines with --json")
+
+        let rollback = try store.migrate(["rollback", "1"])
+        #expect(rollback.status == 0, "\(rollback.stderr)")
+        #expect(rollback.stdout.contains("restored 300"))
+        #expect(rollback.stderr.contains("0001_rename_map_view.lua: 300/300"), "plain progress lines: \(rollback.stderr)")
+        let after = try store.dump()
+        let strip = { (rows: [String]) in rows.map { $0.split(separator: " ").enumerated().filter { $0.offset != 1 }.map(\.element) } }
+        #expect(strip(after) == strip(before), "ids, hashes and titles are back")
+        #expect(after.allSatisfy { $0.split(separator: " ")[1] == "3" })
+    }
+
+    @Test("errors: a failing document stops with status 1 and its id; bad options are usage errors")
+    func errors() throws {
+        let failing = """
+            return { description = "fails", target = "sessions", up = function(doc)
+              if doc.title == "Well study 3" then error("no dashboards here") end
+              doc.data.ok = true
+            end }
+            """
+        let store = try Store(sessions: 5, migrations: ["0001_fails.lua": failing])
+        let stopped = try store.migrate(["up"])
+        #expect(stopped.status == 1)
+        #expect(stopped.stdout.contains("0001_fails.lua: failed"))
+        #expect(stopped.stdout.contains("0001_fails.lua:2: no dashboards here"))
+        let skipped = try store.migrate(["up", "--on-error", "skip"])
+        #expect(skipped.status == 0, "\(skipped.stderr)")
+        #expect(skipped.stdout.contains("changed 4, failed 1"), "\(skipped.stdout)")
+        #expect(try store.migrate(["up", "--on-error", "maybe"]).status == 2)
+        #expect(try store.migrate(["up", "--batch-size", "0"]).status == 2)
+        let missing = try store.keep(["migrate", "status", "--dir", "nowhere"])
+        #expect(missing.status == 1 && missing.stderr.hasPrefix("keep: not_found: there is no migration folder nowhere"))
+        let created = try store.keep(["migrate", "new", "split settings", "--dir", store.migrations])
+        #expect(created.stdout.hasSuffix("/0002_split_settings.lua\n"))
+    }
+}
