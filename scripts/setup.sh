@@ -9,6 +9,7 @@ packages=(
   lua5.4          # standalone interpreter: benchmark anchor
   lua-cjson       # JSON for the standalone interpreter: benchmark anchor
   lua-check       # luacheck, run on the shipped Lua scripts
+  python3         # benchmark anchor: the migration a user would write in Python
 )
 
 missing=()
