@@ -36,10 +36,21 @@ let package = Package(
         .target(name: "KeepPolicy", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         // The `keep` table scripts use (SPEC §3), over the store.
         .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepPolicy", "KeepCore", "CLua", "CLuaShim"]),
+        // libedit for the REPL's line editing (Debian: libedit-dev). Module map and
+        // forwards of its variadic functions only.
+        .systemLibrary(
+            name: "CEditLine",
+            pkgConfig: "libedit",
+            providers: [.apt(["libedit-dev"])]
+        ),
+        // The interactive Lua shell (SPEC §6 "The REPL"): evaluation with locals
+        // that persist between lines, pretty-printing, completion, line editing.
+        .target(name: "KeepREPL", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim", "CEditLine"]),
         // The `keep` command.
         .executableTarget(
             name: "KeepCLI",
             dependencies: [
+                "KeepREPL",
                 "KeepLua",
                 "KeepScripting",
                 "KeepPolicy",
@@ -59,5 +70,6 @@ let package = Package(
         .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         .testTarget(name: "KeepCLITests", dependencies: ["KeepLua"]),
+        .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "CLua"]),
     ]
 )

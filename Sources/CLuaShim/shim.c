@@ -368,6 +368,11 @@ void keep_install_sigint_handler(void) {
 void keep_restore_sigint_handler(void) { signal(SIGINT, SIG_DFL); }
 void keep_request_interrupt(void) { keep_arm_interrupt(); }
 void keep_clear_interrupt(void) { keep_interrupt_pending = 0; }
+int keep_take_interrupt(void) {
+    int pending = keep_interrupt_pending;
+    keep_interrupt_pending = 0;
+    return pending;
+}
 
 // MARK: - Host functions and objects
 

@@ -149,6 +149,10 @@ public final class LuaState {
     /// Clears an interrupt request that no call consumed.
     public static func clearInterrupt() { keep_clear_interrupt() }
 
+    /// Clears an interrupt request no call consumed and tells whether there
+    /// was one (a Ctrl-C that came while no Lua code ran).
+    public static func takeInterrupt() -> Bool { keep_take_interrupt() != 0 }
+
     /// Bytes currently held by this state's Lua heap.
     public var memoryInUse: Int { Int(budget.pointee.memory_used) }
 
