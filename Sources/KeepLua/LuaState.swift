@@ -183,7 +183,6 @@ public final class LuaState {
         // Garbage left by earlier calls must not count against this one.
         if let memory = limits.memory, memoryInUse > memory / 2 { keep_collect_garbage(L) }
         b.pointee.interruptible = limits.interruptible ? 1 : 0
-        if limits.interruptible { keep_clear_interrupt() }
         keep_budget_begin(L, b)
     }
 

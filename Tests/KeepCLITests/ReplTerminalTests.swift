@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+/// `keep repl` at a terminal, driven through a pseudo-terminal (SPEC §6 "The REPL").
+@Suite struct ReplTerminalTests {
+    static func environment(home: URL, history: URL? = nil) -> [String: String] {
+        var environment = ["HOME": home.path, "TERM": "xterm", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+                           "KEEP_USER": "ana", "NO_COLOR": "1"]
+        if let history { environment["KEEP_HISTORY"] = history.path }
+        return environment
+    }
+
+    static func start(in directory: URL, history: URL? = nil) throws -> PseudoTerminal {
+        let terminal = try PseudoTerminal(["--db", directory.appendingPathComponent("keep.sqlite").path],
+                                          environment: environment(home: directory, history: history))
+        try terminal.waitFor("acting as ana")
+        try terminal.waitFor(".help for help\n> ")
+        return terminal
+    }
+
+    @Test func promptContinuationLocalsPrettyPrintingAndErrors() throws {
+        let terminal = try Self.start(in: try KeepBinary.temporaryDirectory())
+        try terminal.type("local n = 41\r")
+        try terminal.waitFor("> ")
+        try terminal.type("n + 1\r")
+        try terminal.waitFor("42\n> ")
+
+        try terminal.type("for i = 1, 2 do\r")
+        try terminal.waitFor("...> ")
+        try terminal.type("print(i * 10)\r")
+        try terminal.waitFor("...> ")
+        try terminal.type("end\r")
+        try terminal.waitFor("10\n20\n> ")
+
+        try terminal.type("{3, 1, {b = 2, a = 1}, name = 'x'}\r")
+        try terminal.waitFor("{ 3, 1, { a = 1, b = 2 }, name = \"x\" }\n> ")
+
+        try terminal.type("error('boom')\r")
+        try terminal.waitFor("stdin:1: boom\n> ")
+        try terminal.type("1 + 1\r")
+        try terminal.waitFor("2\n> ")
+
+        try terminal.type("\u{4}")
+        #expect(try terminal.waitForExit() == 0)
+    }
+
+    @Test func ctrlCStopsRunningCodeWithinASecondAndClearsTheLine() throws {
+        let terminal = try Self.start(in: try KeepBinary.temporaryDirectory())
+        try terminal.type("while true do end\r")
+        try terminal.waitFor("while true do end\n")
+        try terminal.waitForSignals(enabled: true)
+        let pressed = ContinuousClock.now
+        terminal.send("\u{3}")
+        try terminal.waitFor("interrupted: stopped by an interrupt (SIGINT)\n> ", timeout: .seconds(5))
+        #expect(ContinuousClock.now - pressed < .seconds(1))
+
+        try terminal.type("x = 'half typed\u{3}")
+        try terminal.waitFor("^C\n> ")
+        try terminal.type("x\r")
+        try terminal.waitFor("nil\n> ")
+        try terminal.type(".exit\r")
+        #expect(try terminal.waitForExit() == 0)
+    }
+
+    @Test func historyIsKeptAndRecalledAfterARestart() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let history = directory.appendingPathComponent("history")
+        let first = try Self.start(in: directory, history: history)
+        try first.type("6 * 7\r")
+        try first.waitFor("42\n> ")
+        try first.type("for i = 1, 2 do\r")
+        try first.waitFor("...> ")
+        try first.type("print(i * 10)\r")
+        try first.waitFor("...> ")
+        try first.type("end\r")
+        try first.waitFor("10\n20\n> ")
+        try first.type("\u{4}")
+        #expect(try first.waitForExit() == 0)
+
+        let second = try Self.start(in: directory, history: history)
+        try second.type("\u{1B}[A")         // Up: the multi-line entry, whole
+        try second.waitFor("end")
+        try second.type("\r")
+        try second.waitFor("10\n20\n> ")
+        try second.type("\u{1B}[A\u{1B}[A")  // Up twice: the entry before it
+        try second.waitFor("6 * 7")
+        try second.type("\r")
+        try second.waitFor("42\n> ")
+        try second.type("\u{4}")
+        #expect(try second.waitForExit() == 0)
+    }
+
+    @Test func tabCompletesFieldsAndMethods() throws {
+        let terminal = try Self.start(in: try KeepBinary.temporaryDirectory())
+        try terminal.type("keep.ses\t")
+        try terminal.waitFor("keep.sessions")
+        try terminal.type("\r")
+        try terminal.waitFor("create = function")
+        try terminal.waitFor("> ")
+
+        try terminal.type("s = keep.sessions.create{title = 'Q3 review', content = {a = 1}}\r")
+        try terminal.waitFor("> ")
+        try terminal.type("s\r")
+        try terminal.waitFor(" \"Q3 review\" v1>\n> ")
+        try terminal.type("s:da\t")
+        try terminal.waitFor("s:data(")
+        try terminal.type(")\r")
+        try terminal.waitFor("{ a = 1 }\n> ")
+        try terminal.type("\u{4}")
+        #expect(try terminal.waitForExit() == 0)
+    }
+}
