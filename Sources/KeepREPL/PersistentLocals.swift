@@ -14,7 +14,7 @@ import KeepLua
 ///    same, so error positions are the user's.
 /// 2. The chunk is compiled inside a wrapper that declares the persistent
 ///    locals it mentions and the ones it declares:
-///    `local a, b; return function(...) <chunk>\nend`.
+///    `local __keep_select = ...; local a, b; return function(...) <chunk>\nend`.
 /// 3. Before the chunk runs, each upvalue of the inner function that names a
 ///    persistent local is joined (`lua_upvaluejoin`) to that local's cell, so
 ///    closures made on earlier lines and later lines see one variable.
@@ -39,6 +39,9 @@ final class PersistentLocals {
 
     var names: [String] { cells.keys.sorted() }
 
+    /// The wrapper's parameter holding the standard `select`.
+    static let selectName = "__keep_select"
+
     /// The chunk rewritten and wrapped (see the type's comment).
     func wrap(_ source: [UInt8]) -> (source: [UInt8], declared: Set<String>) {
         let scan = ChunkScanner(source)
@@ -53,7 +56,7 @@ final class PersistentLocals {
             declared.formUnion(statement.names)
         }
         let inScope = declared.union(scan.names.filter { cells[$0] != nil }).sorted()
-        let prefix = inScope.isEmpty ? "" : "local " + inScope.joined(separator: ", ") + "; "
+        let prefix = "local \(Self.selectName) = ...; " + (inScope.isEmpty ? "" : "local " + inScope.joined(separator: ", ") + "; ")
         return (Array((prefix + "return function(...) ").utf8) + body + Array("\nend".utf8), declared)
     }
 

@@ -21,6 +21,8 @@ public final class ReplEvaluator {
     /// Registry reference of the REPL's environment when sandboxed (one for
     /// the whole session, so globals persist); trusted code uses `_G`.
     private var environment: Int32 = LUA_NOREF
+    /// Registry reference of the standard `select`, whatever the input does to the global.
+    private let select: Int32
 
     /// What became of an input.
     public enum Outcome {
@@ -50,6 +52,10 @@ public final class ReplEvaluator {
         self.state = state
         self.budget = budget
         locals = PersistentLocals(state: state)
+        lua_rawgeti(state.L, keep_registryindex(), lua_Integer(keep_ridx_globals()))
+        state.stack.pushField("select", of: -1)
+        select = luaL_ref(state.L, keep_registryindex())
+        state.stack.pop()
         if case .sandboxed = state.trust {
             try state.pushSandboxEnvironment()
             let stack = state.stack
@@ -64,6 +70,7 @@ public final class ReplEvaluator {
 
     deinit {
         if environment != LUA_NOREF { luaL_unref(state.L, keep_registryindex(), environment) }
+        luaL_unref(state.L, keep_registryindex(), select)
     }
 
     /// [-0, +1] Pushes the table that holds the REPL's globals.
@@ -98,15 +105,17 @@ public final class ReplEvaluator {
         let base = stack.top
         defer { stack.setTop(base) }
         let input = Self.numbered(source, from: firstLine)
-        let expression = Array("return ".utf8) + input
         var body = input
-        if let expressionError = compile(expression, chunkName: chunkName) {
+        if let expressionError = compile(Array("return ".utf8) + input, chunkName: chunkName) {
             if let statementError = compile(input, chunkName: chunkName) {
                 if statementError.hasSuffix("<eof>") || expressionError.hasSuffix("<eof>") { return .incomplete }
                 return .failure(Failure(message: statementError, traceback: [], interrupted: false))
             }
         } else {
-            body = expression
+            // Passing the values through `select` keeps a call in the
+            // expression from being a tail call, which would drop the input's
+            // own frame from tracebacks.
+            body = Array("return \(PersistentLocals.selectName)(1, ".utf8) + input + Array("\n)".utf8)
         }
         stack.setTop(base)
 
@@ -115,7 +124,8 @@ public final class ReplEvaluator {
             return .failure(Failure(message: error, traceback: [], interrupted: false))
         }
         do {
-            try state.call(arguments: 0, results: 1)
+            lua_rawgeti(state.L, keep_registryindex(), lua_Integer(select))
+            try state.call(arguments: 1, results: 1)
             locals.bind(functionAt: -1, declared: declared)
             try state.call(arguments: 0, results: LUA_MULTRET, budget: budget)
         } catch {
