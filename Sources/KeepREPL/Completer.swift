@@ -57,7 +57,9 @@ public struct Completer {
             evaluator.pushEnvironment()
             names.formUnion(members(ofValueAt: stack.absolute(-1), methodsOnly: false))
         }
-        let candidates = names.filter { $0.hasPrefix(prefix) && ValueFormatter.isIdentifier($0) }.sorted()
+        // Keywords complete at the start of a name, never as fields.
+        let valid = separatorIndex == nil ? ValueFormatter.isNameSyntax : ValueFormatter.isIdentifier
+        let candidates = names.filter { $0.hasPrefix(prefix) && valid($0) }.sorted()
         return Completion(prefix: prefix, candidates: methodsOnly ? candidates.map { $0 + "(" } : candidates)
     }
 

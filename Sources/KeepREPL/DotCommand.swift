@@ -9,6 +9,11 @@ struct DotCommand: Equatable {
     var name: String
     var argument: String
 
+    init(name: String, argument: String) {
+        self.name = name
+        self.argument = argument
+    }
+
     init?(_ line: String) {
         let trimmed = line.drop { $0 == " " || $0 == "\t" }
         guard trimmed.first == ".", let second = trimmed.dropFirst().first, second.isLetter else { return nil }

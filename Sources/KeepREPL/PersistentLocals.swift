@@ -23,14 +23,17 @@ import KeepLua
 /// shadowing it; `<const>` and `<close>` locals stay local to their chunk; a
 /// chunk can mention at most about 200 persistent locals.
 final class PersistentLocals {
-    private let L: OpaquePointer
+    /// Held so the state outlives the references this object releases.
+    private let state: LuaState
+    private var L: OpaquePointer { state.L }
     /// Registry reference of a table: name → a function whose upvalue holds the cell.
     private let holders: Int32
     /// The upvalue index of each name's cell in its holder.
     private var cells: [String: Int32] = [:]
 
     init(state: LuaState) {
-        L = state.L
+        self.state = state
+        let L = state.L
         lua_createtable(L, 0, 0)
         holders = luaL_ref(L, keep_registryindex())
     }
@@ -55,8 +58,14 @@ final class PersistentLocals {
             body.replaceSubrange(statement.keyword, with: Array("     ".utf8))
             declared.formUnion(statement.names)
         }
-        let inScope = declared.union(scan.names.filter { cells[$0] != nil }).sorted()
-        let prefix = "local \(Self.selectName) = ...; " + (inScope.isEmpty ? "" : "local " + inScope.joined(separator: ", ") + "; ")
+        // Existing locals start unset and are joined to their cells; new ones
+        // start with the value the name has before the declaration (a global),
+        // so `local print = print` and `local x = x or 1` read the global.
+        let existing = scan.names.filter { cells[$0] != nil }.sorted()
+        let fresh = declared.filter { cells[$0] == nil }.sorted()
+        var prefix = "local \(Self.selectName) = ...; "
+        if !existing.isEmpty { prefix += "local " + existing.joined(separator: ", ") + "; " }
+        if !fresh.isEmpty { prefix += "local \(fresh.joined(separator: ", ")) = \(fresh.joined(separator: ", ")); " }
         return (Array((prefix + "return function(...) ").utf8) + body + Array("\nend".utf8), declared)
     }
 

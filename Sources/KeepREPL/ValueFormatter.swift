@@ -237,11 +237,14 @@ public struct ValueFormatter {
         }
     }
 
-    static func isIdentifier(_ text: String) -> Bool {
-        guard let first = text.utf8.first, first == UInt8(ascii: "_") || (first | 0x20 >= 97 && first | 0x20 <= 122)
-        else { return false }
-        return text.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 | 0x20 >= 97 && $0 | 0x20 <= 122) || ($0 >= 48 && $0 <= 57) }
-            && !ChunkScanner.keywords.contains(text)
+    /// A name Lua accepts as a variable or a `.field` (not a keyword).
+    static func isIdentifier(_ text: String) -> Bool { isNameSyntax(text) && !ChunkScanner.keywords.contains(text) }
+
+    /// Letters, digits and `_`, not starting with a digit (keywords included).
+    static func isNameSyntax(_ text: String) -> Bool {
+        func isLetter(_ c: UInt8) -> Bool { c == UInt8(ascii: "_") || (c | 0x20 >= 97 && c | 0x20 <= 122) }
+        guard let first = text.utf8.first, isLetter(first) else { return false }
+        return text.utf8.allSatisfy { isLetter($0) || ($0 >= 48 && $0 <= 57) }
     }
 }
 
