@@ -24,7 +24,9 @@ final class PseudoTerminal {
     private var mark = 0
     private var exitStatus: Int32?
 
-    init(_ arguments: [String], environment: [String: String]) throws {
+    /// Runs `keep arguments…`, in `directory` when given (through `sh`, which
+    /// changes directory and then becomes `keep`).
+    init(_ arguments: [String], environment: [String: String], directory: URL? = nil) throws {
         // posix_openpt, unlockpt and ptsname are hidden from Swift (they need
         // _XOPEN_SOURCE); this is what they do on Linux.
         master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
@@ -59,11 +61,13 @@ final class PseudoTerminal {
         sigaddset(&defaults, SIGPIPE)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
 
-        let argv = ([KeepBinary.path] + arguments).map { strdup($0) } + [nil]
+        var command = [KeepBinary.path] + arguments
+        if let directory { command = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory.path] + command }
+        let argv = command.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var child: pid_t = 0
-        let status = posix_spawn(&child, KeepBinary.path, &actions, &attributes, argv, envp)
+        let status = posix_spawn(&child, command[0], &actions, &attributes, argv, envp)
         guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EIO) }
         pid = child
     }

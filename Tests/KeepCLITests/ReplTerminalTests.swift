@@ -18,6 +18,34 @@ import Testing
         return terminal
     }
 
+    /// Types a loop over three lines, the last two on `...>` prompts.
+    static func typeLoop(on terminal: PseudoTerminal) throws {
+        try terminal.type("for i = 1, 2 do\r")
+        try terminal.waitFor("...> ")
+        try terminal.type("print(i * 10)\r")
+        try terminal.waitFor("...> ")
+        try terminal.type("end\r")
+        try terminal.waitFor("10\n20\n> ")
+    }
+
+    /// What `scripts/run.sh` with no arguments starts: `keep` alone.
+    @Test func keepAloneIsTheReplOnTheDefaultDatabaseWithTheShippedPolicies() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let terminal = try PseudoTerminal([], environment: Self.environment(home: directory), directory: directory)
+        try terminal.waitFor("Keep REPL (Lua 5.4) · acting as ana · ./keep.sqlite · policies from ")
+        try terminal.waitFor("/scripts/policies · .help for help\n> ")
+        try terminal.type(".help\r")
+        for line in ["keep.sessions.create{", "keep.sessions.list{}", "keep.sessions.get(", "keep.snapshots.list{}"] {
+            try terminal.waitFor(line)
+        }
+        try terminal.waitFor("\n> ")
+        try terminal.type("keep.sessions.create{title = 'first'}.version\r")
+        try terminal.waitFor("1\n> ")
+        try terminal.type("\u{4}")
+        #expect(try terminal.waitForExit() == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("keep.sqlite").path))
+    }
+
     @Test func promptContinuationLocalsPrettyPrintingAndErrors() throws {
         let terminal = try Self.start(in: try KeepBinary.temporaryDirectory())
         try terminal.type("local n = 41\r")
@@ -25,12 +53,7 @@ import Testing
         try terminal.type("n + 1\r")
         try terminal.waitFor("42\n> ")
 
-        try terminal.type("for i = 1, 2 do\r")
-        try terminal.waitFor("...> ")
-        try terminal.type("print(i * 10)\r")
-        try terminal.waitFor("...> ")
-        try terminal.type("end\r")
-        try terminal.waitFor("10\n20\n> ")
+        try Self.typeLoop(on: terminal)
 
         try terminal.type("{3, 1, {b = 2, a = 1}, name = 'x'}\r")
         try terminal.waitFor("{ 3, 1, { a = 1, b = 2 }, name = \"x\" }\n> ")
@@ -68,12 +91,7 @@ import Testing
         let first = try Self.start(in: directory, history: history)
         try first.type("6 * 7\r")
         try first.waitFor("42\n> ")
-        try first.type("for i = 1, 2 do\r")
-        try first.waitFor("...> ")
-        try first.type("print(i * 10)\r")
-        try first.waitFor("...> ")
-        try first.type("end\r")
-        try first.waitFor("10\n20\n> ")
+        try Self.typeLoop(on: first)
         try first.type("\u{4}")
         #expect(try first.waitForExit() == 0)
 
