@@ -14,11 +14,8 @@
 /// An editor on the standard streams (Swift 6 cannot name C's `stdin` globals).
 static inline EditLine *keepel_init(const char *program) { return el_init(program, stdin, stdout, stderr); }
 static inline int keepel_set_emacs(EditLine *el) { return el_set(el, EL_EDITOR, "emacs"); }
-/// Prompts may hold terminal escapes between two `escape` characters.
 typedef char *(*keepel_prompt_t)(EditLine *);
-static inline int keepel_set_prompt(EditLine *el, keepel_prompt_t prompt, char escape) {
-    return el_set(el, EL_PROMPT_ESC, prompt, escape);
-}
+static inline int keepel_set_prompt(EditLine *el, keepel_prompt_t prompt) { return el_set(el, EL_PROMPT, prompt); }
 /// While editing, Ctrl-C arrives as a key (bound by the REPL) instead of as
 /// SIGINT, so it stays in order with the keys typed around it.
 static inline int keepel_keep_ctrl_c_in_band(EditLine *el) { return el_set(el, EL_SETTY, "-d", "-isig", NULL); }

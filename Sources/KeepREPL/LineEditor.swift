@@ -49,9 +49,11 @@ public final class LineEditor {
 
         keepel_set_clientdata(editLine, Unmanaged.passUnretained(self).toOpaque())
         keepel_set_emacs(editLine)
+        // The user's ~/.editrc first; the bindings the REPL relies on after it.
+        el_source(editLine, nil)
         keepel_set_signal(editLine, 0)
         keepel_set_history(editLine, history)
-        keepel_set_prompt(editLine, { el in LineEditor.owner(of: el)?.prompt }, 1)
+        keepel_set_prompt(editLine) { el in LineEditor.owner(of: el)?.prompt }
         keepel_set_getc(editLine) { el, character in
             guard let editor = LineEditor.owner(of: el), let character else { return -1 }
             return editor.readCharacter(into: character)
@@ -66,7 +68,6 @@ public final class LineEditor {
         }
         keepel_bind(editLine, "^C", "keep-interrupt")
         keepel_keep_ctrl_c_in_band(editLine)
-        el_source(editLine, nil)
     }
 
     deinit {
@@ -80,8 +81,8 @@ public final class LineEditor {
         return Unmanaged<LineEditor>.fromOpaque(data).takeUnretainedValue()
     }
 
-    /// Shows `prompt` and reads a line with editing. Terminal escapes in the
-    /// prompt go between `\u{1}` characters.
+    /// Shows `prompt` and reads a line with editing. (No colour: libedit
+    /// writes a prompt's escape sequences out of order with its text.)
     public func readLine(prompt text: String) -> Input {
         prompt?.deallocate()
         prompt = strdup(text)

@@ -85,7 +85,7 @@ public final class ReplSession {
         guard let editor else { return 0 }
         var pending: [String] = []
         while true {
-            let prompt = pending.isEmpty ? style.prompt("> ") : style.prompt("...> ")
+            let prompt = pending.isEmpty ? "> " : "...> "
             switch editor.readLine(prompt: prompt) {
             case .endOfInput:
                 write("\n")
@@ -289,8 +289,4 @@ struct Style {
 
     func dim(_ text: String) -> String { wrap(text, "2") }
     func error(_ text: String) -> String { wrap(text, "31") }
-    /// Prompt escapes sit between `\u{1}` marks so libedit does not count them as columns.
-    func prompt(_ text: String) -> String {
-        enabled ? "\u{1}\u{1B}[1;32m\u{1}" + text + "\u{1}\u{1B}[0m\u{1}" : text
-    }
 }

@@ -202,6 +202,25 @@ import Testing
         #expect(result.status == 0)
     }
 
+    @Test func dotCommandsRejectBadInputClearly() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let input = ".user \(String(repeating: "a", count: 201))\n.time now\n.load \(directory.path)\n.edit x\n.edit\nkeep.user\n"
+        let result = try KeepBinary.run(["repl", "--db", directory.appendingPathComponent("keep.sqlite").path],
+                                        stdin: input, directory: directory,
+                                        environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin", "KEEP_USER": "ana",
+                                                      "EDITOR": "false"])
+        #expect(result.stdout == "ana\n")
+        #expect(result.stderr == """
+            invalid: a user id is 1 to 200 characters
+            usage: .time
+            cannot read \(directory.path): Is a directory
+            usage: .edit
+            the editor (false) failed; nothing was run
+
+            """)
+        #expect(result.status == 1)
+    }
+
     @Test func helpTeachesSessionsAndSnapshots() throws {
         let result = try Self.repl(".help\n")
         for expected in ["keep.sessions.create{", "keep.sessions.list{}", "keep.sessions.get(", "s:snapshot{",
