@@ -23,6 +23,11 @@ public final class ReplEvaluator {
     private var environment: Int32 = LUA_NOREF
     /// Registry reference of the standard `select`, whatever the input does to the global.
     private let select: Int32
+    /// Registry reference of a host function that formats its arguments into
+    /// `formatted`: values are formatted inside a budgeted call, so Ctrl-C
+    /// stops a `__tostring` that never returns.
+    private var formatFunction: Int32 = LUA_NOREF
+    private var formatted: [String] = []
 
     /// What became of an input.
     public enum Outcome {
@@ -56,6 +61,12 @@ public final class ReplEvaluator {
         state.stack.pushField("select", of: -1)
         select = luaL_ref(state.L, keep_registryindex())
         state.stack.pop()
+        state.stack.pushFunction(named: "(REPL printer)") { [weak self] stack in
+            guard let self else { return 0 }
+            formatted = (0 ..< stack.top).map { formatter.format(at: $0 + 1, in: stack) }
+            return 0
+        }
+        formatFunction = luaL_ref(state.L, keep_registryindex())
         if case .sandboxed = state.trust {
             try state.pushSandboxEnvironment()
             let stack = state.stack
@@ -71,6 +82,7 @@ public final class ReplEvaluator {
     deinit {
         if environment != LUA_NOREF { luaL_unref(state.L, keep_registryindex(), environment) }
         luaL_unref(state.L, keep_registryindex(), select)
+        luaL_unref(state.L, keep_registryindex(), formatFunction)
     }
 
     /// [-0, +1] Pushes the table that holds the REPL's globals.
@@ -131,12 +143,21 @@ public final class ReplEvaluator {
         } catch {
             return .failure(Self.failure(from: error))
         }
-        guard stack.top > base else { return .values([]) }
+        let count = stack.top - base
+        guard count > 0 else { return .values([]) }
         pushEnvironment()
         stack.pushCopy(of: base + 1)
         stack.setField("_", of: -2)
         stack.pop()
-        return .values((base + 1 ... stack.top).map { formatter.format(at: $0, in: stack) })
+        lua_rawgeti(state.L, keep_registryindex(), lua_Integer(formatFunction))
+        lua_rotate(state.L, base + 1, 1)
+        formatted = []
+        do {
+            try state.call(arguments: count, results: 0, budget: budget)
+        } catch {
+            return .failure(Self.failure(from: error))
+        }
+        return .values(formatted)
     }
 
     /// Why `source`, which `evaluate` found incomplete, does not compile.

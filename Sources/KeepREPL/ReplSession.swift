@@ -116,7 +116,8 @@ public final class ReplSession {
         while let line = input.nextLine() {
             lineNumber += 1
             if pending.isEmpty, let command = DotCommand(line) {
-                if case .stop(let status) = perform(command) { return status }
+                // `.exit` ends the input; earlier failures still decide the status.
+                if case .stop(let status) = perform(command) { return status == 0 && failed ? 1 : status }
                 continue
             }
             if pending.isEmpty {
@@ -225,68 +226,4 @@ public final class ReplSession {
 struct ReplError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Lines of standard input, read in blocks.
-struct StandardInput {
-    private var buffer: [UInt8] = []
-    private var start = 0
-    private var ended = false
-
-    mutating func nextLine() -> String? {
-        while true {
-            if let newline = buffer[start...].firstIndex(of: 10) {
-                let line = String(decoding: buffer[start ..< newline], as: UTF8.self)
-                start = newline + 1
-                return line
-            }
-            if ended {
-                guard start < buffer.count else { return nil }
-                let line = String(decoding: buffer[start...], as: UTF8.self)
-                start = buffer.count
-                return line
-            }
-            buffer.removeSubrange(0 ..< start)
-            start = 0
-            var block = [UInt8](repeating: 0, count: 65536)
-            let count = Glibc.read(STDIN_FILENO, &block, block.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { ended = true } else { buffer += block[0 ..< count] }
-        }
-    }
-}
-
-/// Writing to the standard streams. Lua's `print` writes through C stdio, so
-/// C's buffers are flushed first to keep the order.
-enum Output {
-    static func write(_ text: String) { write(text, to: STDOUT_FILENO) }
-
-    /// A line on standard error.
-    static func error(_ text: String) { write(text + "\n", to: STDERR_FILENO) }
-
-    private static func write(_ text: String, to descriptor: Int32) {
-        fflush(nil)
-        var text = text
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                if written <= 0 { return }
-                offset += written
-            }
-        }
-    }
-}
-
-/// ANSI styling, or none.
-struct Style {
-    let enabled: Bool
-
-    private func wrap(_ text: String, _ code: String) -> String {
-        enabled ? "\u{1B}[\(code)m" + text + "\u{1B}[0m" : text
-    }
-
-    func dim(_ text: String) -> String { wrap(text, "2") }
-    func error(_ text: String) -> String { wrap(text, "31") }
 }

@@ -8,8 +8,8 @@ import KeepLua
 /// as their items and the call that fetches the next page.
 ///
 /// ```
-/// > {1, 2, {3}, name = "x", t = t}
-/// <1>{ 1, 2, { 3 }, name = "x", t = <cycle 1> }
+/// > t = {1, 2, {3}, name = "x"}; t.me = t; return t
+/// <1>{ 1, 2, { 3 }, me = <cycle 1>, name = "x" }
 /// ```
 ///
 /// Only raw accessors are used, so no metamethod runs except `__tostring`
@@ -65,7 +65,7 @@ public struct ValueFormatter {
         var lines: [String] = []
         var kind = "<the same list call>"
         if count > 0 {
-            for position in 1 ... count {
+            for position in 1 ... min(count, maxEntries) {
                 lua_rawgeti(L, items, lua_Integer(position))
                 if position == 1 { kind = listCall(forItemAt: -1, in: stack) }
                 var walk = Walk(formatter: self, L: L)
@@ -74,6 +74,7 @@ public struct ValueFormatter {
                 stack.pop()
             }
         }
+        if count > maxEntries { lines.append("  … \(count - maxEntries) more") }
         let header = "page of \(count) item\(count == 1 ? "" : "s")" + (next == nil ? " (last page)" : "")
         let footer = next.map { _ in ["next page: \(kind){page_token = _.next_token}"] } ?? []
         return ([header] + lines + footer).joined(separator: "\n")

@@ -199,7 +199,7 @@ import Testing
             usage: .load FILE
 
             """)
-        #expect(result.status == 0)
+        #expect(result.status == 1)
     }
 
     @Test func dotCommandsRejectBadInputClearly() throws {

@@ -77,6 +77,13 @@ import Testing
         try terminal.waitFor("interrupted: stopped by an interrupt (SIGINT)\n> ", timeout: .seconds(5))
         #expect(ContinuousClock.now - pressed < .seconds(1))
 
+        // Printing runs the value's __tostring, which Ctrl-C stops too.
+        try terminal.type("setmetatable({}, {__tostring = function() while true do end end})\r")
+        try terminal.waitFor("end end})\n")
+        try terminal.waitForSignals(enabled: true)
+        terminal.send("\u{3}")
+        try terminal.waitFor("interrupted: stopped by an interrupt (SIGINT)\n> ")
+
         try terminal.type("x = 'half typed\u{3}")
         try terminal.waitFor("^C\n> ")
         try terminal.type("x\r")
