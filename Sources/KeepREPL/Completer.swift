@@ -32,7 +32,7 @@ public struct Completer {
 
     public func complete(_ line: String) -> Completion {
         // The expression at the end of the line: names joined by '.' and ':'.
-        let word = line.reversed().prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == ":" }
+        let word = line.reversed().prefix { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" || $0 == "." || $0 == ":" }
         let expression = String(word.reversed())
         guard !expression.hasPrefix("."), !expression.hasPrefix(":"), !(expression.first?.isNumber ?? false) else {
             return Completion(prefix: "", candidates: [])

@@ -32,7 +32,7 @@ public final class LineEditor {
     private let history: OpaquePointer
     private let historyPath: String?
     private let complete: (String) -> Completer.Completion
-    /// The prompt libedit shows, as a C string it reads through `currentPrompt`.
+    /// The prompt libedit shows, as a C string (malloc'd) its prompt callback returns.
     private var prompt: UnsafeMutablePointer<CChar>?
     private var interrupted = false
     private var reportedSaveFailure = false
@@ -41,6 +41,7 @@ public final class LineEditor {
     public init(historyPath: String?, complete: @escaping (String) -> Completer.Completion) {
         self.historyPath = historyPath
         self.complete = complete
+        Self.useUTF8()
         editLine = keepel_init("keep")
         history = history_init()
         keephist_setsize(history, Self.historySize)
@@ -73,7 +74,17 @@ public final class LineEditor {
     deinit {
         el_end(editLine)
         history_end(history)
-        prompt?.deallocate()
+        free(prompt)
+    }
+
+    /// libedit converts between the terminal's bytes and its wide characters
+    /// with the C library's character type: the user's locale, or C.UTF-8
+    /// when that is not UTF-8 (Lua strings at the prompt are UTF-8).
+    private static func useUTF8() {
+        if setlocale(LC_CTYPE, "") != nil, let codeset = nl_langinfo(nl_item(CODESET)), String(cString: codeset) == "UTF-8" {
+            return
+        }
+        setlocale(LC_CTYPE, "C.UTF-8")
     }
 
     private static func owner(of el: OpaquePointer?) -> LineEditor? {
@@ -84,7 +95,7 @@ public final class LineEditor {
     /// Shows `prompt` and reads a line with editing. (No colour: libedit
     /// writes a prompt's escape sequences out of order with its text.)
     public func readLine(prompt text: String) -> Input {
-        prompt?.deallocate()
+        free(prompt)
         prompt = strdup(text)
         interrupted = false
         _ = LuaState.takeInterrupt()

@@ -4,7 +4,7 @@ import Testing
 /// `keep repl` at a terminal, driven through a pseudo-terminal (SPEC §6 "The REPL").
 @Suite struct ReplTerminalTests {
     static func environment(home: URL, history: URL? = nil) -> [String: String] {
-        var environment = ["HOME": home.path, "TERM": "xterm", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+        var environment = ["HOME": home.path, "TERM": "xterm", "PATH": "/usr/bin:/bin", "LANG": "C",
                            "KEEP_USER": "ana", "NO_COLOR": "1"]
         if let history { environment["KEEP_HISTORY"] = history.path }
         return environment
@@ -57,6 +57,9 @@ import Testing
 
         try terminal.type("{3, 1, {b = 2, a = 1}, name = 'x'}\r")
         try terminal.waitFor("{ 3, 1, { a = 1, b = 2 }, name = \"x\" }\n> ")
+
+        try terminal.type("'naïve café ✓'\r")
+        try terminal.waitFor("naïve café ✓\n> ")
 
         try terminal.type("error('boom')\r")
         try terminal.waitFor("stdin:1: boom\n> ")
