@@ -112,15 +112,20 @@ public final class LineEditor {
         return .line(text)
     }
 
-    /// Adds an entry (multi-line inputs as one) and saves the history file.
-    public func remember(_ entry: String) {
-        guard !entry.allSatisfy(\.isWhitespace) else { return }
+    /// Adds an entry (multi-line inputs as one) and saves the history file;
+    /// returns whether the file was written. The first failure is reported
+    /// on standard error; the REPL goes on with history in memory.
+    @discardableResult
+    public func remember(_ entry: String) -> Bool {
+        guard !entry.allSatisfy(\.isWhitespace) else { return false }
         keephist_enter(history, entry)
-        guard let historyPath else { return }
-        if keephist_save(history, historyPath) < 0 && !reportedSaveFailure {
+        guard let historyPath else { return false }
+        if keephist_save(history, historyPath) >= 0 { return true }
+        if !reportedSaveFailure {
             reportedSaveFailure = true
             Output.error("keep: warning: cannot write the history file \(historyPath)")
         }
+        return false
     }
 
     // MARK: libedit callbacks

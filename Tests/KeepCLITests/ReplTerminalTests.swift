@@ -44,6 +44,7 @@ import Testing
         try terminal.type("\u{4}")
         #expect(try terminal.waitForExit() == 0)
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("keep.sqlite").path))
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(".keep_history").path))
     }
 
     @Test func promptContinuationLocalsPrettyPrintingAndErrors() throws {
@@ -91,6 +92,13 @@ import Testing
         try terminal.waitFor("^C\n> ")
         try terminal.type("x\r")
         try terminal.waitFor("nil\n> ")
+        // On a continuation prompt, Ctrl-C drops the whole unfinished input.
+        try terminal.type("for i = 1, 2 do\r")
+        try terminal.waitFor("...> ")
+        try terminal.type("\u{3}")
+        try terminal.waitFor("^C\n> ")
+        try terminal.type("'fresh'\r")
+        try terminal.waitFor("fresh\n> ")
         try terminal.type(".exit\r")
         #expect(try terminal.waitForExit() == 0)
     }
