@@ -126,8 +126,10 @@ public final class ReplEvaluator {
         } else {
             // Passing the values through `select` keeps a call in the
             // expression from being a tail call, which would drop the input's
-            // own frame from tracebacks.
-            body = Array("return \(PersistentLocals.selectName)(1, ".utf8) + input + Array("\n)".utf8)
+            // own frame from tracebacks. (Not when the input ends with `;`.)
+            let passed = Array("return \(PersistentLocals.selectName)(1, ".utf8) + input + Array("\n)".utf8)
+            stack.setTop(base)
+            body = compile(passed, chunkName: chunkName) == nil ? passed : Array("return ".utf8) + input
         }
         stack.setTop(base)
 

@@ -10,6 +10,9 @@ import Testing
         #expect(repl.show("x, x * 2") == "5\t10")
         #expect(repl.show("print").hasPrefix("function: "))
         #expect(repl.show("_ == print") == "true")
+        #expect(repl.show("x;") == "5")
+        #expect(repl.show("x -- a comment") == "5")
+        #expect(repl.show("x --[[ a long comment ]]") == "5")
     }
 
     @Test func localsStayVisibleAndAreOneVariable() throws {
