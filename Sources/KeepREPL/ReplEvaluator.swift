@@ -195,9 +195,11 @@ public final class ReplEvaluator {
     static func failure(from error: LuaError) -> Failure {
         var frames = (error.traceback ?? "").split(separator: "\n").dropFirst()
             .map { $0.trimmingPrefix("\t") }.map(String.init)
-        // The REPL's own frames and the `error` function itself are noise.
+        // The REPL's own frames, and the C function that raised (`error`, a
+        // `keep.*` function: the message already says where it was called),
+        // are noise.
         while frames.last == "[C]: in ?" { frames.removeLast() }
-        while let first = frames.first, first.hasPrefix("[C]: in function 'error'") { frames.removeFirst() }
+        while let first = frames.first, first.hasPrefix("[C]: in ") { frames.removeFirst() }
         if let last = frames.last, let range = last.range(of: ": in function <"), last.hasSuffix(":1>") {
             frames[frames.count - 1] = last[..<range.lowerBound] + ": in main chunk"
         }

@@ -155,6 +155,16 @@ import Testing
         #expect(result.stdout == "Q3 review\t1\n{ a = 1, b = 2 }\nsecond\n1\ttrue\nsecond\n")
         #expect(result.stderr == "")
 
+        let errors = try Self.repl("keep.sessions.get('AAAAAAAAAAAA')\nlocal function open(id) return keep.sessions.get(id) end\nopen('x')\n")
+        #expect(errors.stderr == """
+            stdin:1: not_found: session AAAAAAAAAAAA not found
+            stdin:2: invalid: 'x' is not an id; ids are 12 characters from A-Z a-z 0-9 _ -
+            stack traceback:
+            \tstdin:2: in upvalue 'open'
+            \tstdin:3: in main chunk
+
+            """)
+
         let page = try Self.repl("""
             for i = 1, 3 do keep.sessions.create{title = "s" .. i} end
             keep.sessions.list{page_size = 2, sort_by = "title", direction = "asc"}
