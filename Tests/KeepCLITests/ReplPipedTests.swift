@@ -21,9 +21,9 @@ import Testing
 
     @Test func keepWithoutACommandIsTheRepl() throws {
         let directory = try KeepBinary.temporaryDirectory()
-        let result = try KeepBinary.run([], stdin: "6 * 7\n", directory: directory,
+        let result = try KeepBinary.run(["--user", "bob"], stdin: "6 * 7\nkeep.user\n", directory: directory,
                                         environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin"])
-        #expect(result.stdout == "42\n")
+        #expect(result.stdout == "42\nbob\n")
         #expect(result.status == 0)
     }
 
