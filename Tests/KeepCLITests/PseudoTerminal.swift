@@ -93,6 +93,9 @@ final class PseudoTerminal {
         bytes.removeAll()
     }
 
+    /// The output so far, escapes included.
+    var rawText: String { String(decoding: raw, as: UTF8.self) }
+
     /// The output so far with terminal escapes and carriage returns removed.
     var screen: String {
         var text = ""

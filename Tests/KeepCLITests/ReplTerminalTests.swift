@@ -3,16 +3,17 @@ import Testing
 
 /// `keep repl` at a terminal, driven through a pseudo-terminal (SPEC §6 "The REPL").
 @Suite struct ReplTerminalTests {
-    static func environment(home: URL, history: URL? = nil) -> [String: String] {
+    static func environment(home: URL, history: URL? = nil, colours: Bool = false) -> [String: String] {
         var environment = ["HOME": home.path, "TERM": "xterm", "PATH": "/usr/bin:/bin", "LANG": "C",
-                           "KEEP_USER": "ana", "NO_COLOR": "1"]
+                           "KEEP_USER": "ana"]
         if let history { environment["KEEP_HISTORY"] = history.path }
+        if !colours { environment["NO_COLOR"] = "1" }
         return environment
     }
 
-    static func start(in directory: URL, history: URL? = nil) throws -> PseudoTerminal {
+    static func start(in directory: URL, history: URL? = nil, colours: Bool = false) throws -> PseudoTerminal {
         let terminal = try PseudoTerminal(["--db", directory.appendingPathComponent("keep.sqlite").path],
-                                          environment: environment(home: directory, history: history))
+                                          environment: environment(home: directory, history: history, colours: colours))
         try terminal.waitFor("acting as ana")
         try terminal.waitFor(".help for help\n> ")
         return terminal
@@ -64,9 +65,19 @@ import Testing
 
         try terminal.type("error('boom')\r")
         try terminal.waitFor("stdin:1: boom\n> ")
+        #expect(!terminal.rawText.contains("\u{1B}[31m"))  // NO_COLOR
         try terminal.type("1 + 1\r")
         try terminal.waitFor("2\n> ")
 
+        try terminal.type("\u{4}")
+        #expect(try terminal.waitForExit() == 0)
+    }
+
+    @Test func errorsAreRedOnATerminalWithoutNoColor() throws {
+        let terminal = try Self.start(in: try KeepBinary.temporaryDirectory(), colours: true)
+        try terminal.type("error('boom')\r")
+        try terminal.waitFor("stdin:1: boom")
+        #expect(terminal.rawText.contains("\u{1B}[31mstdin:1: boom\u{1B}[0m"))
         try terminal.type("\u{4}")
         #expect(try terminal.waitForExit() == 0)
     }
