@@ -33,7 +33,7 @@ public struct ValueFormatter {
         if stack.type(at: index) == .string { return stack.describe(at: index) }
         if let page = page(at: index, in: stack) { return page }
         var walk = Walk(formatter: self, L: stack.L)
-        return walk.node(at: index, depth: 0).layout(indent: 0, width: width)
+        return walk.node(at: index, depth: 0).layout(indent: 0, column: 0, width: width)
     }
 
     // MARK: Pages
@@ -70,7 +70,8 @@ public struct ValueFormatter {
                 if position == 1 { kind = listCall(forItemAt: -1, in: stack) }
                 var walk = Walk(formatter: self, L: L)
                 let label = "  [\(position)] "
-                lines.append(label + walk.node(at: stack.absolute(-1), depth: 1).layout(indent: label.count, width: width))
+                let item = walk.node(at: stack.absolute(-1), depth: 1)
+                lines.append(label + item.layout(indent: 2, column: label.count, width: width))
                 stack.pop()
             }
         }
@@ -270,15 +271,19 @@ private indirect enum Node {
         }
     }
 
-    func layout(indent: Int, width: Int) -> String {
+    /// The value starting at `column` on a line indented by `indent`: on that
+    /// line when it fits in `width`, else one entry a line, indented a step
+    /// further, and the closing brace back at `indent`.
+    func layout(indent: Int, column: Int, width: Int) -> String {
         let flat = self.flat
         guard case .table(let label, let entries, let omitted) = self,
-              indent + flat.count > width || flat.contains("\n")
+              column + flat.count > width || flat.contains("\n")
         else { return flat }
-        let pad = String(repeating: " ", count: indent + 2)
+        let inner = indent + 2
+        let pad = String(repeating: " ", count: inner)
         var lines = entries.map { entry in
             let key = entry.key.map { "\($0) = " } ?? ""
-            return pad + key + entry.value.layout(indent: indent + 2 + key.count, width: width) + ","
+            return pad + key + entry.value.layout(indent: inner, column: inner + key.count, width: width) + ","
         }
         if omitted > 0 { lines.append(pad + "… \(omitted) more") }
         return (label.map { "<\($0)>" } ?? "") + "{\n" + lines.joined(separator: "\n") + "\n"

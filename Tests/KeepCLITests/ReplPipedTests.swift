@@ -212,6 +212,16 @@ import Testing
         #expect(result.status == 1)
     }
 
+    @Test func timeShowsEachEvaluationsDuration() throws {
+        let result = try Self.repl(".time\n1\nx = 2\n.time\n3\n")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 6)
+        #expect(Array(lines[0 ... 1]) == ["timing on", "1"])
+        #expect(lines[2].hasPrefix("(") && (lines[2].hasSuffix(" µs)") || lines[2].hasSuffix(" ms)")))
+        #expect(lines[3].hasPrefix("(") && lines[3].hasSuffix("s)"))
+        #expect(Array(lines[4 ... 5]) == ["timing off", "3"])
+    }
+
     @Test func dotCommandsRejectBadInputClearly() throws {
         let directory = try KeepBinary.temporaryDirectory()
         let input = ".user \(String(repeating: "a", count: 201))\n.time now\n.load \(directory.path)\n.edit x\n.edit\nkeep.user\n"

@@ -42,6 +42,15 @@ import Testing
               name = "a fairly long name",
             }
             """)
+        #expect(repl.show("{nested = {name = 'a fairly long name', n = 1}, x = 1}") == """
+            {
+              nested = {
+                n = 1,
+                name = "a fairly long name",
+              },
+              x = 1,
+            }
+            """)
     }
 
     @Test func objectsAndTablesWithToStringUseIt() throws {
