@@ -57,9 +57,21 @@ extension Keep {
 
         /// One line: who acts, on which database, under which policies, and how to get help.
         private func banner(user: String) -> String {
-            let policies = global.policyDirectory.map { "policies from \($0)" } ?? "built-in default policies"
+            var policies = "built-in default policies"
+            if let directory = global.policyDirectory {
+                let chosen = global.policies != nil || global.environment("KEEP_POLICIES") != nil || directory == "policies"
+                policies = "policies: " + Self.relativeToWorkingDirectory(directory) + (chosen ? "" : " (shipped)")
+            }
             return "Keep REPL (Lua 5.4) · acting as \(user) · \(global.databasePath) · \(policies)"
                 + (sandbox ? " · sandboxed" : "") + " · .help for help"
+        }
+
+        /// `path` without the working directory in front, when it is below it.
+        private static func relativeToWorkingDirectory(_ path: String) -> String {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            guard getcwd(&buffer, buffer.count) != nil else { return path }
+            let directory = String(cString: buffer)
+            return path.hasPrefix(directory + "/") ? String(path.dropFirst(directory.count + 1)) : path
         }
     }
 }

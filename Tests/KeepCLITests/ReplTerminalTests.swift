@@ -33,8 +33,8 @@ import Testing
     @Test func keepAloneIsTheReplOnTheDefaultDatabaseWithTheShippedPolicies() throws {
         let directory = try KeepBinary.temporaryDirectory()
         let terminal = try PseudoTerminal([], environment: Self.environment(home: directory), directory: directory)
-        try terminal.waitFor("Keep REPL (Lua 5.4) · acting as ana · ./keep.sqlite · policies from ")
-        try terminal.waitFor("/scripts/policies · .help for help\n> ")
+        try terminal.waitFor("Keep REPL (Lua 5.4) · acting as ana · ./keep.sqlite · policies: ")
+        try terminal.waitFor("/scripts/policies (shipped) · .help for help\n> ")
         try terminal.type(".help\r")
         for line in ["keep.sessions.create{", "keep.sessions.list{}", "keep.sessions.get(", "keep.snapshots.list{}"] {
             try terminal.waitFor(line)
