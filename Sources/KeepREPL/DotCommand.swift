@@ -67,7 +67,7 @@ extension ReplSession {
             return load(command.argument)
         case "user":
             guard !command.argument.isEmpty else {
-                evaluateAndShow("keep.user", chunkName: "=.user", final: true)
+                evaluateAndShow("keep.user", chunkName: "=.user", final: true, typed: false)
                 return .proceed
             }
             do {
@@ -81,7 +81,7 @@ extension ReplSession {
             write("timing \(timing ? "on" : "off")\n")
         case "policy":
             guard command.argument.isEmpty else { return usage(".policy") }
-            evaluateAndShow("keep.policy.status()", chunkName: "=.policy", final: true)
+            evaluateAndShow("keep.policy.status()", chunkName: "=.policy", final: true, typed: false)
         case "edit":
             guard command.argument.isEmpty else { return usage(".edit") }
             return edit()
@@ -99,7 +99,8 @@ extension ReplSession {
     /// `.edit`: the last input in `$VISUAL`/`$EDITOR` (else `vi`); what is saved
     /// runs and goes into the history.
     private func edit() -> Next {
-        var template = Array("/tmp/keep-edit-XXXXXX.lua".utf8CString)
+        let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array("\(directory)/keep-edit-XXXXXX.lua".utf8CString)
         let descriptor = mkstemps(&template, 4)
         guard descriptor >= 0 else {
             report("cannot create a file to edit: \(String(cString: strerror(errno)))")

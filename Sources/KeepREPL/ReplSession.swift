@@ -144,9 +144,10 @@ public final class ReplSession {
 
     /// Evaluates a chunk and prints its values or its error (and its time
     /// with `.time`). With `final`, incomplete input is reported as the
-    /// syntax error it is.
+    /// syntax error it is. A `typed` chunk is what `.edit` starts from next.
     @discardableResult
-    func evaluateAndShow(_ chunk: String, chunkName: String, firstLine: Int = 1, final: Bool) -> ReplEvaluator.Outcome {
+    func evaluateAndShow(_ chunk: String, chunkName: String, firstLine: Int = 1, final: Bool,
+                         typed: Bool = true) -> ReplEvaluator.Outcome {
         let started = ContinuousClock.now
         var outcome = evaluator.evaluate(chunk, chunkName: chunkName, firstLine: firstLine)
         let elapsed = ContinuousClock.now - started
@@ -154,7 +155,7 @@ public final class ReplSession {
             guard final else { return outcome }
             outcome = .failure(evaluator.syntaxError(chunk, chunkName: chunkName, firstLine: firstLine))
         }
-        lastChunk = chunk
+        if typed { lastChunk = chunk }
         switch outcome {
         case .incomplete: break
         case .values(let values):
@@ -177,7 +178,7 @@ public final class ReplSession {
             report("\(error)")
             return .proceed
         }
-        if case .failure(let failure) = evaluateAndShow(text, chunkName: "@" + path, final: true),
+        if case .failure(let failure) = evaluateAndShow(text, chunkName: "@" + path, final: true, typed: false),
            failure.interrupted, !options.interactive {
             return .stop(130)
         }
