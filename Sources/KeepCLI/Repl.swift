@@ -11,13 +11,12 @@ extension Keep {
     struct Repl: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Interactive Lua shell over your sessions and snapshots (the default command).",
-            discussion: """
-                Expressions print their values and locals stay defined between lines; type .help
-                at the prompt for the commands and a tour of the keep API. History is kept in
-                ~/.keep_history (or $KEEP_HISTORY); ~/.keeprc.lua runs first unless --norc.
-                When standard input is not a terminal, each complete chunk is evaluated and its
-                values printed, with no prompts (exit status 1 if a chunk failed, 130 on Ctrl-C).
-                """
+            discussion: "Expressions print their values and locals stay defined between lines; type .help at the "
+                + "prompt for the commands and a tour of the keep API. History is kept in ~/.keep_history (or "
+                + "$KEEP_HISTORY); ~/.keeprc.lua runs first unless --norc. The limits apply to each evaluation; "
+                + "Ctrl-C stops one.\n\n"
+                + "When standard input is not a terminal, each complete chunk is evaluated and its values printed, "
+                + "with no prompts; the exit status is 1 if a chunk failed, 130 on Ctrl-C."
         )
 
         @OptionGroup var global: GlobalOptions
