@@ -169,15 +169,18 @@ public final class ReplSession {
         return outcome
     }
 
-    /// Runs a file as if its text were typed at once (`.load`, the start-up file).
+    /// Runs a file as if its text were typed at once (`.load`, the start-up
+    /// file). A first line starting with `#` (`#!/usr/bin/env lua`) is
+    /// skipped, as `lua` does, keeping the line numbers.
     func load(_ path: String) -> Next {
-        let text: String
+        var text: String
         do {
             text = try Self.read(path)
         } catch {
             report("\(error)")
             return .proceed
         }
+        if text.hasPrefix("#") { text = String(text.drop { $0 != "\n" }) }
         if case .failure(let failure) = evaluateAndShow(text, chunkName: "@" + path, final: true, typed: false),
            failure.interrupted, !options.interactive {
             return .stop(130)

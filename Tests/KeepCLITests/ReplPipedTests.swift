@@ -183,7 +183,7 @@ import Testing
 
     @Test func dotCommands() throws {
         let directory = try KeepBinary.temporaryDirectory()
-        try "local greeting = 'hello from a file'\nreturn 'loaded'\n"
+        try "#!/usr/bin/env lua\nlocal greeting = 'hello from a file'\nreturn 'loaded'\n"
             .write(to: directory.appendingPathComponent("lib.lua"), atomically: true, encoding: .utf8)
         let input = """
             .load lib.lua
