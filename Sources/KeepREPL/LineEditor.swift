@@ -30,6 +30,7 @@ public final class LineEditor {
 
     private let editLine: OpaquePointer
     private let history: OpaquePointer
+    /// Where history is saved; nil when it is kept in memory only.
     private let historyPath: String?
     private let complete: (String) -> Completer.Completion
     /// The prompt libedit shows, as a C string (malloc'd) its prompt callback returns.
@@ -39,14 +40,20 @@ public final class LineEditor {
 
     /// `historyPath` nil keeps history in memory only.
     public init(historyPath: String?, complete: @escaping (String) -> Completer.Completion) {
-        self.historyPath = historyPath
         self.complete = complete
         Self.useUTF8()
         editLine = keepel_init("keep")
         history = history_init()
         keephist_setsize(history, Self.historySize)
         keephist_setunique(history, 1)
-        if let historyPath, access(historyPath, R_OK) == 0 { _ = keephist_load(history, historyPath) }
+        // A file that holds something other than libedit history is never overwritten.
+        var file = stat()
+        if let historyPath, stat(historyPath, &file) == 0, file.st_size > 0, keephist_load(history, historyPath) < 0 {
+            Output.error("keep: warning: \(historyPath) is not a history file; this session's history will not be saved")
+            self.historyPath = nil
+        } else {
+            self.historyPath = historyPath
+        }
 
         keepel_set_clientdata(editLine, Unmanaged.passUnretained(self).toOpaque())
         keepel_set_emacs(editLine)

@@ -29,6 +29,23 @@ import Testing
         #expect(again[again.count - 2] == lines.last)
     }
 
+    @Test func anEmptyHistoryFileIsUsed() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("keep-history-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(FileManager.default.createFile(atPath: path, contents: Data()))
+        let editor = LineEditor(historyPath: path) { _ in Completer.Completion(prefix: "", candidates: []) }
+        #expect(editor.remember("1 + 1"))
+    }
+
+    @Test func aFileThatIsNotHistoryIsLeftAlone() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("keep-history-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "precious notes\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let editor = LineEditor(historyPath: path) { _ in Completer.Completion(prefix: "", candidates: []) }
+        #expect(!editor.remember("1 + 1"))
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "precious notes\n")
+    }
+
     @Test func anUnwritableHistoryFileIsReportedNotFatal() {
         let editor = LineEditor(historyPath: "/nonexistent/dir/history") { _ in Completer.Completion(prefix: "", candidates: []) }
         #expect(!editor.remember("1 + 1"))
