@@ -83,14 +83,13 @@ final class PseudoTerminal {
 
     /// Types `text` (use "\r" for Enter, "\u{3}" for Ctrl-C, "\t" for Tab).
     func send(_ text: String) {
-        var bytes = Array(text.utf8)
+        let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { write(master, $0.baseAddress! + offset, $0.count - offset) }
+            let written = bytes.withUnsafeBytes { write(master, $0.baseAddress! + offset, $0.count - offset) }
             if written <= 0 { return }
             offset += written
         }
-        bytes.removeAll()
     }
 
     /// The output so far, escapes included.
