@@ -38,10 +38,21 @@ let package = Package(
         .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepPolicy", "KeepCore", "CLua", "CLuaShim"]),
         // Content migrations in Lua (SPEC §7): files, ledger status, the runner.
         .target(name: "KeepMigrate", dependencies: ["KeepLua", "KeepStore", "KeepCore", "CLua", "CLuaShim"]),
+        // libedit for the REPL's line editing (Debian: libedit-dev). Module map and
+        // forwards of its variadic functions only.
+        .systemLibrary(
+            name: "CEditLine",
+            pkgConfig: "libedit",
+            providers: [.apt(["libedit-dev"])]
+        ),
+        // The interactive Lua shell (SPEC §6 "The REPL"): evaluation with locals
+        // that persist between lines, pretty-printing, completion, line editing.
+        .target(name: "KeepREPL", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim", "CEditLine"]),
         // The `keep` command.
         .executableTarget(
             name: "KeepCLI",
             dependencies: [
+                "KeepREPL",
                 "KeepLua",
                 "KeepScripting",
                 "KeepMigrate",
@@ -63,5 +74,6 @@ let package = Package(
         .testTarget(name: "KeepMigrateTests", dependencies: ["KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         .testTarget(name: "KeepCLITests", dependencies: ["KeepLua"]),
+        .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "CLua"]),
     ]
 )

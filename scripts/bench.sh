@@ -33,6 +33,29 @@ echo "| benchmark ($bytes bytes) | keep | lua-cjson | ratio | target |"
 echo "|---|---|---|---|---|"
 awk -v k="$keep_decode" -v c="$cjson_decode" 'BEGIN { printf "| json.decode | %.2f ms | %.2f ms | %.2f× | ≤ 2× |\n", k, c, k / c }'
 awk -v k="$keep_encode" -v c="$cjson_encode" 'BEGIN { printf "| json.encode (compact, sorted keys) | %.2f ms | %.2f ms | %.2f× | ≤ 2× |\n", k, c, k / c }'
+echo
+
+echo "## REPL start-up: \`keep repl\` on empty piped input vs \`lua5.4 -e ''\` (median ms of $((rounds * 21)) interleaved runs)"
+echo
+# EPOCHREALTIME (bash 5) times each run without starting a clock process.
+elapsed_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'; }
+: >"$work/repl.txt"
+: >"$work/lua.txt"
+for _ in $(seq $((rounds * 21))); do
+  start=$EPOCHREALTIME
+  printf '' | "$keep" repl --norc --db "$work/startup.sqlite" >/dev/null
+  end=$EPOCHREALTIME
+  elapsed_ms "$start" "$end" >>"$work/repl.txt"
+  start=$EPOCHREALTIME
+  printf '' | lua5.4 -e '' >/dev/null
+  end=$EPOCHREALTIME
+  elapsed_ms "$start" "$end" >>"$work/lua.txt"
+done
+repl_start=$(median <"$work/repl.txt")
+lua_start=$(median <"$work/lua.txt")
+echo "| benchmark | keep | lua5.4 | ratio | target |"
+echo "|---|---|---|---|---|"
+awk -v k="$repl_start" -v l="$lua_start" 'BEGIN { printf "| start-up, empty piped input | %.1f ms | %.1f ms | %.1f× | < 100 ms |\n", k, l, k / l }'
 
 echo
 echo "## Migrations: 100,000 small sessions, keep migrate up vs Python (sqlite3 + json) (median docs/s; $rounds rounds)"

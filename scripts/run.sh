@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Keep in release mode, and runs `keep` with
-# the given arguments.
+# the given arguments; with none, that is the REPL on ./keep.sqlite with the
+# shipped policies (scripts/policies, unless ./policies exists).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/setup.sh"

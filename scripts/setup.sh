@@ -4,8 +4,9 @@
 set -euo pipefail
 
 packages=(
-  pkg-config      # finds Lua for the CLua system-library target
+  pkg-config      # finds Lua and libedit for the system-library targets
   liblua5.4-dev   # Lua 5.4 headers and library (the embedded interpreter)
+  libedit-dev     # line editing and history for the REPL (the CEditLine target)
   lua5.4          # standalone interpreter: benchmark anchor
   lua-cjson       # JSON for the standalone interpreter: benchmark anchor
   lua-check       # luacheck, run on the shipped Lua scripts

@@ -197,11 +197,19 @@ void keep_budget_begin(lua_State *L, KeepBudget *b) {
     } else {
         lua_sethook(L, NULL, 0, 0);
     }
-    if (b->interruptible) keep_interruptible = b;
+    if (b->interruptible) {
+        keep_interruptible = b;
+        // An interrupt that came before the call began (set after publishing
+        // the budget, so the signal handler or this line arms the hook).
+        if (keep_interrupt_pending) lua_sethook(L, keep_count_hook, LUA_MASKCOUNT, 1);
+    }
 }
 
 void keep_budget_end(KeepBudget *b) {
     if (keep_interruptible == b) keep_interruptible = NULL;
+    // An interrupt is consumed by the call it stopped. One that came before
+    // the call began is kept (the REPL: Ctrl-C right after Enter).
+    if (b->tripped == KEEP_TRIP_INTERRUPT) keep_interrupt_pending = 0;
     b->active = 0;
     b->tripped = KEEP_TRIP_NONE;  // a spent budget must not leak into calls made afterwards
     b->overdraft = 0;
@@ -375,6 +383,11 @@ void keep_restore_sigint_handler(void) { signal(SIGINT, SIG_DFL); }
 void keep_request_interrupt(void) { keep_arm_interrupt(); }
 void keep_clear_interrupt(void) { keep_interrupt_pending = 0; }
 long keep_interrupt_requests(void) { return (long)keep_interrupt_count; }
+int keep_take_interrupt(void) {
+    int pending = keep_interrupt_pending;
+    keep_interrupt_pending = 0;
+    return pending;
+}
 
 // MARK: - Host functions and objects
 

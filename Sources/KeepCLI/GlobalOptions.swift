@@ -73,7 +73,8 @@ struct GlobalOptions: ParsableArguments {
         return Array(arguments[index ... leaf]) + moved + arguments[(leaf + 1)...]
     }
 
-    private func environment(_ name: String) -> String? {
+    /// The environment variable `name`; nil when unset or empty.
+    func environment(_ name: String) -> String? {
         guard let value = getenv(name) else { return nil }
         let text = String(cString: value)
         return text.isEmpty ? nil : text

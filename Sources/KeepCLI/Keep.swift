@@ -13,7 +13,8 @@ struct Keep: ParsableCommand {
             Exit codes: 0 success; 1 script or domain error; 2 usage error; 130 interrupted.
             Environment: KEEP_DB, KEEP_USER, KEEP_POLICIES (flags override them).
             """,
-        subcommands: [Run.self, Jobs.self, Policy.self, Migrate.self]
+        subcommands: [Repl.self, Run.self, Jobs.self, Policy.self, Migrate.self],
+        defaultSubcommand: Repl.self
     )
 
     /// ArgumentParser's own entry point exits 64 on usage errors; Keep's

@@ -29,16 +29,7 @@ extension Keep {
         @Flag(help: "Run in the sandbox (allow-listed globals, confined require, text-only load).")
         var sandbox = false
 
-        @Option(help: ArgumentHelp("Stop after N Lua instructions.", valueName: "N"))
-        var maxInstructions: Int64?
-
-        @Option(help: ArgumentHelp("Stop when the Lua heap exceeds SIZE (bytes, or with KiB, MiB, GiB).",
-                                   valueName: "SIZE"))
-        var maxMemory: String?
-
-        @Option(help: ArgumentHelp("Stop after TIME (e.g. 500ms, 2s, 1m; a bare number is seconds).",
-                                   valueName: "TIME"))
-        var timeout: String?
+        @OptionGroup var limits: BudgetOptions
 
         @Argument(help: ArgumentHelp("The script file ('-' reads standard input).", valueName: "FILE"))
         var file: String?
@@ -53,27 +44,6 @@ extension Keep {
             if code == nil && file == nil {
                 throw ValidationError("give a script FILE or -e CODE")
             }
-            if let maxInstructions, maxInstructions <= 0 {
-                throw ValidationError("--max-instructions must be a positive number of instructions")
-            }
-            _ = try budget()
-        }
-
-        func budget() throws -> LuaBudget {
-            var budget = LuaBudget(instructions: maxInstructions, interruptible: true)
-            if let maxMemory {
-                guard let bytes = Quantity.bytes(maxMemory), bytes > 0 else {
-                    throw ValidationError("--max-memory: '\(maxMemory)' is not a size; use bytes or a number with KiB, MiB or GiB (e.g. 64MiB)")
-                }
-                budget.memory = bytes
-            }
-            if let timeout {
-                guard let duration = Quantity.duration(timeout), duration > .zero else {
-                    throw ValidationError("--timeout: '\(timeout)' is not a duration; use e.g. 500ms, 2s or 1m")
-                }
-                budget.time = duration
-            }
-            return budget
         }
 
         func run() throws {
@@ -99,19 +69,8 @@ extension Keep {
                 root = ScriptFile.directory(of: file)
             }
 
-            let state: LuaState
-            do {
-                state = try LuaState(trust: sandbox ? .sandboxed(roots: [root]) : .trusted)
-            } catch {
-                fail("keep: \(error)", status: ExitStatus.failure)
-            }
-            let databasePath = global.databasePath
-            let holder = "keep-run:\(getpid())"
-            let global = self.global
-            KeepAPI.install(in: state, context: ScriptContext(user: global.actingUser, holder: holder,
-                                                              loadPolicies: { try global.loadPolicies(watch: true) }) {
-                try SQLiteBackend(path: databasePath)
-            })
+            let (state, _) = global.scriptState(trust: sandbox ? .sandboxed(roots: [root]) : .trusted,
+                                                holder: "keep-run:\(getpid())")
             let stack = state.stack
             do {
                 try state.load(source, chunkName: chunkName, mode: sandbox ? .text : .textOrBinary)
@@ -131,7 +90,7 @@ extension Keep {
                 for argument in scriptArguments { stack.push(argument) }
                 LuaState.installInterruptHandler()
                 defer { LuaState.restoreInterruptHandler() }
-                try state.call(arguments: Int32(scriptArguments.count), results: 0, budget: try budget())
+                try state.call(arguments: Int32(scriptArguments.count), results: 0, budget: try limits.budget())
                 Console.flush()
             } catch let error as LuaError {
                 Console.flush()

@@ -11,7 +11,9 @@ public struct LuaBudget: Sendable, Equatable {
     public var memory: Int?
     /// Wall-clock time; nil means unlimited.
     public var time: Duration?
-    /// Whether SIGINT (or `LuaState.requestInterrupt()`) stops the call.
+    /// Whether SIGINT (or `LuaState.requestInterrupt()`) stops the call. A
+    /// request made before the call began stops it at its first hook run; the
+    /// call it stops consumes it (`LuaState.takeInterrupt()` drops a stale one).
     public var interruptible: Bool
 
     public init(instructions: Int64? = nil, memory: Int? = nil, time: Duration? = nil,

@@ -43,7 +43,8 @@ public final class LuaHostClass<Object: AnyObject> {
         if let set { setters[name] = set }
     }
 
-    /// Method and property names, for completion.
+    /// Method and property names. The metatable lists them too (`__methods`
+    /// keys, `__fields` values), so the REPL completes them from Lua alone.
     public var memberNames: (methods: [String], properties: [String]) {
         (methods.keys.sorted(), getters.keys.sorted())
     }
@@ -65,6 +66,12 @@ public final class LuaHostClass<Object: AnyObject> {
             }
         }
         stack.setField("__methods", of: -2)
+        stack.newTable(arrayCapacity: Int32(getters.count))
+        for (position, field) in getters.keys.sorted().enumerated() {
+            stack.push(field)
+            stack.setIndex(Int64(position + 1), of: -2)
+        }
+        stack.setField("__fields", of: -2)
         stack.setFunction("__index", of: -1) { stack in try self.index(stack) }
         stack.setFunction("__newindex", of: -1) { stack in try self.newIndex(stack) }
         stack.setFunction("__tostring", of: -1) { stack in

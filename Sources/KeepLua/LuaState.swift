@@ -153,6 +153,10 @@ public final class LuaState {
     /// calls compares it before and after to see one that came between calls.
     public static var interruptRequests: Int { keep_interrupt_requests() }
 
+    /// Clears an interrupt request no call consumed and tells whether there
+    /// was one (a Ctrl-C that came while no Lua code ran).
+    public static func takeInterrupt() -> Bool { keep_take_interrupt() != 0 }
+
     /// Bytes currently held by this state's Lua heap.
     public var memoryInUse: Int { Int(budget.pointee.memory_used) }
 
@@ -183,7 +187,6 @@ public final class LuaState {
         // Garbage left by earlier calls must not count against this one.
         if let memory = limits.memory, memoryInUse > memory / 2 { keep_collect_garbage(L) }
         b.pointee.interruptible = limits.interruptible ? 1 : 0
-        if limits.interruptible { keep_clear_interrupt() }
         keep_budget_begin(L, b)
     }
 

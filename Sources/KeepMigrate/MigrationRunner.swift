@@ -368,8 +368,9 @@ public final class MigrationRunner {
 
     // MARK: Shared steps
 
+    /// Only runs with an interruptible budget listen (the flag is process-wide).
     private func checkInterrupt() throws(KeepError) {
-        if LuaState.interruptRequests != interruptsAtStart {
+        if options.budget.interruptible && LuaState.interruptRequests != interruptsAtStart {
             throw KeepError(.interrupted, "stopped by an interrupt (SIGINT); committed batches stay, "
                 + "and the next run resumes after the last one")
         }

@@ -69,6 +69,16 @@ public enum KeepAPI {
         return 1
     }
 
+    /// Makes `user` the acting user of `context` and of `keep.user` in
+    /// `state` (the REPL's `.user ID`). Throws `invalid` for a bad id.
+    public static func switchUser(to user: UserID, in state: LuaState, context: ScriptContext) throws(KeepError) {
+        guard !user.isEmpty, user.utf8.count <= 200 else {
+            throw KeepError(.invalid, "a user id is 1 to 200 characters")
+        }
+        context.user = user
+        setUserField(state.stack, user)
+    }
+
     /// keep.as(user, fn, ...): calls fn with `user` as the acting user, then restores it.
     private static func actAs(_ stack: LuaStack, context: ScriptContext) throws -> Int32 {
         let user = try stack.checkText(1)

@@ -21,8 +21,9 @@ struct KeepBinary {
     }
 
     /// Runs `keep arguments…` to completion.
-    static func run(_ arguments: [String], stdin: String? = nil, directory: URL? = nil) throws -> Result {
-        let process = try start(arguments, directory: directory)
+    static func run(_ arguments: [String], stdin: String? = nil, directory: URL? = nil,
+                    environment: [String: String]? = nil) throws -> Result {
+        let process = try start(arguments, directory: directory, environment: environment)
         if let stdin {
             let input = process.standardInput as! Pipe
             input.fileHandleForWriting.write(Data(stdin.utf8))
@@ -31,8 +32,10 @@ struct KeepBinary {
         return try finish(process)
     }
 
-    static func start(_ arguments: [String], directory: URL? = nil) throws -> Process {
+    /// `environment` nil inherits the test's environment.
+    static func start(_ arguments: [String], directory: URL? = nil, environment: [String: String]? = nil) throws -> Process {
         let process = Process()
+        if let environment { process.environment = environment }
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.currentDirectoryURL = directory

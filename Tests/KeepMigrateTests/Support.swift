@@ -57,6 +57,8 @@ final class MigrationFixture: @unchecked Sendable {
                 configure: (inout MigrationRunner.Options) -> Void = { _ in }) throws -> MigrationRunner {
         var options = MigrationRunner.Options()
         options.leaseMilliseconds = 10_000
+        // Interrupts are process-wide, and other suites request them in parallel.
+        options.budget.interruptible = false
         configure(&options)
         return MigrationRunner(storage: storage ?? backend, directory: try MigrationDirectory(path: migrations),
                                clock: clock.clock, holder: holder, options: options)

@@ -97,6 +97,9 @@ void keep_request_interrupt(void);
 void keep_clear_interrupt(void);
 /// How many interrupts were requested since the process started (never cleared).
 long keep_interrupt_requests(void);
+/// Clears a pending interrupt request and returns whether there was one (the
+/// REPL reads Ctrl-C at its prompt this way).
+int keep_take_interrupt(void);
 
 // MARK: - Host functions and objects
 

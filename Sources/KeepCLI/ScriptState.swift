@@ -1,0 +1,28 @@
+import KeepLua
+import KeepScripting
+import KeepSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension GlobalOptions {
+    /// A Lua state with the `keep` API acting as the chosen user on the chosen
+    /// database (`keep run`, `keep repl`). The store and the policy set open
+    /// when a script first uses them; `holder` names this process's job leases.
+    func scriptState(trust: LuaTrust, holder: String) -> (LuaState, ScriptContext) {
+        let state: LuaState
+        do {
+            state = try LuaState(trust: trust)
+        } catch {
+            fail("keep: \(error)", status: ExitStatus.failure)
+        }
+        let databasePath = self.databasePath
+        let options = self
+        let context = ScriptContext(user: actingUser, holder: holder,
+                                    loadPolicies: { try options.loadPolicies(watch: true) }) {
+            try SQLiteBackend(path: databasePath)
+        }
+        KeepAPI.install(in: state, context: context)
+        return (state, context)
+    }
+}

@@ -1,0 +1,194 @@
+import CEditLine
+import KeepLua
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Line editing at a terminal with libedit (emacs keys, `~/.editrc`):
+/// history kept in a file, tab completion, Ctrl-C that clears the line.
+///
+/// The one owner of an `EditLine` and its `History`. libedit's callbacks find
+/// the editor through `EL_CLIENTDATA`.
+///
+/// Every keystroke passes through `readCharacter`, which reads the terminal
+/// itself (`EL_GETCFN`) rather than letting libedit do it: that is where Ctrl-C
+/// at the prompt is seen, and where an activity observer can later learn of
+/// keystrokes and, with a timeout on the read, of idleness.
+public final class LineEditor {
+    /// What one `readLine` got.
+    public enum Input: Equatable {
+        /// A line (or a whole multi-line history entry), without its final newline.
+        case line(String)
+        /// Ctrl-C: the line was dropped.
+        case interrupted
+        /// Ctrl-D on an empty line, or the terminal went away.
+        case endOfInput
+    }
+
+    /// Entries kept in memory and in the history file.
+    public static let historySize: Int32 = 1000
+
+    private let editLine: OpaquePointer
+    private let history: OpaquePointer
+    /// Where history is saved; nil when it is kept in memory only.
+    private let historyPath: String?
+    private let complete: (String) -> Completer.Completion
+    /// The prompt libedit shows, as a C string (malloc'd) its prompt callback returns.
+    private var prompt: UnsafeMutablePointer<CChar>?
+    private var interrupted = false
+    private var reportedSaveFailure = false
+
+    /// `historyPath` nil keeps history in memory only.
+    public init(historyPath: String?, complete: @escaping (String) -> Completer.Completion) {
+        self.complete = complete
+        Self.useUTF8()
+        editLine = keepel_init("keep")
+        history = history_init()
+        keephist_setsize(history, Self.historySize)
+        keephist_setunique(history, 1)
+        // A file that holds something other than libedit history is never overwritten.
+        var file = stat()
+        if let historyPath, stat(historyPath, &file) == 0, file.st_size > 0, keephist_load(history, historyPath) < 0 {
+            Output.error("keep: warning: \(historyPath) is not a history file; this session's history will not be saved")
+            self.historyPath = nil
+        } else {
+            self.historyPath = historyPath
+        }
+
+        keepel_set_clientdata(editLine, Unmanaged.passUnretained(self).toOpaque())
+        keepel_set_emacs(editLine)
+        // The user's ~/.editrc first; the bindings the REPL relies on after it.
+        el_source(editLine, nil)
+        keepel_set_signal(editLine, 0)
+        keepel_set_history(editLine, history)
+        keepel_set_prompt(editLine) { el in LineEditor.owner(of: el)?.prompt }
+        keepel_set_getc(editLine) { el, character in
+            guard let editor = LineEditor.owner(of: el), let character else { return -1 }
+            return editor.readCharacter(into: character)
+        }
+        keepel_add_function(editLine, "keep-complete", "Complete a Lua name") { el, _ in
+            LineEditor.owner(of: el)?.completeWord() ?? UInt8(CC_ERROR)
+        }
+        keepel_bind(editLine, "^I", "keep-complete")
+        keepel_add_function(editLine, "keep-interrupt", "Drop the line") { el, _ in
+            LineEditor.owner(of: el)?.interrupted = true
+            return UInt8(CC_EOF)
+        }
+        keepel_bind(editLine, "^C", "keep-interrupt")
+        keepel_keep_ctrl_c_in_band(editLine)
+    }
+
+    deinit {
+        el_end(editLine)
+        history_end(history)
+        free(prompt)
+    }
+
+    /// libedit converts between the terminal's bytes and its wide characters
+    /// with the C library's character type: the user's locale, or C.UTF-8
+    /// when that is not UTF-8 (Lua strings at the prompt are UTF-8).
+    private static func useUTF8() {
+        if setlocale(LC_CTYPE, "") != nil, let codeset = nl_langinfo(nl_item(CODESET)), String(cString: codeset) == "UTF-8" {
+            return
+        }
+        setlocale(LC_CTYPE, "C.UTF-8")
+    }
+
+    private static func owner(of el: OpaquePointer?) -> LineEditor? {
+        guard let el, let data = keepel_clientdata(el) else { return nil }
+        return Unmanaged<LineEditor>.fromOpaque(data).takeUnretainedValue()
+    }
+
+    /// Shows `prompt` and reads a line with editing. (No colour: libedit
+    /// writes a prompt's escape sequences out of order with its text.)
+    public func readLine(prompt text: String) -> Input {
+        free(prompt)
+        prompt = strdup(text)
+        interrupted = false
+        _ = LuaState.takeInterrupt()
+        fflush(nil)
+        var count: Int32 = 0
+        let line = el_gets(editLine, &count)
+        if interrupted {
+            Output.write("^C\n")
+            return .interrupted
+        }
+        guard let line, count > 0 else { return .endOfInput }
+        var text = String(cString: line)
+        if text.hasSuffix("\n") { text.removeLast() }
+        return .line(text)
+    }
+
+    /// Adds an entry (multi-line inputs as one) and saves the history file;
+    /// returns whether the file was written. The first failure is reported
+    /// on standard error; the REPL goes on with history in memory.
+    @discardableResult
+    public func remember(_ entry: String) -> Bool {
+        guard !entry.allSatisfy(\.isWhitespace) else { return false }
+        keephist_enter(history, entry)
+        guard let historyPath else { return false }
+        if keephist_save(history, historyPath) >= 0 { return true }
+        if !reportedSaveFailure {
+            reportedSaveFailure = true
+            Output.error("keep: warning: cannot write the history file \(historyPath)")
+        }
+        return false
+    }
+
+    // MARK: libedit callbacks
+
+    /// Reads one character (UTF-8) from the terminal for libedit: 1 when one
+    /// was read, 0 at end of input, -1 when Ctrl-C (SIGINT) interrupted the read.
+    private func readCharacter(into character: UnsafeMutablePointer<wchar_t>) -> Int32 {
+        var bytes: [UInt8] = []
+        while true {
+            if LuaState.takeInterrupt() {
+                interrupted = true
+                return -1
+            }
+            var byte: UInt8 = 0
+            let count = read(STDIN_FILENO, &byte, 1)
+            if count == 0 { return 0 }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return -1
+            }
+            bytes.append(byte)
+            let expected = bytes[0] < 0x80 ? 1 : bytes[0] >= 0xF0 ? 4 : bytes[0] >= 0xE0 ? 3 : 2
+            guard bytes.count >= expected else { continue }
+            if let scalar = String(validating: bytes, as: UTF8.self)?.unicodeScalars.first {
+                character.pointee = wchar_t(scalar.value)
+                return 1
+            }
+            bytes.removeAll()  // not UTF-8: dropped, as libedit itself does
+        }
+    }
+
+    /// Tab: inserts the rest of a single match or the common part of several;
+    /// lists the matches when there is nothing to insert.
+    private func completeWord() -> UInt8 {
+        guard let info = el_line(editLine)?.pointee, let buffer = info.buffer, let cursor = info.cursor else {
+            return UInt8(CC_ERROR)
+        }
+        let typed = UnsafeRawBufferPointer(start: buffer, count: cursor - buffer)
+        let completion = complete(String(decoding: typed, as: UTF8.self))
+        if completion.candidates.isEmpty { return UInt8(CC_REFRESH_BEEP) }
+        let insertion = completion.insertion
+        if !insertion.isEmpty {
+            el_insertstr(editLine, insertion)
+            return UInt8(CC_REFRESH)
+        }
+        Output.write("\n" + Self.columns(completion.candidates) + "\n")
+        return UInt8(CC_REDISPLAY)
+    }
+
+    /// Candidates in columns across an 80-column line.
+    static func columns(_ words: [String]) -> String {
+        let width = (words.map(\.count).max() ?? 0) + 2
+        let perLine = max(1, 80 / width)
+        return stride(from: 0, to: words.count, by: perLine).map { start in
+            words[start ..< min(start + perLine, words.count)]
+                .map { $0 + String(repeating: " ", count: width - $0.count) }.joined().trimmingSuffix { $0 == " " }
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,108 @@
+import CLua
+import CLuaShim
+import KeepLua
+
+/// Locals declared at the prompt that stay visible on later lines.
+///
+/// Lua scopes a `local` to its chunk, and each prompt entry is a chunk, so the
+/// standard `lua` prompt forgets `local x = 1` at once. Here every persistent
+/// local is a real Lua variable (an upvalue cell) shared by every later chunk:
+///
+/// 1. Top-level `local` statements are rewritten in place: `local a, b = f()`
+///    becomes `      a, b = f()` (`local x` gets ` = nil`), and
+///    `local function f` becomes `      function f`. Lines and columns stay the
+///    same, so error positions are the user's.
+/// 2. The chunk is compiled inside a wrapper that declares the persistent
+///    locals it mentions and the ones it declares:
+///    `local __keep_select = ...; local a, b; return function(...) <chunk>\nend`.
+/// 3. Before the chunk runs, each upvalue of the inner function that names a
+///    persistent local is joined (`lua_upvaluejoin`) to that local's cell, so
+///    closures made on earlier lines and later lines see one variable.
+///
+/// Limits (docs/repl.md): a re-declared name reuses its variable instead of
+/// shadowing it; `<const>` and `<close>` locals stay local to their chunk; a
+/// chunk can mention at most about 200 persistent locals.
+final class PersistentLocals {
+    /// Held so the state outlives the references this object releases.
+    private let state: LuaState
+    private var L: OpaquePointer { state.L }
+    /// Registry reference of a table: name → a function whose upvalue holds the cell.
+    private let holders: Int32
+    /// The upvalue index of each name's cell in its holder.
+    private var cells: [String: Int32] = [:]
+
+    init(state: LuaState) {
+        self.state = state
+        let L = state.L
+        lua_createtable(L, 0, 0)
+        holders = luaL_ref(L, keep_registryindex())
+    }
+
+    deinit { luaL_unref(L, keep_registryindex(), holders) }
+
+    var names: [String] { cells.keys.sorted() }
+
+    /// The wrapper's parameter holding the standard `select`.
+    static let selectName = "__keep_select"
+
+    /// The chunk rewritten and wrapped (see the type's comment).
+    func wrap(_ source: [UInt8]) -> (source: [UInt8], declared: Set<String>) {
+        let scan = ChunkScanner(source)
+        var body = source
+        var declared = Set<String>()
+        // Edit from the end so earlier offsets stay valid.
+        for statement in scan.locals.reversed() {
+            if let insertion = statement.missingInitializer {
+                body.insert(contentsOf: Array(" = nil".utf8), at: insertion)
+            }
+            body.replaceSubrange(statement.keyword, with: Array("     ".utf8))
+            declared.formUnion(statement.names)
+        }
+        // Existing locals start unset and are joined to their cells; new ones
+        // start with the value the name has before the declaration (a global),
+        // so `local print = print` and `local x = x or 1` read the global.
+        let existing = scan.names.filter { cells[$0] != nil }.sorted()
+        let fresh = declared.filter { cells[$0] == nil }.sorted()
+        var prefix = "local \(Self.selectName) = ...; "
+        if !existing.isEmpty { prefix += "local " + existing.joined(separator: ", ") + "; " }
+        if !fresh.isEmpty { prefix += "local \(fresh.joined(separator: ", ")) = \(fresh.joined(separator: ", ")); " }
+        return (Array((prefix + "return function(...) ").utf8) + body + Array("\nend".utf8), declared)
+    }
+
+    /// [-0, +0] Joins the upvalues of the function at `index` that name
+    /// persistent locals to their cells, and adopts the cells of the locals
+    /// the chunk declares for the first time.
+    func bind(functionAt index: Int32, declared: Set<String>) {
+        let function = lua_absindex(L, index)
+        lua_rawgeti(L, keep_registryindex(), lua_Integer(holders))
+        let table = lua_gettop(L)
+        var upvalue: Int32 = 1
+        while let raw = lua_getupvalue(L, function, upvalue) {
+            let name = String(cString: raw)
+            keep_pop(L, 1)
+            if let cell = cells[name] {
+                LuaStack(L).pushField(name, of: table)
+                lua_upvaluejoin(L, function, upvalue, -1, cell)
+                keep_pop(L, 1)
+            } else if declared.contains(name) {
+                lua_pushvalue(L, function)
+                LuaStack(L).setField(name, of: table)
+                cells[name] = upvalue
+            }
+            upvalue += 1
+        }
+        keep_pop(L, 1)
+    }
+
+    /// [-0, +1] Pushes the value of the persistent local `name`; false (and
+    /// nothing pushed) when there is none.
+    func push(_ name: String) -> Bool {
+        guard let cell = cells[name] else { return false }
+        lua_rawgeti(L, keep_registryindex(), lua_Integer(holders))
+        LuaStack(L).pushField(name, of: -1)
+        if lua_getupvalue(L, -1, cell) == nil { lua_pushnil(L) }
+        lua_rotate(L, -3, 1)
+        keep_pop(L, 2)
+        return true
+    }
+}

@@ -1,0 +1,297 @@
+import Foundation
+import Testing
+
+/// `keep repl` with standard input not a terminal: no prompts, banner, colours
+/// or line editing; each complete chunk is evaluated and its values printed.
+@Suite struct ReplPipedTests {
+    /// Runs `keep repl` on `input` in a fresh directory whose HOME it also is.
+    static func repl(_ input: String, arguments: [String] = [], home: URL? = nil) throws -> KeepBinary.Result {
+        let directory = try home ?? KeepBinary.temporaryDirectory()
+        let environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin", "KEEP_USER": "ana"]
+        return try KeepBinary.run(["repl", "--db", directory.appendingPathComponent("keep.sqlite").path] + arguments,
+                                  stdin: input, directory: directory, environment: environment)
+    }
+
+    @Test func assignmentThenExpression() throws {
+        let result = try Self.repl("x=1\nx+1\n")
+        #expect(result.stdout == "2\n")
+        #expect(result.stderr == "")
+        #expect(result.status == 0)
+    }
+
+    @Test func keepWithoutACommandIsTheRepl() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let result = try KeepBinary.run(["--user", "bob"], stdin: "6 * 7\nkeep.user\n", directory: directory,
+                                        environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin"])
+        #expect(result.stdout == "42\nbob\n")
+        #expect(result.status == 0)
+    }
+
+    @Test func localsPersistAndClosuresShareThem() throws {
+        let input = """
+            local n = 1
+            local function bump() n = n + 1 return n end
+            bump()
+            n
+            local a, b = 10
+            a, b
+            local m <const> = 5
+            m
+            local t = {}
+            t.x = 3
+            t.x
+            """
+        let result = try Self.repl(input + "\n")
+        #expect(result.stdout == "2\n2\n10\tnil\nnil\n3\n")
+        #expect(result.status == 0)
+    }
+
+    @Test func multiLineChunksAndResults() throws {
+        let input = """
+            for i = 1, 3 do
+              io.write(i, " ")
+            end
+            print()
+            {
+              "multi-line",
+              "table",
+            }
+            1, "two", nil, 2.5
+            "a string prints as it is"
+            _
+            """
+        let result = try Self.repl(input + "\n")
+        #expect(result.stdout == """
+            1 2 3 
+            { "multi-line", "table" }
+            1\ttwo\tnil\t2.5
+            a string prints as it is
+            a string prints as it is
+
+            """)
+    }
+
+    @Test func prettyPrintingSortsCutsAndMarksCycles() throws {
+        let input = """
+            t = {3, 2, 1, zeta = true, alpha = "a\\nb", [10] = 0.5, nested = {deep = {deeper = {deepest = {}}}}}
+            t
+            t.self = t
+            t.self.nested
+            big = {} for i = 1, 150 do big[i] = i end
+            #tostring(big) > 0 and big[150]
+            {x = {}, y = {[1.5] = "f", [true] = 1}}
+            """
+        let result = try Self.repl(input + "\n")
+        #expect(result.stdout == #"""
+            {
+              3,
+              2,
+              1,
+              [10] = 0.5,
+              alpha = "a\nb",
+              nested = { deep = { deeper = { deepest = {} } } },
+              zeta = true,
+            }
+            { deep = { deeper = { deepest = {} } } }
+            150
+            { x = {}, y = { [1.5] = "f", [true] = 1 } }
+
+            """#)
+        #expect(result.status == 0)
+
+        let cut = try Self.repl("big = {} for i = 1, 150 do big[i] = i end\nbig\n")
+        #expect(cut.stdout.hasPrefix("{\n  1,\n  2,\n"))
+        #expect(cut.stdout.hasSuffix("  100,\n  … 50 more\n}\n"))
+
+        let cycle = try Self.repl("t = {name = 'loop'}\nt.again = t\nt\n{{{{{{'too deep'}}}}}}\n")
+        #expect(cycle.stdout == "<1>{ again = <cycle 1>, name = \"loop\" }\n{ { { { {…} } } } }\n")
+    }
+
+    @Test func errorsReportLocationAndTracebackAndTheReplGoesOn() throws {
+        let input = """
+            error("boom")
+            local function inner() error("deep") end
+            local function outer() inner() return 1 end
+            outer()
+            1 + 1
+            error({code = "invalid", message = "title is empty"})
+            x = = 1
+            "still here"
+            """
+        let result = try Self.repl(input + "\n")
+        #expect(result.stdout == "2\nstill here\n")
+        #expect(result.stderr == """
+            stdin:1: boom
+            stdin:2: deep
+            stack traceback:
+            \tstdin:2: in upvalue 'inner'
+            \tstdin:3: in upvalue 'outer'
+            \tstdin:4: in main chunk
+            invalid: title is empty
+            stdin:7: unexpected symbol near '='
+
+            """)
+        #expect(result.status == 1)
+    }
+
+    @Test func incompleteInputAtTheEndIsASyntaxError() throws {
+        let result = try Self.repl("1\nfor i = 1, 2 do\n")
+        #expect(result.stdout == "1\n")
+        #expect(result.stderr == "stdin:2: 'end' expected near <eof>\n")
+        #expect(result.status == 1)
+    }
+
+    @Test func sessionsAndPages() throws {
+        let input = """
+            s = keep.sessions.create{title = "Q3 review", content = {b = 2, a = 1}}
+            s.title, s.version
+            s:data()
+            keep.sessions.create{title = "second"}.title
+            p = keep.sessions.list{page_size = 1, sort_by = "title", direction = "asc"}
+            #p.items, p.next_token ~= nil
+            keep.sessions.list{sort_by = "title", direction = "asc", page_token = p.next_token}.items[1].title
+            """
+        let result = try Self.repl(input + "\n")
+        #expect(result.stdout == "Q3 review\t1\n{ a = 1, b = 2 }\nsecond\n1\ttrue\nsecond\n")
+        #expect(result.stderr == "")
+
+        let errors = try Self.repl("keep.sessions.get('AAAAAAAAAAAA')\nlocal function open(id) return keep.sessions.get(id) end\nopen('x')\n")
+        #expect(errors.stderr == """
+            stdin:1: not_found: session AAAAAAAAAAAA not found
+            stdin:2: invalid: 'x' is not an id; ids are 12 characters from A-Z a-z 0-9 _ -
+            stack traceback:
+            \tstdin:2: in upvalue 'open'
+            \tstdin:3: in main chunk
+
+            """)
+
+        let page = try Self.repl("""
+            for i = 1, 3 do keep.sessions.create{title = "s" .. i} end
+            keep.sessions.list{page_size = 2, sort_by = "title", direction = "asc"}
+            keep.sessions.list{page_token = _.next_token, page_size = 2, sort_by = "title", direction = "asc"}
+
+            """)
+        let lines = page.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 6)
+        #expect(lines[0] == "page of 2 items")
+        #expect(lines[1].hasPrefix("  [1] Session<") && lines[1].hasSuffix(" \"s1\" v1>"))
+        #expect(lines[2].hasPrefix("  [2] Session<") && lines[2].hasSuffix(" \"s2\" v1>"))
+        #expect(lines[3] == "next page: keep.sessions.list{page_token = _.next_token}")
+        #expect(lines[4] == "page of 1 item (last page)")
+        #expect(lines[5].hasSuffix(" \"s3\" v1>"))
+    }
+
+    @Test func dotCommands() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        try "#!/usr/bin/env lua\nlocal greeting = 'hello from a file'\nreturn 'loaded'\n"
+            .write(to: directory.appendingPathComponent("lib.lua"), atomically: true, encoding: .utf8)
+        let input = """
+            .load lib.lua
+            greeting
+            .user
+            .user bob
+            keep.user
+            .user
+            .nope
+            .load missing.lua
+            .load
+            .policy
+            .exit
+            "not reached"
+            """
+        let result = try Self.repl(input + "\n", home: directory)
+        #expect(result.stdout.hasPrefix("loaded\nhello from a file\nana\nacting as bob\nbob\nbob\n{\n  directory = "))
+        #expect(result.stdout.contains("  files = { \"validation.lua\", \"retry.lua\", \"save.lua\", \"visits.lua\" },"))
+        #expect(!result.stdout.contains("not reached"))
+        #expect(result.stderr == """
+            unknown command '.nope'; .help lists the commands
+            cannot open missing.lua: No such file or directory
+            usage: .load FILE
+
+            """)
+        #expect(result.status == 1)
+    }
+
+    @Test func timeShowsEachEvaluationsDuration() throws {
+        let result = try Self.repl(".time\n1\nx = 2\n.time\n3\n")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 6)
+        #expect(Array(lines[0 ... 1]) == ["timing on", "1"])
+        #expect(lines[2].hasPrefix("(") && (lines[2].hasSuffix(" µs)") || lines[2].hasSuffix(" ms)")))
+        #expect(lines[3].hasPrefix("(") && lines[3].hasSuffix("s)"))
+        #expect(Array(lines[4 ... 5]) == ["timing off", "3"])
+    }
+
+    @Test func dotCommandsRejectBadInputClearly() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let input = ".user \(String(repeating: "a", count: 201))\n.time now\n.load \(directory.path)\n.edit x\n.edit\nkeep.user\n"
+        let result = try KeepBinary.run(["repl", "--db", directory.appendingPathComponent("keep.sqlite").path],
+                                        stdin: input, directory: directory,
+                                        environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin", "KEEP_USER": "ana",
+                                                      "EDITOR": "false"])
+        #expect(result.stdout == "ana\n")
+        #expect(result.stderr == """
+            invalid: a user id is 1 to 200 characters
+            usage: .time
+            cannot read \(directory.path): Is a directory
+            usage: .edit
+            the editor (false) failed; nothing was run
+
+            """)
+        #expect(result.status == 1)
+    }
+
+    @Test func helpTeachesSessionsAndSnapshots() throws {
+        let result = try Self.repl(".help\n")
+        for expected in ["keep.sessions.create{", "keep.sessions.list{}", "keep.sessions.get(", "s:snapshot{",
+                         "keep.snapshots.list{}", "keep.snapshots.get(", ".load FILE", ".edit", "Ctrl-C"] {
+            #expect(result.stdout.contains(expected), "help lacks \(expected)")
+        }
+        #expect(!result.stdout.contains("Keep REPL"))  // no banner when piped
+    }
+
+    @Test func startupFileRunsUnlessNoRC() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        try "local greeting = 'hi from rc'\nfunction double(x) return 2 * x end\n"
+            .write(to: directory.appendingPathComponent(".keeprc.lua"), atomically: true, encoding: .utf8)
+        let withRC = try Self.repl("greeting\ndouble(21)\n", home: directory)
+        #expect(withRC.stdout == "hi from rc\n42\n")
+        let without = try Self.repl("greeting\ndouble\n", arguments: ["--norc"], home: directory)
+        #expect(without.stdout == "nil\tnil\n" || without.stdout == "nil\nnil\n")
+    }
+
+    @Test func editRunsWhatTheEditorSaved() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let editor = directory.appendingPathComponent("editor.sh")
+        // The editor checks it starts from the last typed input, then replaces it.
+        try "#!/bin/sh\ngrep -qx 'x = 1' \"$1\" || exit 1\nprintf 'local from_editor = 6\\nreturn from_editor * 7\\n' > \"$1\"\n"
+            .write(to: editor, atomically: true, encoding: .utf8)
+        chmod(editor.path, 0o755)
+        let result = try KeepBinary.run(["repl", "--db", directory.appendingPathComponent("keep.sqlite").path],
+                                        stdin: "x = 1\n.policy\n.edit\nfrom_editor\n", directory: directory,
+                                        environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin", "EDITOR": editor.path])
+        #expect(result.stdout.hasSuffix("}\n42\n6\n"))
+        #expect(result.stderr == "")
+    }
+
+    @Test func sandboxKeepsGlobalsButNotTheLibrary() throws {
+        let result = try Self.repl("x = 1\nx + 1\nio\nos.execute\ntype(keep.sessions)\n", arguments: ["--sandbox"])
+        #expect(result.stdout == "2\nnil\nnil\ntable\n")
+    }
+
+    @Test func ctrlCStopsPipedInputWithStatus130() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let process = try KeepBinary.start(["repl", "--db", directory.appendingPathComponent("keep.sqlite").path],
+                                           directory: directory, environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin"])
+        let input = (process.standardInput as! Pipe).fileHandleForWriting
+        input.write(Data("print('looping') io.stdout:flush() while true do end\n".utf8))
+        let output = (process.standardOutput as! Pipe).fileHandleForReading
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("looping") { seen += output.availableData }
+        process.interrupt()
+        try input.close()
+        let result = try KeepBinary.finish(process)
+        #expect(result.status == 130)
+        #expect(result.stderr.hasPrefix("interrupted: stopped by an interrupt (SIGINT)"))
+    }
+}
