@@ -194,3 +194,18 @@ function json.object(t) end
 ---@field snapshot_owner string
 
 ---@alias keep.ValidationRule fun(doc: keep.PolicyDocument, ctx: table): (string|string[]|{code: "invalid"|"too_large", message: string}|nil)
+
+-- Content migrations (SPEC §7): a file migrations/NNNN_name.lua returns a keep.Migration.
+
+---@class keep.MigrationDocument
+---@field id string
+---@field owner string
+---@field kind "session"|"snapshot"
+---@field title string may be changed
+---@field description string? may be changed; nil clears it
+---@field data any the decoded content; change it in place or assign a new value
+
+---@class keep.Migration
+---@field description string what the migration does
+---@field target "sessions"|"snapshots"|"all"
+---@field up fun(doc: keep.MigrationDocument) error() fails the document
