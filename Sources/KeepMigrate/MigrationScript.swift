@@ -165,7 +165,10 @@ public final class MigrationScript: @unchecked Sendable {
 
     /// Whether `canonical` is the canonical form of the stored `content` (which
     /// was stored as given, maybe compact): then the content did not change.
+    /// Content stored canonical (as the workbench and Keep store it) differs
+    /// from `canonical`, so the answer is no without decoding it again.
     private func isCanonicalForm(of content: String, _ canonical: String) throws(KeepError) -> Bool {
+        if CanonicalJSON.isCanonical(content) { return false }
         guard let text = try? canonicalTextLocked(of: content) else { return false }
         return text == canonical
     }

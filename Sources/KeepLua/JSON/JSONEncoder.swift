@@ -296,7 +296,7 @@ struct JSONEncoder {
 
     /// The key's value when it is a canonical array index ("0" or no leading
     /// zero, below 2³²−1), else -1.
-    private static func arrayIndex(_ key: UnsafePointer<UInt8>, _ length: Int) -> Int64 {
+    static func arrayIndex(_ key: UnsafePointer<UInt8>, _ length: Int) -> Int64 {
         guard length > 0, length <= 10 else { return -1 }
         if key[0] == UInt8(ascii: "0") { return length == 1 ? 0 : -1 }
         var value: Int64 = 0
