@@ -25,9 +25,22 @@ extension Keep {
             @OptionGroup var options: MigrateOptions
 
             func run() throws {
-                let runner = try options.runner(global, readOnly: false)
+                guard access(global.databasePath, F_OK) == 0 else {
+                    // Nothing ran yet; status reads, so it creates no database.
+                    let directory = try MigrateCommand.attempt { try MigrationDirectory(path: options.dir) }
+                    let status = MigrationStatus(directory: directory, ledger: [])
+                    if options.json {
+                        MigrateCommand.printJSON(MigrateCommand.statusFields(status, lock: nil))
+                    } else {
+                        print(MigrateCommand.describe(status, lock: nil, folder: options.folder))
+                        print("(there is no database at \(global.databasePath) yet)")
+                    }
+                    return
+                }
+                let runner = try options.runner(global, readOnly: true)
                 let status = try MigrateCommand.attempt { try runner.status() }
                 let lock = try MigrateCommand.attempt { try runner.lock() }
+                MigrateCommand.closeDatabase()
                 if options.json {
                     MigrateCommand.printJSON(MigrateCommand.statusFields(status, lock: lock))
                 } else {
@@ -131,8 +144,11 @@ struct MigrateOptions: ParsableArguments {
         guard MigrationRunner.ErrorMode(rawValue: onError) != nil else {
             throw ValidationError("--on-error must be stop or skip")
         }
-        guard let duration = Quantity.duration(lease), duration >= .milliseconds(100) else {
-            throw ValidationError("--lease: '\(lease)' is not a duration of at least 100ms; use e.g. 500ms, 30s or 2m")
+        guard let duration = Quantity.duration(lease) else {
+            throw ValidationError("--lease: '\(lease)' is not a duration; use a number with ms, s, m or h (e.g. 30s)")
+        }
+        guard duration >= .milliseconds(100), duration <= .seconds(3600) else {
+            throw ValidationError("--lease: \(lease) is out of range; a lease is 100ms to 1h (a dead runner blocks others that long)")
         }
     }
 
@@ -140,6 +156,7 @@ struct MigrateOptions: ParsableArguments {
     func runner(_ global: GlobalOptions, readOnly: Bool, samples: Int = 3) throws -> MigrationRunner {
         let directory = try MigrateCommand.attempt { try MigrationDirectory(path: dir) }
         let storage = try MigrateCommand.attempt { try SQLiteBackend(path: global.databasePath, readOnly: readOnly) }
+        MigrateCommand.opened = (storage, readOnly)
         var options = MigrationRunner.Options()
         options.batchSize = batchSize
         options.onError = MigrationRunner.ErrorMode(rawValue: onError) ?? .stop
@@ -153,23 +170,43 @@ struct MigrateOptions: ParsableArguments {
                                options: options, progress: progress.show)
     }
 
-    /// `keep-migrate@host:pid`: who holds the lock, for the runner that finds it taken.
+    /// `keep-migrate@host:pid#nonce`: who holds the lock, for the runner that finds it taken.
     static var holder: String {
         var name = [UInt8](repeating: 0, count: 256)
         let host = name.withUnsafeMutableBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { gethostname($0.baseAddress!, 255) }
         } == 0 ? String(decoding: name.prefix { $0 != 0 }, as: UTF8.self) : "localhost"
-        return "keep-migrate@\(host):\(getpid())"
+        // The nonce tells apart runners whose host name and pid agree (containers).
+        return "keep-migrate@\(host):\(getpid())#\(ResourceID.generate().rawValue.prefix(6))"
     }
 }
 
 /// What the migrate commands share: error handling, reports, progress.
 enum MigrateCommand {
+    /// The database the command opened, closed before it prints its report so
+    /// that the file alone holds the result (no write-ahead log left behind).
+    nonisolated(unsafe) static var opened: (storage: SQLiteBackend, readOnly: Bool)?
+
+    static func closeDatabase() {
+        guard let (storage, readOnly) = opened else { return }
+        opened = nil
+        do {
+            try storage.close(readOnly: readOnly)
+        } catch {
+            Console.error("keep: warning: \(error)")
+        }
+    }
+
     static func up(_ global: GlobalOptions, _ options: MigrateOptions, to: String?, accepting: [String], dryRun: Bool,
                    samples: Int) throws {
         let runner = try options.runner(global, readOnly: dryRun, samples: samples)
         let report = try attempt(interruptible: true) {
             try runner.up(through: to, accepting: accepting, dryRun: dryRun)
+        }
+        if report.migrations.isEmpty, let to, !options.json {
+            closeDatabase()
+            print("nothing to migrate through \(to): every migration up to it is applied")
+            return
         }
         finish(report, json: options.json)
     }
@@ -181,6 +218,7 @@ enum MigrateCommand {
         do {
             return try body()
         } catch let error as KeepError {
+            closeDatabase()
             ProgressDisplay.clearLine()
             fail("keep: \(error)", status: error.code == .interrupted ? ExitStatus.interrupted : ExitStatus.failure)
         }
@@ -188,6 +226,7 @@ enum MigrateCommand {
 
     /// Prints the report; exits 1 when a migration failed.
     static func finish(_ report: MigrationReport, json: Bool) {
+        closeDatabase()
         ProgressDisplay.clearLine()
         if json {
             let encoder = JSONEncoder()
@@ -222,7 +261,8 @@ enum MigrateCommand {
                     + "failed \(entry.failed)" + String(format: " (%.2f s%@)", seconds, rate))
             }
             if let error = entry.error { lines.append("  error: \(error)") }
-            for failure in entry.failures.prefix(20) {
+            // A stopped migration's one failure is its error, printed above.
+            for failure in entry.failures.prefix(20) where entry.state != "failed" {
                 lines.append("  \(failure.kind) \(failure.id): \(failure.message)")
             }
             if entry.failures.count > 20 { lines.append("  … \(entry.failures.count - 20) more (see --json)") }

@@ -14,21 +14,26 @@ enum Quantity {
             ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1),
         ]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value >= 0 else { return nil }
+            guard let value = Double(text.dropLast(suffix.count)), value >= 0,
+                  value * Double(factor) < 0x1p62 else { return nil }  // finite, and fits an Int
             return Int(value * Double(factor))
         }
         return Int(text)
     }
 
-    /// "500ms", "2s", "1.5s", "1m"; a bare number is seconds.
+    /// "500ms", "2s", "1.5s", "1m", "1h"; a bare number is seconds. Nil for
+    /// anything else, negative, or beyond about 290 million years.
     static func duration(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
-        for (suffix, seconds) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value >= 0 else { return nil }
-            return .milliseconds(Int64(value * seconds * 1000))
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        var seconds = 1.0
+        var number = Substring(text)
+        for (suffix, unit) in units where text.hasSuffix(suffix) {
+            seconds = unit
+            number = text.dropLast(suffix.count)
+            break
         }
-        guard let value = Double(text), value >= 0 else { return nil }
-        return .milliseconds(Int64(value * 1000))
+        guard let value = Double(number), value >= 0, value * seconds * 1000 < 0x1p62 else { return nil }
+        return .milliseconds(Int64(value * seconds * 1000))
     }
 
     static func readStandardInput() throws -> [UInt8] {

@@ -31,7 +31,7 @@ public struct MigrationFile: Sendable, Equatable {
         let suffix = Array(".lua".utf8)
         guard digits.count >= 4, digits.count <= 9, rest.first == UInt8(ascii: "_"), rest.count > 1 + suffix.count,
               Array(rest.suffix(suffix.count)) == suffix else {
-            throw KeepError(.invalid, "\(fileName): a migration file is named NNNN_name.lua (at least four digits, "
+            throw KeepError(.invalid, "\(fileName): a migration file is named NNNN_name.lua (four to nine digits, "
                 + "an underscore, a name, .lua), e.g. 0001_rename_module.lua")
         }
         let name = rest.dropFirst().dropLast(suffix.count)

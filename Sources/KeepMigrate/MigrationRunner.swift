@@ -19,6 +19,9 @@ public final class MigrationRunner {
 
     public struct Options: Sendable {
         public var batchSize = 500
+        /// A batch also ends once its documents' content adds up to this many
+        /// bytes: 500 documents of 1.5 MiB, before and after, would be GBs.
+        public var batchBytes = 32 << 20
         public var onError = ErrorMode.stop
         /// Keep previous content for `rollback` (`--no-backup` turns it off).
         public var keepsBackup = true
@@ -69,8 +72,44 @@ public final class MigrationRunner {
     /// Runs the pending migrations through `through` (all when nil).
     /// `accepting` acknowledges changed files by id or name. A dry run reads
     /// everything and writes nothing, not even the lock.
+    ///
+    /// What to run is decided twice: before the lock, so that a broken file
+    /// or a blocked ledger fails before anything is locked; and again under
+    /// the lock, from the ledger as it is then, since another runner may
+    /// have applied migrations (and released the lock) in between.
     public func up(through: String? = nil, accepting: [String] = [], dryRun: Bool = false) throws -> MigrationReport {
-        let status = try self.status()
+        var scripts: [String: MigrationScript] = [:]
+        let preview = try plan(try self.status(), through: through, accepting: accepting, scripts: &scripts)
+        var report = MigrationReport(dryRun: dryRun)
+        if dryRun {
+            for entry in preview.pending {
+                report.migrations.append(try simulate(entry, scripts[entry.id]!))
+            }
+            return report
+        }
+        guard !preview.pending.isEmpty || !preview.accepted.isEmpty else { return report }
+        try withLock { keeper in
+            let (accepted, pending) = try plan(try self.status(), through: through, accepting: accepting,
+                                               scripts: &scripts)
+            for entry in accepted {
+                var record = entry.record!
+                record.checksum = entry.file!.checksum
+                try save(record, startingOver: false)
+            }
+            for entry in pending {
+                let result = try apply(entry, scripts[entry.id]!, keeper)
+                report.migrations.append(result)
+                if result.state != MigrationRecord.State.applied.rawValue { break }
+            }
+        }
+        return report
+    }
+
+    /// The changed files acknowledged and the migrations to run, from
+    /// `status`; loads the scripts not loaded yet into `scripts` (by id).
+    private func plan(_ status: MigrationStatus, through: String?, accepting: [String],
+                      scripts: inout [String: MigrationScript]) throws
+        -> (accepted: [MigrationStatus.Entry], pending: [MigrationStatus.Entry]) {
         var accepted: [MigrationStatus.Entry] = []
         for ref in accepting {
             guard let entry = status.entry(ref) else {
@@ -82,31 +121,11 @@ public final class MigrationRunner {
             accepted.append(entry)
         }
         let pending = try status.pending(through: through, accepting: Set(accepted.map(\.id)))
-        // Every file loads before anything is locked or written.
-        let scripts = try pending.map { entry throws(KeepError) in
-            try MigrationScript(file: entry.file!, root: directory.path, validator: validator, budget: options.budget)
+        for entry in pending where scripts[entry.id] == nil {
+            scripts[entry.id] = try MigrationScript(file: entry.file!, root: directory.path, validator: validator,
+                                                    budget: options.budget)
         }
-        var report = MigrationReport(dryRun: dryRun)
-        if dryRun {
-            for (entry, script) in zip(pending, scripts) {
-                report.migrations.append(try simulate(entry, script))
-            }
-            return report
-        }
-        guard !pending.isEmpty || !accepted.isEmpty else { return report }
-        try withLock { keeper in
-            for entry in accepted {
-                var record = entry.record!
-                record.checksum = entry.file!.checksum
-                try save(record, startingOver: false)
-            }
-            for (entry, script) in zip(pending, scripts) {
-                let result = try apply(entry, script, keeper)
-                report.migrations.append(result)
-                if result.state != MigrationRecord.State.applied.rawValue { break }
-            }
-        }
-        return report
+        return (accepted, pending)
     }
 
     /// One migration, from its checkpoint to the end (or to a failing document).
@@ -150,7 +169,7 @@ public final class MigrationRunner {
             } catch let error as KeepError where error.details[Self.stopKey] != nil {
                 let failure = MigrationFailure(kind: DocumentKind(rawValue: error.details["kind"] ?? "") ?? .session,
                                                id: try ResourceID(error.details["id"] ?? ""), message: error.message)
-                return try stop(&record, result, at: failure)
+                return try stop(&record, result, at: failure, since: lastSubmitted)
             }
             progress(MigrationProgress(id: record.id, file: script.file.fileName, done: record.scanned, total: total,
                                        changed: record.changed, failed: record.failed,
@@ -163,8 +182,8 @@ public final class MigrationRunner {
             while true {
                 try keeper.check()
                 try checkInterrupt()
-                let documents = try blocking { [after, batchSize = options.batchSize] in
-                    try await storage.migrationDocuments(kind, after: after, limit: batchSize)
+                let documents = try blocking { [after, batchSize = options.batchSize, batchBytes = options.batchBytes] in
+                    try await storage.migrationDocuments(kind, after: after, limit: batchSize, byteLimit: batchBytes)
                 }
                 guard let last = documents.last else { break }
                 var changes: [MigrationChange] = []
@@ -178,7 +197,7 @@ public final class MigrationRunner {
                         let failure = MigrationFailure(kind: kind, id: document.id, message: message)
                         if onError == .stop {
                             if let stopped = try settle() { return stopped }
-                            return try stop(&record, result, at: failure)
+                            return try stop(&record, result, at: failure, since: lastSubmitted)
                         }
                         failures.append(failure)
                     }
@@ -222,16 +241,21 @@ public final class MigrationRunner {
 
     /// `--on-error stop`: the failing batch is not written; the record keeps
     /// the checkpoint before it and says what failed.
+    /// The report's counts are the ledger's: what committed batches did (the
+    /// failing document's batch did not commit; the error names it).
     private func stop(_ record: inout MigrationRecord, _ entry: MigrationReport.Entry,
-                      at failure: MigrationFailure) throws -> MigrationReport.Entry {
+                      at failure: MigrationFailure, since lastCommit: ContinuousClock.Instant) throws
+        -> MigrationReport.Entry {
         record.state = .failed
         record.lastError = "\(failure.kind.rawValue) \(failure.id): \(failure.message)"
+        record.elapsedMilliseconds += Self.milliseconds(since: lastCommit)
         try save(record, startingOver: false)
         var result = entry
         result.state = record.state.rawValue
         result.scanned = record.scanned
         result.changed = record.changed
-        result.failed = record.failed + 1
+        result.failed = record.failed
+        result.elapsedMilliseconds = record.elapsedMilliseconds
         result.error = record.lastError
         result.failures = [MigrationReport.Failure(kind: failure.kind.rawValue, id: failure.id.rawValue,
                                                    message: failure.message)]
@@ -259,8 +283,8 @@ public final class MigrationRunner {
         walking: for (kind, start) in walk(script.target, from: resuming?.checkpoint) {
             var after = start
             while true {
-                let documents = try blocking { [after, batchSize = options.batchSize] in
-                    try await storage.migrationDocuments(kind, after: after, limit: batchSize)
+                let documents = try blocking { [after, batchSize = options.batchSize, batchBytes = options.batchBytes] in
+                    try await storage.migrationDocuments(kind, after: after, limit: batchSize, byteLimit: batchBytes)
                 }
                 guard let last = documents.last else { break }
                 for document in documents {
@@ -310,16 +334,21 @@ public final class MigrationRunner {
     // MARK: rollback
 
     /// Restores every document the migration changed (that nobody changed since).
+    /// The checks run again under the lock, on the ledger as it is then.
     public func rollback(_ ref: String) throws -> MigrationReport {
-        let status = try self.status()
-        guard let entry = status.entry(ref) else {
-            throw KeepError(.notFound, "rollback \(ref): no migration has that number or name; see `keep migrate status`")
+        func checked() throws -> (MigrationStatus.Entry, MigrationRecord) {
+            let status = try self.status()
+            guard let entry = status.entry(ref) else {
+                throw KeepError(.notFound, "rollback \(ref): no migration has that number or name; see `keep migrate status`")
+            }
+            try status.checkRollback(entry)
+            return (entry, entry.record!)
         }
-        try status.checkRollback(entry)
-        var record = entry.record!
+        var (entry, record) = try checked()
         var result = MigrationReport.Entry(id: record.id, file: entry.fileName, description: record.description,
                                            target: record.target.rawValue, state: "")
         try withLock { keeper in
+            (entry, record) = try checked()
             record.state = .rollingBack
             try save(record, startingOver: false)
             let started = ContinuousClock.now

@@ -129,13 +129,20 @@ public final class MigrationScript: @unchecked Sendable {
             if error.keepError?.code == .interrupted { throw KeepError(.interrupted, "the migration was interrupted") }
             return .failed(error.description)
         }
-        guard let title = stack.text(at: -3) else {
+        guard stack.type(at: -3) == .string else {
             return .failed("up left doc.title as \(stack.typeName(at: -3)); it must be a string")
+        }
+        guard let title = stack.text(at: -3) else {
+            return .failed("up left doc.title that is not valid UTF-8; titles are UTF-8 text")
         }
         let description: String?
         switch stack.type(at: -2) {
         case .nil: description = nil
-        case .string: description = stack.text(at: -2)
+        case .string:
+            guard let text = stack.text(at: -2) else {
+                return .failed("up left doc.description that is not valid UTF-8; descriptions are UTF-8 text")
+            }
+            description = text
         default: return .failed("up left doc.description as \(stack.typeName(at: -2)); it must be a string or nil")
         }
         let encoded: String

@@ -83,7 +83,7 @@ extension SQLiteBackend: MigrationStorage {
         }
     }
 
-    public func migrationDocuments(_ kind: DocumentKind, after: ResourceID?, limit: Int) async throws
+    public func migrationDocuments(_ kind: DocumentKind, after: ResourceID?, limit: Int, byteLimit: Int) async throws
         -> [MigrationDocument] {
         try await read("read documents to migrate") { db in
             let statement = try db.cachedStatement(sql: """
@@ -93,8 +93,11 @@ extension SQLiteBackend: MigrationStorage {
             var documents: [MigrationDocument] = []
             documents.reserveCapacity(limit)
             let rows = try Row.fetchCursor(statement, arguments: [after?.rawValue ?? "", limit])
-            while let row = try rows.next() {
-                documents.append(try Self.document(kind, from: row))
+            var bytes = 0
+            while bytes < byteLimit, let row = try rows.next() {
+                let document = try Self.document(kind, from: row)
+                bytes += document.content.utf8.count
+                documents.append(document)
             }
             return documents
         }

@@ -31,6 +31,19 @@ public final class SQLiteBackend: Sendable {
         }
     }
 
+    /// Folds the write-ahead log into the database file and closes every
+    /// connection: afterwards the file alone holds everything (it can be
+    /// copied), as after the sqlite3 shell exits. Commands that wrote a lot
+    /// call it at the end; nothing may use the backend afterwards.
+    public func close(readOnly: Bool = false) throws {
+        do {
+            if !readOnly { try pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
+            try pool.close()
+        } catch {
+            throw Self.keepError(error, doing: "close the database")
+        }
+    }
+
     /// The journal mode and synchronous level in force (for diagnostics and
     /// for benchmarks that must compare like with like).
     public func settings() async throws -> (journalMode: String, synchronous: Int) {

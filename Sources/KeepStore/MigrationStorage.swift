@@ -38,8 +38,12 @@ public protocol MigrationStorage: Sendable {
     /// How many documents of `kind` there are (progress totals).
     func migrationDocumentCount(_ kind: DocumentKind) async throws -> Int64
 
-    /// Up to `limit` documents of `kind` with ids after `after`, in id order.
-    func migrationDocuments(_ kind: DocumentKind, after: ResourceID?, limit: Int) async throws -> [MigrationDocument]
+    /// Up to `limit` documents of `kind` with ids after `after`, in id order,
+    /// stopping early once their content adds up to `byteLimit` (at least one
+    /// document is returned when there is one), so that a batch of large
+    /// documents stays within memory.
+    func migrationDocuments(_ kind: DocumentKind, after: ResourceID?, limit: Int, byteLimit: Int) async throws
+        -> [MigrationDocument]
 
     /// Commits one batch in one transaction: each change is written only if
     /// the document still is as it was read (else `redo` decides again on the

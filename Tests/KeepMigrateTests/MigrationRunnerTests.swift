@@ -25,6 +25,7 @@ struct MigrationRunnerTests {
             #expect(stored.updatedAt == original.updatedAt, "a migration is not a user's edit")
             #expect(stored.hash == ContentHash(of: stored.content))
             #expect(stored.content.contains("WellLogViewer") == renamed)
+            #expect(stored.content.contains("\"runs\": 1") == renamed)
             if !renamed { #expect(stored.content == original.content, "unchanged documents keep their bytes") }
         }
         let again = try await onThread { try fixture.runner().up() }
@@ -108,8 +109,38 @@ struct MigrationRunnerTests {
         #expect(migrated == expected)
         for original in seeded {
             let stored = try await fixture.session(original.id, owner: original.owner)
-            #expect(stored.version == original.version + (original.content.contains("WellLogs") ? 1 : 0))
+            let renamed = original.content.contains("WellLogs")
+            #expect(stored.version == original.version + (renamed ? 1 : 0))
+            #expect(stored.content.contains("\"runs\": 1") == renamed, "migrated exactly once")
         }
+    }
+
+    @Test("what to run is decided again under the lock: a runner that lost the race does not apply a migration twice")
+    func decidedUnderTheLock() async throws {
+        let fixture = try MigrationFixture()
+        let seeded = try await fixture.seedSessions(9)
+        try fixture.writeRename()
+        let racing = InterferingStorage(fixture.backend)
+        // Between this runner's first look at the ledger and its lock, another runner applies everything.
+        racing.beforeAcquire = { [fixture] in
+            racing.beforeAcquire = {}
+            _ = try await onThread { try fixture.runner(holder: "quicker").up() }
+        }
+        let late = try await onThread { try fixture.runner(storage: racing, holder: "slower").up() }
+        #expect(late.migrations.isEmpty, "nothing left to run once the lock is held")
+        for original in seeded where original.content.contains("WellLogs") {
+            let stored = try await fixture.session(original.id, owner: original.owner)
+            #expect(stored.version == 2)
+            #expect(stored.content.contains("\"runs\": 1"))
+        }
+        // And a rollback checked before another runner applied a later migration is refused under the lock.
+        try fixture.write("0002_more.lua", "return { description = 'more', target = 'sessions', up = function(doc) doc.data.more = 1 end }")
+        racing.beforeAcquire = { [fixture] in
+            racing.beforeAcquire = {}
+            _ = try await onThread { try fixture.runner(holder: "quicker").up() }
+        }
+        let refused = await expectKeepError(.conflict) { try fixture.runner(storage: racing, holder: "slower").rollback("1") }
+        #expect(refused?.message.contains("0002_more.lua (applied)") == true)
     }
 
     @Test("a document edited between the batch's read and its commit is migrated as it is now")
@@ -176,7 +207,8 @@ struct MigrationRunnerTests {
         #expect(try await fixture.dump() == before)
         #expect(try await onThread { try fixture.runner().status() }.entry("1")?.record == nil)
         #expect(dry.samples.count == 3)
-        #expect(dry.samples.first?.content == ["-      \"module\": \"WellLogs\",", "+      \"module\": \"WellLogViewer\","])
+        #expect(dry.samples.first?.content == ["-      \"module\": \"WellLogs\",", "+      \"module\": \"WellLogViewer\",",
+                                               "+  \"runs\": 1,"])
         let real = try #require(try await onThread { try fixture.runner().up() }.migrations.first)
         #expect((dry.scanned, dry.changed, dry.failed) == (real.scanned, real.changed, real.failed))
     }
@@ -302,6 +334,10 @@ struct MigrationRunnerTests {
         try fixture.write("0002_title.lua", "return { description = 'x', target = 'sessions', up = function(doc) doc.title = 5 end }")
         let second = try #require(try await onThread { try fixture.runner { $0.onError = .skip }.up() }.migrations.first)
         #expect(second.failures.contains { $0.message.contains("doc.title as number") })
+        try fixture.write("0003_utf8.lua", #"return { description = 'x', target = 'sessions', up = function(doc) doc.description = "caf\xe9" end }"#)
+        let third = try #require(try await onThread { try fixture.runner { $0.onError = .skip }.up() }.migrations.first)
+        #expect(third.failures.contains { $0.message.contains("doc.description that is not valid UTF-8") })
+        #expect(try await fixture.session(json.id, owner: "alice") == json, "nothing written")
     }
 }
 

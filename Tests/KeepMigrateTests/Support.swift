@@ -39,15 +39,19 @@ final class MigrationFixture: @unchecked Sendable {
     }
 
     /// The standard test migration: renames a module in every dashboard.
+    /// Renames a module, and counts how often each document it changes went
+    /// through `up` (`runs`), so that a document migrated twice shows.
     func writeRename(_ fileName: String = "0001_rename_module.lua", target: String = "sessions") throws {
         try write(fileName, """
             return {
               description = "rename module WellLogs to WellLogViewer",
               target = "\(target)",
               up = function(doc)
+                local renamed = false
                 for _, d in ipairs(doc.data.dashboards or {}) do
-                  if d.module == "WellLogs" then d.module = "WellLogViewer" end
+                  if d.module == "WellLogs" then d.module = "WellLogViewer"; renamed = true end
                 end
+                if renamed then doc.data.runs = (doc.data.runs or 0) + 1 end
               end,
             }
             """)
@@ -83,7 +87,7 @@ final class MigrationFixture: @unchecked Sendable {
         for kind in [DocumentKind.session, .snapshot] {
             var after: ResourceID?
             while true {
-                let batch = try await backend.migrationDocuments(kind, after: after, limit: 1000)
+                let batch = try await backend.migrationDocuments(kind, after: after, limit: 1000, byteLimit: .max)
                 guard let last = batch.last else { break }
                 rows += batch.map { "\($0.kind) \($0.id) \($0.title) \($0.description ?? "-") \($0.hash) \($0.content)" }
                 after = last.id
@@ -103,6 +107,8 @@ final class InterferingStorage: MigrationStorage, @unchecked Sendable {
     private let state = Mutex<(commits: Int, failAtCommit: Int?)>((0, nil))
     /// Runs before each batch commit (a concurrent writer's edits).
     var beforeCommit: @Sendable (MigrationBatch) async throws -> Void = { _ in }
+    /// Runs before the lock is taken (another runner getting there first).
+    var beforeAcquire: @Sendable () async throws -> Void = {}
 
     init(_ base: SQLiteBackend, failAtCommit: Int? = nil) {
         self.base = base
@@ -117,7 +123,8 @@ final class InterferingStorage: MigrationStorage, @unchecked Sendable {
     }
     func migrationLock() async throws -> MigrationLock? { try await base.migrationLock() }
     func acquireMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> MigrationLock? {
-        try await base.acquireMigrationLock(holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+        try await beforeAcquire()
+        return try await base.acquireMigrationLock(holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
     }
     func renewMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool {
         try await base.renewMigrationLock(holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
@@ -134,8 +141,9 @@ final class InterferingStorage: MigrationStorage, @unchecked Sendable {
                                            leaseMilliseconds: leaseMilliseconds)
     }
     func migrationDocumentCount(_ kind: DocumentKind) async throws -> Int64 { try await base.migrationDocumentCount(kind) }
-    func migrationDocuments(_ kind: DocumentKind, after: ResourceID?, limit: Int) async throws -> [MigrationDocument] {
-        try await base.migrationDocuments(kind, after: after, limit: limit)
+    func migrationDocuments(_ kind: DocumentKind, after: ResourceID?, limit: Int, byteLimit: Int) async throws
+        -> [MigrationDocument] {
+        try await base.migrationDocuments(kind, after: after, limit: limit, byteLimit: byteLimit)
     }
     func commitMigrationBatch(_ batch: MigrationBatch, holder: String, now: Timestamp, leaseMilliseconds: Int64,
                               redo: @escaping @Sendable (MigrationDocument) throws -> MigrationOutcome) async throws
