@@ -65,6 +65,7 @@ mkdir -p "$work/migrations"
 cp scripts/migrations/0001_rename_map_view.lua "$work/migrations/"
 now_ms() { date +%s%3N; }
 for round in $(seq "$rounds"); do
+  rm -f "$work/keep.sqlite"* "$work/python.sqlite"*  # no write-ahead log of the last round
   cp "$work/seed.sqlite" "$work/keep.sqlite"
   cp "$work/seed.sqlite" "$work/python.sqlite"
   start=$(now_ms)
