@@ -177,8 +177,20 @@ public struct ContentPatch: Sendable, Equatable {
             new.withUTF8 { after in
                 let limit = min(before.count, after.count)
                 var prefix = 0
-                while prefix < limit, before[prefix] == after[prefix] { prefix += 1 }
                 var suffix = 0
+                // Eight bytes at a time, then byte by byte.
+                if let oldBase = before.baseAddress, let newBase = after.baseAddress {
+                    let old = UnsafeRawPointer(oldBase), new = UnsafeRawPointer(newBase)
+                    while prefix + 8 <= limit,
+                          old.loadUnaligned(fromByteOffset: prefix, as: UInt64.self)
+                            == new.loadUnaligned(fromByteOffset: prefix, as: UInt64.self) { prefix += 8 }
+                    while prefix < limit, before[prefix] == after[prefix] { prefix += 1 }
+                    while suffix + 8 <= limit - prefix,
+                          old.loadUnaligned(fromByteOffset: before.count - suffix - 8, as: UInt64.self)
+                            == new.loadUnaligned(fromByteOffset: after.count - suffix - 8, as: UInt64.self) {
+                        suffix += 8
+                    }
+                }
                 while suffix < limit - prefix, before[before.count - 1 - suffix] == after[after.count - 1 - suffix] {
                     suffix += 1
                 }
