@@ -191,6 +191,35 @@ import Testing
         #expect(documents.allSatisfy { $0.split(separator: " ")[1] == "2" })
     }
 
+    @Test("Ctrl-C stops a run with status 130; the next run resumes after the last committed batch")
+    func interrupted() throws {
+        let slow = """
+            return { description = "slow", target = "all", up = function(doc)
+              for _ = 1, 2000000 do end
+              doc.data.runs = (doc.data.runs or 0) + 1
+            end }
+            """
+        let store = try Store(sessions: 300, migrations: ["0001_slow.lua": slow])
+        let snapshot = try store.keep(["run", "-e", "keep.sessions.list{}.items[1]:snapshot{title = 'shared'}"])
+        #expect(snapshot.status == 0, "\(snapshot.stderr)")
+        let runner = try store.startMigrate(["up", "--batch-size", "20"])
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, try !store.migrate(["status"]).stdout.contains("checkpoint session") {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(runner.processIdentifier, SIGINT)
+        let stopped = try KeepBinary.finish(runner)
+        #expect(stopped.status == 130, "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("interrupted"), "\(stopped.stderr)")
+        #expect(try store.migrate(["status"]).stdout.contains("0001_slow.lua  running"))
+        let resumed = try store.migrate(["up"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("applied (resumed) — scanned 301, changed 301"), "\(resumed.stdout)")
+        #expect(try store.dump().allSatisfy { $0.hasSuffix(" runs=1") })
+        let shared = try store.keep(["run", "-e", "print(keep.snapshots.list{}.items[1]:data().runs)"])
+        #expect(shared.stdout == "1\n", "the snapshot after the sessions, once: \(shared.stderr)")
+    }
+
     @Test("a dry run leaves the database file as it was and counts what the real run does; rollback restores every document")
     func dryRunAndRollback() throws {
         let store = try Store(sessions: 300)
