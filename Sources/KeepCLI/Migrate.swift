@@ -103,7 +103,7 @@ extension Keep {
         struct New: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Create the next migration file from a template.")
             @OptionGroup var global: GlobalOptions
-            @Option(help: ArgumentHelp("The migration folder (default ./migrations).", valueName: "DIR"))
+            @Option(help: ArgumentHelp("The migration folder.", valueName: "DIR"))
             var dir = "migrations"
             @Argument(help: ArgumentHelp("What it does, in a few words (e.g. rename_well_logs).", valueName: "NAME"))
             var name: String
@@ -118,7 +118,7 @@ extension Keep {
 
 /// Options the migrate commands share.
 struct MigrateOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The migration folder (default ./migrations).", valueName: "DIR"))
+    @Option(help: ArgumentHelp("The migration folder.", valueName: "DIR"))
     var dir = "migrations"
     @Option(help: ArgumentHelp("Documents per batch (each batch commits with its checkpoint).", valueName: "N"))
     var batchSize = 500
