@@ -143,6 +143,33 @@ struct MigrationRunnerTests {
         #expect(refused?.message.contains("0002_more.lua (applied)") == true)
     }
 
+    @Test("an `all` migration stopped among the snapshots resumes there, after every session")
+    func resumesAmongSnapshots() async throws {
+        let fixture = try MigrationFixture()
+        let sessions = try await fixture.seedSessions(3)
+        var snapshots: [Snapshot] = []
+        for index in 0 ..< 4 {
+            snapshots.append(try await fixture.snapshots.create(as: "alice", title: "S\(index)",
+                                                                content: #"{"dashboards":[{"module":"WellLogs"}]}"#))
+        }
+        try fixture.writeRename(target: "all")
+        // Batches of 2: sessions [2, 1], snapshots [2, 2]; the fourth commit dies.
+        let crashing = InterferingStorage(fixture.backend, failAtCommit: 4)
+        await expectKeepError(.unavailable) { try fixture.runner(storage: crashing, holder: "first") { $0.batchSize = 2 }.up() }
+        let checkpoint = try await onThread { try fixture.runner().status() }.entry("1")?.record?.checkpoint
+        #expect(checkpoint?.kind == .snapshot)
+        fixture.clock.advance(milliseconds: 10_001)
+        let resumed = try #require(try await onThread { try fixture.runner(holder: "second") { $0.batchSize = 2 }.up() }.migrations.first)
+        #expect((resumed.state, resumed.scanned) == ("applied", 7))
+        for session in sessions where session.content.contains("WellLogs") {
+            #expect(try await fixture.session(session.id, owner: session.owner).content.contains("\"runs\": 1"))
+        }
+        for snapshot in snapshots {
+            let stored = try await fixture.snapshots.get(as: "alice", id: snapshot.id)
+            #expect(stored.content.contains("\"runs\": 1"), "each snapshot once")
+        }
+    }
+
     @Test("a document edited between the batch's read and its commit is migrated as it is now")
     func concurrentEditIsRedone() async throws {
         let fixture = try MigrationFixture()
