@@ -92,17 +92,10 @@ enum JobCommand {
         }
     }
 
-    /// Runs async store work from the synchronous command.
+    /// Runs async store work from the synchronous command; a Keep error ends it.
     static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-        let semaphore = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: Result<T, any Error>?
-        Task.detached {
-            do { result = .success(try await body()) } catch { result = .failure(error) }
-            semaphore.signal()
-        }
-        semaphore.wait()
         do {
-            return try result!.get()
+            return try blocking(body)
         } catch let error as KeepError {
             fail("keep: \(error)", status: ExitStatus.failure)
         }
