@@ -134,6 +134,15 @@ import Testing
         #expect(result.status == 1)
     }
 
+    @Test func expressionErrorsReportTheirOwnLine() throws {
+        let result = try Self.repl("x = nil\nx.y\nx.z -- a comment\n")
+        #expect(result.stderr == """
+            stdin:2: attempt to index a nil value (global 'x')
+            stdin:3: attempt to index a nil value (global 'x')
+
+            """)
+    }
+
     @Test func incompleteInputAtTheEndIsASyntaxError() throws {
         let result = try Self.repl("1\nfor i = 1, 2 do\n")
         #expect(result.stdout == "1\n")
