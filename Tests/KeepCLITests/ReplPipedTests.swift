@@ -185,7 +185,7 @@ import Testing
         #expect(lines[0] == "page of 2 items")
         #expect(lines[1].hasPrefix("  [1] Session<") && lines[1].hasSuffix(" \"s1\" v1>"))
         #expect(lines[2].hasPrefix("  [2] Session<") && lines[2].hasSuffix(" \"s2\" v1>"))
-        #expect(lines[3] == "next page: keep.sessions.list{page_token = _.next_token}")
+        #expect(lines[3] == "next page: repeat the keep.sessions.list call with page_token = _.next_token added")
         #expect(lines[4] == "page of 1 item (last page)")
         #expect(lines[5].hasSuffix(" \"s3\" v1>"))
     }
