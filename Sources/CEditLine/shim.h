@@ -17,8 +17,11 @@ static inline int keepel_set_emacs(EditLine *el) { return el_set(el, EL_EDITOR, 
 typedef char *(*keepel_prompt_t)(EditLine *);
 static inline int keepel_set_prompt(EditLine *el, keepel_prompt_t prompt) { return el_set(el, EL_PROMPT, prompt); }
 /// While editing, Ctrl-C arrives as a key (bound by the REPL) instead of as
-/// SIGINT, so it stays in order with the keys typed around it.
-static inline int keepel_keep_ctrl_c_in_band(EditLine *el) { return el_set(el, EL_SETTY, "-d", "-isig", NULL); }
+/// SIGINT, so it stays in order with the keys typed around it. Only the
+/// interrupt character is disabled (`intr=` sets it, `-intr` keeps it so
+/// when libedit re-reads the terminal's characters): Ctrl-Z and Ctrl-\ still
+/// suspend and quit.
+static inline int keepel_keep_ctrl_c_in_band(EditLine *el) { return el_set(el, EL_SETTY, "-d", "intr=", "-intr", NULL); }
 static inline int keepel_set_history(EditLine *el, History *h) { return el_set(el, EL_HIST, history, h); }
 static inline int keepel_set_getc(EditLine *el, el_rfunc_t read) { return el_set(el, EL_GETCFN, read); }
 static inline int keepel_set_signal(EditLine *el, int handle) { return el_set(el, EL_SIGNAL, handle); }

@@ -494,7 +494,7 @@ static int keep_tostring_body(lua_State *L) {
     return 1;
 }
 
-const char *keep_tostring(lua_State *L, int idx, size_t *len) {
+int keep_tostring_protected(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
     KeepBudget *b = budget_of(L);
     int saved = b->in_lua;
@@ -503,6 +503,12 @@ const char *keep_tostring(lua_State *L, int idx, size_t *len) {
     lua_pushvalue(L, idx);
     int status = lua_pcall(L, 1, 1, 0);
     b->in_lua = saved;
+    return status;
+}
+
+const char *keep_tostring(lua_State *L, int idx, size_t *len) {
+    idx = lua_absindex(L, idx);
+    int status = keep_tostring_protected(L, idx);
     if (status != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
         lua_pop(L, 1);
         lua_pushfstring(L, "(error object is a %s value; its __tostring failed)", luaL_typename(L, idx));

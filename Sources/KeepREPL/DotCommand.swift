@@ -38,7 +38,8 @@ struct DotCommand: Equatable {
           snap = s:snapshot{title = "Q3 for the board"}
           keep.snapshots.list{}  keep.snapshots.get(id)  snap:to_session{title = "copy"}
           keep.visits.list{}                    snapshots you have opened
-        A page shows its items; fetch the next with keep.sessions.list{page_token = _.next_token}.
+        A page shows its items; for the next, repeat the call with page_token = _.next_token added:
+          keep.sessions.list{sort_by = "title", page_token = _.next_token}
 
         Commands:
           .help          this text

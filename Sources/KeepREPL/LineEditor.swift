@@ -59,7 +59,9 @@ public final class LineEditor {
         keepel_set_emacs(editLine)
         // The user's ~/.editrc first; the bindings the REPL relies on after it.
         el_source(editLine, nil)
-        keepel_set_signal(editLine, 0)
+        // libedit restores the terminal before Ctrl-Z suspends (or Ctrl-\
+        // quits) and returns to raw mode and redraws the line on `fg`.
+        keepel_set_signal(editLine, 1)
         keepel_set_history(editLine, history)
         keepel_set_prompt(editLine) { el in LineEditor.owner(of: el)?.prompt }
         keepel_set_getc(editLine) { el, character in

@@ -10,10 +10,15 @@ import KeepLua
 ///
 /// 1. Top-level `local` statements are rewritten in place: `local a, b = f()`
 ///    becomes `      a, b = f()` (`local x` gets ` = nil`), and
-///    `local function f` becomes `      function f`. Lines and columns stay the
-///    same, so error positions are the user's.
+///    `local function f` becomes `      function f`. An initializer that
+///    mentions a name it declares must see the name's old binding, as in Lua
+///    (`local print = function(...) return print("[log]", ...) end`), so
+///    `local f = g(f)` becomes
+///    `do local f = f local f = g(f) __keep_value1 = f end f = __keep_value1`
+///    (a new name's copy falls back to the global). Text is only added
+///    within lines, so error lines are the user's.
 /// 2. The chunk is compiled inside a wrapper that declares the persistent
-///    locals it mentions and the ones it declares:
+///    locals it mentions and the ones it declares, all starting as nil:
 ///    `local __keep_select = ...; local a, b; return function(...) <chunk>\nend`.
 /// 3. Before the chunk runs, each upvalue of the inner function that names a
 ///    persistent local is joined (`lua_upvaluejoin`) to that local's cell, so
@@ -50,23 +55,60 @@ final class PersistentLocals {
         let scan = ChunkScanner(source)
         var body = source
         var declared = Set<String>()
+        var temporaries = 0
         // Edit from the end so earlier offsets stay valid.
         for statement in scan.locals.reversed() {
+            declared.formUnion(statement.names)
             if let insertion = statement.missingInitializer {
                 body.insert(contentsOf: Array(" = nil".utf8), at: insertion)
             }
-            body.replaceSubrange(statement.keyword, with: Array("     ".utf8))
-            declared.formUnion(statement.names)
+            guard let initializer = statement.initializer, !statement.mentioned.isEmpty else {
+                body.replaceSubrange(statement.keyword, with: Array("     ".utf8))
+                continue
+            }
+            // The initializer mentions a name it declares, so it must see the
+            // old binding: it runs as a real `local` in a block where those
+            // names are copies of their old values, then the new values go
+            // through temporaries to the persistent variables.
+            let values = (1 ... statement.names.count).map { "\(Self.temporaryName)\($0)" }.joined(separator: ", ")
+            let names = statement.names.joined(separator: ", ")
+            body.insert(contentsOf: Array(" \(values) = \(names) end \(names) = \(values)".utf8), at: initializer.upperBound)
+            let copies = statement.mentioned.map { name in
+                // A new local's old binding is the global (unless the chunk
+                // already assigned the name: see the type's limits).
+                cells[name] != nil ? "local \(name) = \(name) "
+                    : "local \(name) = \(name) if \(name) == nil then \(name) = _ENV.\(name) end "
+            }.joined()
+            body.insert(contentsOf: Array("do \(copies)".utf8), at: statement.keyword.lowerBound)
+            temporaries = max(temporaries, statement.names.count)
         }
-        // Existing locals start unset and are joined to their cells; new ones
-        // start with the value the name has before the declaration (a global),
-        // so `local print = print` and `local x = x or 1` read the global.
+        // Existing locals are joined to their cells; new ones start as nil,
+        // without reading the global of that name (which could run an
+        // `__index` outside the evaluation's budget).
         let existing = scan.names.filter { cells[$0] != nil }.sorted()
         let fresh = declared.filter { cells[$0] == nil }.sorted()
         var prefix = "local \(Self.selectName) = ...; "
-        if !existing.isEmpty { prefix += "local " + existing.joined(separator: ", ") + "; " }
-        if !fresh.isEmpty { prefix += "local \(fresh.joined(separator: ", ")) = \(fresh.joined(separator: ", ")); " }
+        let unset = existing + fresh + (0 ..< temporaries).map { "\(Self.temporaryName)\($0 + 1)" }
+        if !unset.isEmpty { prefix += "local " + unset.joined(separator: ", ") + "; " }
         return (Array((prefix + "return function(...) ").utf8) + body + Array("\nend".utf8), declared)
+    }
+
+    /// Prefix of the wrapper's temporaries that carry new values out of the
+    /// block where an initializer ran.
+    static let temporaryName = "__keep_value"
+
+    /// [-0, +0] Sets the persistent local `name` to the value at `index`;
+    /// false when there is no such local.
+    @discardableResult
+    func assign(_ name: String, valueAt index: Int32) -> Bool {
+        guard let cell = cells[name] else { return false }
+        let value = lua_absindex(L, index)
+        lua_rawgeti(L, keep_registryindex(), lua_Integer(holders))
+        LuaStack(L).pushField(name, of: -1)
+        lua_pushvalue(L, value)
+        _ = lua_setupvalue(L, -2, cell)
+        keep_pop(L, 2)
+        return true
     }
 
     /// [-0, +0] Joins the upvalues of the function at `index` that name

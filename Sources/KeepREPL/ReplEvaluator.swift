@@ -11,7 +11,8 @@ import KeepLua
 /// - input that fails to compile with an error at `<eof>` is incomplete: the
 ///   REPL reads another line and tries again with both.
 ///
-/// The first result of an evaluation is kept in the global `_`.
+/// The first result of an evaluation is kept in the global `_` (and in a
+/// persistent local `_`, if one was declared).
 public final class ReplEvaluator {
     public let state: LuaState
     /// Limits of each evaluation (always interruptible by Ctrl-C).
@@ -127,7 +128,11 @@ public final class ReplEvaluator {
             // Passing the values through `select` keeps a call in the
             // expression from being a tail call, which would drop the input's
             // own frame from tracebacks. (Not when the input ends with `;`.)
-            let passed = Array("return \(PersistentLocals.selectName)(1, ".utf8) + input + Array("\n)".utf8)
+            // The `)` goes right after the last token, before any comment: on
+            // a line of its own it would give `x.y`'s error that line's number.
+            let end = ChunkScanner(input).codeEnd
+            let passed = Array("return \(PersistentLocals.selectName)(1, ".utf8) + input[..<end] + Array(")".utf8)
+                + input[end...]
             stack.setTop(base)
             body = compile(passed, chunkName: chunkName) == nil ? passed : Array("return ".utf8) + input
         }
@@ -151,6 +156,8 @@ public final class ReplEvaluator {
         stack.pushCopy(of: base + 1)
         stack.setField("_", of: -2)
         stack.pop()
+        // A persistent `local _` would hide the global from later inputs.
+        locals.assign("_", valueAt: base + 1)
         lua_rawgeti(state.L, keep_registryindex(), lua_Integer(formatFunction))
         lua_rotate(state.L, base + 1, 1)
         formatted = []

@@ -60,7 +60,8 @@ public final class ReplSession {
     }
 
     /// Runs until end of input or `.exit`; returns the exit status: 0, 1 when
-    /// piped input had an error, 130 when Ctrl-C stopped piped input.
+    /// piped input had an error, 130 when Ctrl-C stopped piped input (while
+    /// a chunk ran or while waiting for input).
     public func run() -> Int32 {
         LuaState.installInterruptHandler()
         defer { LuaState.restoreInterruptHandler() }
@@ -132,6 +133,7 @@ public final class ReplSession {
             default: pending = []
             }
         }
+        if input.interrupted { return 130 }
         if !pending.isEmpty {
             if case .failure(let failure) = evaluateAndShow(pending.joined(separator: "\n"), chunkName: "=stdin",
                                                             firstLine: firstLine, final: true),

@@ -2,12 +2,18 @@
 import Glibc
 #endif
 
+import KeepLua
+
 /// Lines of standard input, read in blocks.
 struct StandardInput {
     private var buffer: [UInt8] = []
     private var start = 0
     private var ended = false
+    /// Ctrl-C (SIGINT) came while waiting for input: the input ends there,
+    /// and the interrupt is consumed so it cannot stop the next chunk.
+    private(set) var interrupted = false
 
+    /// The next line, or nil at the end of the input or on Ctrl-C.
     mutating func nextLine() -> String? {
         while true {
             if let newline = buffer[start...].firstIndex(of: 10) {
@@ -24,8 +30,12 @@ struct StandardInput {
             buffer.removeSubrange(0 ..< start)
             start = 0
             var block = [UInt8](repeating: 0, count: 65536)
+            if LuaState.takeInterrupt() {
+                interrupted = true
+                return nil
+            }
             let count = Glibc.read(STDIN_FILENO, &block, block.count)
-            if count < 0 && errno == EINTR { continue }
+            if count < 0 && errno == EINTR { continue }  // Ctrl-C is seen above
             if count <= 0 { ended = true } else { buffer += block[0 ..< count] }
         }
     }

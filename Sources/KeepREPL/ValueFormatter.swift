@@ -5,7 +5,7 @@ import KeepLua
 /// How the REPL shows values: tables nested with sorted keys, cut at a depth
 /// and at a number of entries, cycles marked; host objects by their
 /// `__tostring` (`Session<Ab3_x9Kq2LmZ "Q3 review" v4>`); pages of a list call
-/// as their items and the call that fetches the next page.
+/// as their items and how to fetch the next page.
 ///
 /// ```
 /// > t = {1, 2, {3}, name = "x"}; t.me = t; return t
@@ -63,7 +63,7 @@ public struct ValueFormatter {
         let count = Int(lua_rawlen(L, items))
         let next = stack.rawField("next_token", of: index).text
         var lines: [String] = []
-        var kind = "<the same list call>"
+        var kind = "list"
         if count > 0 {
             for position in 1 ... min(count, maxEntries) {
                 lua_rawgeti(L, items, lua_Integer(position))
@@ -77,7 +77,9 @@ public struct ValueFormatter {
         }
         if count > maxEntries { lines.append("  … \(count - maxEntries) more") }
         let header = "page of \(count) item\(count == 1 ? "" : "s")" + (next == nil ? " (last page)" : "")
-        let footer = next.map { _ in ["next page: \(kind){page_token = _.next_token}"] } ?? []
+        // The page does not know its call's options (filters, sorting,
+        // page size), and a token is only valid with the same ones.
+        let footer = next.map { _ in ["next page: repeat the \(kind) call with page_token = _.next_token added"] } ?? []
         return ([header] + lines + footer).joined(separator: "\n")
     }
 
@@ -87,7 +89,7 @@ public struct ValueFormatter {
         case "Session": return "keep.sessions.list"
         case "Snapshot": return "keep.snapshots.list"
         case "table" where stack.rawField("snapshot_id", of: index) != .nil: return "keep.visits.list"
-        default: return "<the same list call>"
+        default: return "list"
         }
     }
 
@@ -109,7 +111,7 @@ public struct ValueFormatter {
             case .table where !hasToString(index):
                 return table(at: index, depth: depth)
             default:
-                return .atom(stack.describe(at: index))
+                return .atom(ValueFormatter.describe(at: index, in: stack))
             }
         }
 
@@ -237,6 +239,18 @@ public struct ValueFormatter {
             if case .string(let bytes) = self { return "[\(quoted(bytes, limit: 200))]" }
             return "[\(stack.describe(at: index))]"
         }
+    }
+
+    /// A value as `tostring` gives it. When its `__tostring` raises, the
+    /// value is still a result, not an error: `<table: __tostring failed: …>`
+    /// with the error's own message.
+    static func describe(at index: Int32, in stack: LuaStack) -> String {
+        if let text = stack.string(at: index) { return String(decoding: text, as: UTF8.self) }
+        let index = stack.absolute(index)
+        let status = keep_tostring_protected(stack.L, index)
+        defer { stack.pop() }
+        if status == LUA_OK, let text = stack.string(at: -1) { return String(decoding: text, as: UTF8.self) }
+        return "<\(stack.typeName(at: index)): __tostring failed: \(stack.describe(at: -1))>"
     }
 
     /// A name Lua accepts as a variable or a `.field` (not a keyword).

@@ -26,7 +26,19 @@ final class PseudoTerminal {
 
     /// Runs `keep arguments…`, in `directory` when given (through `sh`, which
     /// changes directory and then becomes `keep`).
-    init(_ arguments: [String], environment: [String: String], directory: URL? = nil) throws {
+    convenience init(_ arguments: [String], environment: [String: String], directory: URL? = nil) throws {
+        var command = [KeepBinary.path] + arguments
+        if let directory { command = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory.path] + command }
+        try self.init(command: command, environment: environment)
+    }
+
+    /// Runs `script` in `sh`, with `$0` the path of `keep` and `$1…` the
+    /// arguments: a shell on the terminal, for job control.
+    convenience init(shellScript script: String, arguments: [String], environment: [String: String]) throws {
+        try self.init(command: ["/bin/sh", "-c", script, KeepBinary.path] + arguments, environment: environment)
+    }
+
+    private init(command: [String], environment: [String: String]) throws {
         // posix_openpt, unlockpt and ptsname are hidden from Swift (they need
         // _XOPEN_SOURCE); this is what they do on Linux.
         master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
@@ -61,8 +73,6 @@ final class PseudoTerminal {
         sigaddset(&defaults, SIGPIPE)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
 
-        var command = [KeepBinary.path] + arguments
-        if let directory { command = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory.path] + command }
         let argv = command.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
@@ -147,21 +157,27 @@ final class PseudoTerminal {
     }
 
     /// Types `text` once the line editor reads keys (the terminal is in raw
-    /// mode, ISIG off): typed earlier, the terminal driver itself would echo
-    /// the keys and take Ctrl-C and Ctrl-D for signals and end of file.
+    /// mode, Ctrl-C no signal): typed earlier, the terminal driver itself would
+    /// echo the keys and take Ctrl-C and Ctrl-D for signals and end of file.
     func type(_ text: String) throws {
         try waitForSignals(enabled: false)
         send(text)
     }
 
-    /// Waits until the terminal is in cooked mode (ISIG on) or raw mode (off).
-    /// Cooked mode after a line was entered means the REPL runs it, so that
-    /// Ctrl-C is a signal rather than a key for the line editor.
+    /// Waits until Ctrl-C makes SIGINT (cooked mode: ISIG on, an interrupt
+    /// character) or not (the line editor's mode, which only disables the
+    /// interrupt character). Cooked mode after a line was entered means the
+    /// REPL runs it, so that Ctrl-C is a signal rather than a key for the line editor.
     func waitForSignals(enabled: Bool, timeout: Duration = .seconds(20)) throws {
         let deadline = ContinuousClock.now + timeout
         var attributes = termios()
-        while tcgetattr(master, &attributes) == 0 && (attributes.c_lflag & tcflag_t(ISIG) != 0) != enabled {
-            guard ContinuousClock.now < deadline else { throw Timeout(expected: enabled ? "ISIG on" : "ISIG off", screen: screen) }
+        func interruptIsASignal() -> Bool {
+            attributes.c_lflag & tcflag_t(ISIG) != 0 && withUnsafeBytes(of: attributes.c_cc) { $0[Int(VINTR)] } != 0
+        }
+        while tcgetattr(master, &attributes) == 0 && interruptIsASignal() != enabled {
+            guard ContinuousClock.now < deadline else {
+                throw Timeout(expected: enabled ? "Ctrl-C a signal" : "Ctrl-C a key", screen: screen)
+            }
             _ = readOutput(until: min(deadline, ContinuousClock.now + .milliseconds(5)))
         }
     }

@@ -134,6 +134,15 @@ import Testing
         #expect(result.status == 1)
     }
 
+    @Test func expressionErrorsReportTheirOwnLine() throws {
+        let result = try Self.repl("x = nil\nx.y\nx.z -- a comment\n")
+        #expect(result.stderr == """
+            stdin:2: attempt to index a nil value (global 'x')
+            stdin:3: attempt to index a nil value (global 'x')
+
+            """)
+    }
+
     @Test func incompleteInputAtTheEndIsASyntaxError() throws {
         let result = try Self.repl("1\nfor i = 1, 2 do\n")
         #expect(result.stdout == "1\n")
@@ -176,7 +185,7 @@ import Testing
         #expect(lines[0] == "page of 2 items")
         #expect(lines[1].hasPrefix("  [1] Session<") && lines[1].hasSuffix(" \"s1\" v1>"))
         #expect(lines[2].hasPrefix("  [2] Session<") && lines[2].hasSuffix(" \"s2\" v1>"))
-        #expect(lines[3] == "next page: keep.sessions.list{page_token = _.next_token}")
+        #expect(lines[3] == "next page: repeat the keep.sessions.list call with page_token = _.next_token added")
         #expect(lines[4] == "page of 1 item (last page)")
         #expect(lines[5].hasSuffix(" \"s3\" v1>"))
     }
@@ -279,19 +288,56 @@ import Testing
         #expect(result.stdout == "2\nnil\nnil\ntable\n")
     }
 
-    @Test func ctrlCStopsPipedInputWithStatus130() throws {
+    /// `keep repl` running on a pipe the test writes to.
+    static func startRepl() throws -> (Process, FileHandle) {
         let directory = try KeepBinary.temporaryDirectory()
         let process = try KeepBinary.start(["repl", "--db", directory.appendingPathComponent("keep.sqlite").path],
                                            directory: directory, environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin"])
-        let input = (process.standardInput as! Pipe).fileHandleForWriting
+        return (process, (process.standardInput as! Pipe).fileHandleForWriting)
+    }
+
+    @Test func ctrlCStopsPipedInputWithStatus130() throws {
+        let (process, input) = try Self.startRepl()
         input.write(Data("print('looping') io.stdout:flush() while true do end\n".utf8))
-        let output = (process.standardOutput as! Pipe).fileHandleForReading
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("looping") { seen += output.availableData }
+        try Self.waitFor("looping", from: process)
         process.interrupt()
         try input.close()
         let result = try KeepBinary.finish(process)
         #expect(result.status == 130)
         #expect(result.stderr.hasPrefix("interrupted: stopped by an interrupt (SIGINT)"))
+    }
+
+    @Test func ctrlCWhileWaitingForInputExitsWithStatus130() throws {
+        let (process, input) = try Self.startRepl()
+        input.write(Data("print('waiting') io.stdout:flush()\n".utf8))
+        try Self.waitFor("waiting", from: process)
+        process.interrupt()
+        // At once, not when more input comes (which it would then stop).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        #expect(!process.isRunning)
+        try input.close()
+        let result = try KeepBinary.finish(process)
+        #expect(result.status == 130)
+    }
+
+    struct Timeout: Error {}
+
+    /// Reads the process's standard output until `text` appears; throws when
+    /// the output ends first or after 20 seconds.
+    static func waitFor(_ text: String, from process: Process) throws {
+        let output = (process.standardOutput as! Pipe).fileHandleForReading.fileDescriptor
+        let deadline = ContinuousClock.now + .seconds(20)
+        var seen: [UInt8] = []
+        while !String(decoding: seen, as: UTF8.self).contains(text) {
+            guard ContinuousClock.now < deadline else { throw Timeout() }
+            var descriptor = pollfd(fd: output, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 100) >= 0 else { throw Timeout() }
+            guard descriptor.revents != 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = read(output, &buffer, buffer.count)
+            guard count > 0 else { throw Timeout() }  // the process closed its output (it died)
+            seen += buffer[0 ..< count]
+        }
     }
 }

@@ -114,6 +114,24 @@ import Testing
         #expect(try terminal.waitForExit() == 0)
     }
 
+    /// Only Ctrl-C is the REPL's: Ctrl-Z suspends it (under a shell with job
+    /// control, as a person's is) and `fg` brings back the line being typed.
+    @Test func ctrlZSuspendsAndFgResumesTheLine() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let terminal = try PseudoTerminal(shellScript: #"set -m; "$0" --db "$1"; echo "[suspended: $?]"; fg"#,
+                                          arguments: [directory.appendingPathComponent("keep.sqlite").path],
+                                          environment: Self.environment(home: directory))
+        try terminal.waitFor(".help for help\n> ")
+        try terminal.type("1 + ")
+        try terminal.waitFor("1 + ")
+        terminal.send("\u{1A}")
+        try terminal.waitFor("[suspended: 148]")
+        try terminal.type("2\r")
+        try terminal.waitFor("3\n> ")
+        try terminal.type("\u{4}")
+        #expect(try terminal.waitForExit() == 0)
+    }
+
     @Test func historyIsKeptAndRecalledAfterARestart() throws {
         let directory = try KeepBinary.temporaryDirectory()
         let history = directory.appendingPathComponent("history")

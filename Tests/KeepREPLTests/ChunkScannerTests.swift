@@ -41,6 +41,33 @@ import Testing
         #expect(scan("local _ENV = {}").locals.isEmpty)
     }
 
+    @Test func stringsContinueAfterEscapedLineBreaks() {
+        #expect(scan("s = \"a\\z\n  local y = 1\"").locals.isEmpty)
+        #expect(scan("s = \"a\\\r\nlocal y = 1\"").locals.isEmpty)
+        #expect(scan("s = 'a\\\nlocal y = 1'").locals.isEmpty)
+        #expect(scan("s = 'a'\nlocal y = 1").locals.map(\.names) == [["y"]])
+    }
+
+    @Test func hexNumbersHaveNoDecimalExponent() {
+        #expect(scan("return 0xe-x").names == ["x"])
+        #expect(scan("return 0xE+y, 0x1p-2, 0x.8P+1 + z, 1e-3, 3E+2-w").names == ["y", "z", "w"])
+    }
+
+    @Test func initializersEndWhereTheirExpressionsDo() {
+        let source = "local a, b = f(a).x:m{1}, -b ^ 2 .. 'x' local c = function() return c end c = 1"
+        let locals = scan(source).locals
+        #expect(locals.map(\.mentioned) == [["a", "b"], ["c"]])
+        let bytes = Array(source.utf8)
+        #expect(locals.compactMap(\.initializer).map { String(decoding: bytes[$0], as: UTF8.self) }
+            == ["f(a).x:m{1}, -b ^ 2 .. 'x'", "function() return c end"])
+        #expect(scan("local x = 1; local y = x").locals.map(\.mentioned) == [[], []])
+    }
+
+    @Test func codeEndsBeforeTrailingComments() {
+        #expect(scan("x.y -- note").codeEnd == 3)
+        #expect(scan("x --[[ a ]] ").codeEnd == 1)
+    }
+
     @Test func namesExcludeFieldsAndMethods() {
         let scanner = scan("a.b:c(d, 0x1p4, 1e-3) x = y['z']")
         #expect(scanner.names == ["a", "d", "x", "y"])

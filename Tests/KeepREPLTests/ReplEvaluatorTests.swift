@@ -75,6 +75,62 @@ import Testing
         #expect(repl.show("1") == "1")
     }
 
+    @Test func expressionErrorsReportTheInputsLine() throws {
+        let repl = try makeEvaluator()
+        #expect(repl.show("nothing.field") == "<error> stdin:1: attempt to index a nil value (global 'nothing')")
+        #expect(repl.show("nothing.field -- a comment") == "<error> stdin:1: attempt to index a nil value (global 'nothing')")
+        #expect(repl.show("1,\nnothing.field") == "<error> stdin:2: attempt to index a nil value (global 'nothing')")
+        #expect(repl.show("2 -- a comment") == "2")
+    }
+
+    @Test func anInitializerSeesTheOldBindingOfTheNamesItDeclares() throws {
+        let repl = try makeEvaluator()
+        #expect(repl.show("log = {}") == "")
+        #expect(repl.show("local insert = function(t, v) return table.insert(t, v) end") == "")
+        #expect(repl.show("local table = {insert = function(t, v) return insert(t, '[log] ' .. v) end}") == "")
+        #expect(repl.show("table.insert(log, 'hi'); return log[1]") == "[log] hi")
+        #expect(repl.show("local tostring = function(v) return '<' .. tostring(v) .. '>' end") == "")
+        #expect(repl.show("tostring(1)") == "<1>")
+        // A re-declared local: the initializer's closure keeps the old value.
+        #expect(repl.show("local f = function() return 1 end") == "")
+        #expect(repl.show("local f, g = function() return f() + 1 end, f") == "")
+        #expect(repl.show("f(), g()") == "2\t1")
+        #expect(repl.show("local n = 1; local n = n + 1; n = n * 10") == "")
+        #expect(repl.show("n") == "20")
+        // `local function` sees itself.
+        #expect(repl.show("local function fact(k) return k < 2 and 1 or k * fact(k - 1) end") == "")
+        #expect(repl.show("fact(5)") == "120")
+    }
+
+    @Test func numbersAndStringsAreReadAsLuaReadsThem() throws {
+        let repl = try makeEvaluator()
+        #expect(repl.show("local x = 3") == "")
+        #expect(repl.show("0xe-x, 0x1p-1 + x, 0x.8P+1, 1e-1 * x") == "11\t3.5\t1.0\t0.3")
+        #expect(repl.show("s = \"a\\z\n   local y = 1\"") == "")
+        #expect(repl.show("s, y") == "alocal y = 1\tnil")
+        #expect(repl.show("s = 'b\\\r\nlocal y = 2'") == "")
+        #expect(repl.show("s, y") == "b\nlocal y = 2\tnil")
+        #expect(repl.localNames == ["x"])
+    }
+
+    @Test func aNewLocalDoesNotReadItsNameFromTheGlobals() throws {
+        let repl = try makeEvaluator()
+        #expect(repl.show("reads = 0 do setmetatable(_G, {__index = function(_, k) reads = reads + 1 end}) end") == "")
+        #expect(repl.show("local z = 1") == "")
+        #expect(repl.show("z, reads") == "1\t0")
+        #expect(repl.show("do setmetatable(_G, {__index = function(_, k) error('undefined global ' .. k, 2) end}) end") == "")
+        #expect(repl.show("local y = 1") == "")
+        #expect(repl.show("y + z") == "2")
+    }
+
+    @Test func underscoreIsTheLastResultEvenAfterLocalUnderscore() throws {
+        let repl = try makeEvaluator()
+        #expect(repl.show("local _, y = 1, 2") == "")
+        #expect(repl.show("5") == "5")
+        #expect(repl.show("_") == "5")
+        #expect(repl.show("_ + y") == "7")
+    }
+
     @Test func sandboxedGlobalsPersistWithoutTheFullLibrary() throws {
         let repl = try makeEvaluator(trust: .sandboxed(roots: ["."]))
         #expect(repl.show("y = 2") == "")

@@ -58,7 +58,15 @@ import Testing
         #expect(repl.show("item, {item}") == #"Item<"Q3 review">"# + "\t" + #"{ Item<"Q3 review"> }"#)
         #expect(repl.show("setmetatable({}, {__tostring = function() return 'custom' end})") == "custom")
         #expect(repl.show("setmetatable({}, {__tostring = function() error('no') end})")
-            .hasPrefix("(error object is a table value"))
+            == "<table: __tostring failed: stdin:1: no>")
+    }
+
+    @Test func aFailingToStringIsShownAsTheValueItIs() throws {
+        let repl = try makeEvaluator()
+        #expect(repl.show("setmetatable({}, {__tostring = function() error('no text', 0) end})")
+            == "<table: __tostring failed: no text>")
+        #expect(repl.show("{setmetatable({}, {__tostring = function() return {} end})}")
+            == "{ <table: __tostring failed: '__tostring' must return a string> }")
     }
 
     @Test func pagesShowTheirItemsAndTheNextCall() throws {
@@ -67,10 +75,10 @@ import Testing
             page of 2 items
               [1] Item<"Q3 review">
               [2] Item<"Q3 review">
-            next page: <the same list call>{page_token = _.next_token}
+            next page: repeat the list call with page_token = _.next_token added
             """)
         #expect(repl.show("{items = {{snapshot_id = 'x'}}, next_token = 'abc'}").hasSuffix(
-            "next page: keep.visits.list{page_token = _.next_token}"))
+            "next page: repeat the keep.visits.list call with page_token = _.next_token added"))
         #expect(repl.show("{items = {}}") == "page of 0 items (last page)")
         #expect(repl.show("{items = {}, other = 1}") == "{ items = {}, other = 1 }")
     }

@@ -143,6 +143,10 @@ void keep_push_traceback(lua_State *L);
 /// mode: a failing __tostring yields a description of the failure instead.
 /// Returns the pushed string.
 const char *keep_tostring(lua_State *L, int idx, size_t *len);
+/// [-0, +1] `tostring` of the value at idx in protected mode: pushes the
+/// text and returns LUA_OK, or pushes the error a `__tostring` raised and
+/// returns its status.
+int keep_tostring_protected(lua_State *L, int idx);
 
 /// [-0, +1] Pushes "chunkname:currentline:" of the function at `level` (1 = the
 /// caller of the running C function), or "" when unknown.
