@@ -32,19 +32,19 @@ extension Keep {
                     if options.json {
                         MigrateCommand.printJSON(MigrateCommand.statusFields(status, lock: nil))
                     } else {
-                        print(MigrateCommand.describe(status, lock: nil, folder: options.folder))
+                        print(MigrateCommand.describe(status, lock: nil, folder: options.dir))
                         print("(there is no database at \(global.databasePath) yet)")
                     }
                     return
                 }
-                let runner = try options.runner(global, readOnly: true)
+                let runner = try options.runner(global, readOnly: true, validating: false)
                 let status = try MigrateCommand.attempt { try runner.status() }
                 let lock = try MigrateCommand.attempt { try runner.lock() }
                 MigrateCommand.closeDatabase()
                 if options.json {
                     MigrateCommand.printJSON(MigrateCommand.statusFields(status, lock: lock))
                 } else {
-                    print(MigrateCommand.describe(status, lock: lock, folder: options.folder))
+                    print(MigrateCommand.describe(status, lock: lock, folder: options.dir))
                 }
             }
         }
@@ -135,8 +135,6 @@ struct MigrateOptions: ParsableArguments {
 
     enum CodingKeys: String, CodingKey { case dir, batchSize, onError, lease, json }
 
-    var folder: String { dir }
-
     func validate() throws {
         guard batchSize >= 1, batchSize <= 100_000 else {
             throw ValidationError("--batch-size must be between 1 and 100000 documents")
@@ -153,7 +151,9 @@ struct MigrateOptions: ParsableArguments {
     }
 
     /// `readOnly` (dry runs) opens the database without writing to it, not even a schema upgrade.
-    func runner(_ global: GlobalOptions, readOnly: Bool, samples: Int = 3) throws -> MigrationRunner {
+    /// `status` runs no script, so it needs no policies (a broken policy folder does not hide it).
+    func runner(_ global: GlobalOptions, readOnly: Bool, samples: Int = 3, validating: Bool = true) throws
+        -> MigrationRunner {
         let directory = try MigrateCommand.attempt { try MigrationDirectory(path: dir) }
         let storage = try MigrateCommand.attempt { try SQLiteBackend(path: global.databasePath, readOnly: readOnly) }
         MigrateCommand.opened = (storage, readOnly)
@@ -164,7 +164,8 @@ struct MigrateOptions: ParsableArguments {
         options.sampleCount = samples
         let lease = Quantity.duration(lease) ?? .seconds(30)
         options.leaseMilliseconds = lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000
-        let validator = try MigrateCommand.attempt { try global.loadPolicies().validator }
+        let validator: any DocumentValidator = validating
+            ? try MigrateCommand.attempt { try global.loadPolicies().validator } : DefaultValidation()
         let progress = ProgressDisplay(json: json)
         return MigrationRunner(storage: storage, directory: directory, validator: validator, holder: Self.holder,
                                options: options, progress: progress.show)
