@@ -187,11 +187,12 @@ public final class MigrationRunner {
                 }
                 guard let last = documents.last else { break }
                 var changes: [MigrationChange] = []
+                var unchanged: [MigrationDocument] = []
                 var failures: [MigrationFailure] = []
                 for document in documents {
                     try checkInterrupt()
                     switch try script.transform(document) {
-                    case .unchanged: continue
+                    case .unchanged: unchanged.append(document)
                     case .changed(let migrated): changes.append(MigrationChange(before: document, after: migrated))
                     case .failed(let message):
                         let failure = MigrationFailure(kind: kind, id: document.id, message: message)
@@ -205,7 +206,8 @@ public final class MigrationRunner {
                 if let stopped = try settle() { return stopped }
                 let submitted = ContinuousClock.now
                 let batch = MigrationBatch(record: record, scanned: Int64(documents.count), changes: changes,
-                                           failures: failures, checkpoint: MigrationCheckpoint(kind: kind, id: last.id),
+                                           unchanged: unchanged, failures: failures,
+                                           checkpoint: MigrationCheckpoint(kind: kind, id: last.id),
                                            elapsedMilliseconds: Self.milliseconds(between: lastSubmitted, submitted))
                 lastSubmitted = submitted
                 let now = clock.now()

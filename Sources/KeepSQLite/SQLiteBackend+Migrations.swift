@@ -111,14 +111,10 @@ extension SQLiteBackend: MigrationStorage {
             try Self.requireLock(db, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
             var written: Int64 = 0
             var failures = batch.failures
-            for change in batch.changes {
-                if try Self.write(db, change, migration: batch.record.id, backup: batch.record.keepsBackup) {
-                    written += 1
-                    continue
-                }
-                // Someone changed the document since it was read: decide again on what is stored now.
-                guard let current = try Self.fetchDocument(db, change.before.kind, id: change.before.id) else {
-                    continue  // deleted since: nothing to migrate
+            /// Someone changed the document since it was read: decide again on what is stored now.
+            func again(_ read: MigrationDocument) throws {
+                guard let current = try Self.fetchDocument(db, read.kind, id: read.id) else {
+                    return  // deleted since: nothing to migrate
                 }
                 switch try redo(current) {
                 case .unchanged:
@@ -132,6 +128,16 @@ extension SQLiteBackend: MigrationStorage {
                 case .failed(let message):
                     failures.append(MigrationFailure(kind: current.kind, id: current.id, message: message))
                 }
+            }
+            for change in batch.changes {
+                if try Self.write(db, change, migration: batch.record.id, backup: batch.record.keepsBackup) {
+                    written += 1
+                } else {
+                    try again(change.before)
+                }
+            }
+            for document in batch.unchanged {
+                if try !Self.isStored(db, document) { try again(document) }
             }
             for failure in failures {
                 try db.execute(sql: """
@@ -222,6 +228,13 @@ extension SQLiteBackend: MigrationStorage {
     static func fetchDocument(_ db: Database, _ kind: DocumentKind, id: ResourceID) throws -> MigrationDocument? {
         try Row.fetchOne(db, sql: "SELECT id, owner, title, description, content, hash FROM \(table(kind)) WHERE id = ?",
                          arguments: [id.rawValue]).map { try document(kind, from: $0) }
+    }
+
+    /// Whether the document is stored with these fields (hash, title, description); false when gone.
+    static func isStored(_ db: Database, _ document: MigrationDocument) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT hash = ? AND title = ? AND description IS ? FROM \(table(document.kind)) WHERE id = ?
+            """), arguments: [document.hash.hex, document.title, document.description, document.id.rawValue]) ?? false
     }
 
     /// Writes `change.after` if the stored document still has `change.before`'s

@@ -46,8 +46,9 @@ public protocol MigrationStorage: Sendable {
         -> [MigrationDocument]
 
     /// Commits one batch in one transaction: each change is written only if
-    /// the document still is as it was read (else `redo` decides again on the
-    /// document as it is now; a throwing `redo` aborts the batch), backups
+    /// the document still is as it was read, and each unchanged document is
+    /// checked to still be so (else `redo` decides again on the document as
+    /// it is now; a throwing `redo` aborts the batch), backups
     /// and failures are recorded, and the record moves to the batch's
     /// checkpoint with its counts. Sessions written get version + 1; a
     /// snapshot's access-log copies follow its title, description and hash.
@@ -76,17 +77,21 @@ public struct MigrationBatch: Sendable {
     /// Documents read (changed or not).
     public var scanned: Int64
     public var changes: [MigrationChange]
+    /// Documents `up` left as they were: checked again at commit, so one
+    /// edited back into the old format meanwhile is migrated after all.
+    public var unchanged: [MigrationDocument]
     public var failures: [MigrationFailure]
     /// The last document of the batch.
     public var checkpoint: MigrationCheckpoint
     /// Run time to add to the record.
     public var elapsedMilliseconds: Int64
 
-    public init(record: MigrationRecord, scanned: Int64, changes: [MigrationChange], failures: [MigrationFailure],
-                checkpoint: MigrationCheckpoint, elapsedMilliseconds: Int64) {
+    public init(record: MigrationRecord, scanned: Int64, changes: [MigrationChange], unchanged: [MigrationDocument] = [],
+                failures: [MigrationFailure], checkpoint: MigrationCheckpoint, elapsedMilliseconds: Int64) {
         self.record = record
         self.scanned = scanned
         self.changes = changes
+        self.unchanged = unchanged
         self.failures = failures
         self.checkpoint = checkpoint
         self.elapsedMilliseconds = elapsedMilliseconds

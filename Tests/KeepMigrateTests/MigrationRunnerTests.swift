@@ -189,6 +189,25 @@ struct MigrationRunnerTests {
         #expect(stored.version == 3)
     }
 
+    @Test("a document up left alone but edited into the old format before the commit is migrated after all")
+    func unchangedThenEditedIsRedone() async throws {
+        let fixture = try MigrationFixture()
+        let seeded = try await fixture.seedSessions(3)
+        let target = try #require(seeded.first { !$0.content.contains("WellLogs") })
+        try fixture.writeRename()
+        let interfering = InterferingStorage(fixture.backend)
+        let sessions = fixture.sessions
+        interfering.beforeCommit = { _ in
+            _ = try await sessions.update(as: target.owner, id: target.id,
+                                          SessionChanges(content: #"{"dashboards":[{"module":"WellLogs"}]}"#))
+        }
+        let entry = try #require(try await onThread { try fixture.runner(storage: interfering).up() }.migrations.first)
+        #expect((entry.scanned, entry.changed) == (3, 3))
+        let stored = try await fixture.session(target.id, owner: target.owner)
+        #expect(stored.content.contains("WellLogViewer") && stored.content.contains("\"runs\": 1"))
+        #expect(stored.version == 3)
+    }
+
     @Test("--on-error skip records failing documents and migrates the rest; stop keeps the checkpoint before the failing batch")
     func errorModes() async throws {
         let source = """
