@@ -47,11 +47,17 @@ extension Keep {
             let options = ReplSession.Options(
                 interactive: interactive,
                 colours: interactive && isatty(STDOUT_FILENO) == 1 && global.environment("NO_COLOR") == nil,
-                historyPath: global.environment("KEEP_HISTORY") ?? home.map { $0 + "/.keep_history" },
+                historyPath: Self.historyPath(global: global, home: home),
                 startupFile: noStartupFile ? nil : home.map { $0 + "/.keeprc.lua" })
             let status = ReplSession(evaluator: evaluator, host: host, options: options).run()
             Console.flush()
             Glibc.exit(status)
+        }
+
+        /// $KEEP_HISTORY, else ~/.keep_history; set but empty, no history file.
+        static func historyPath(global: GlobalOptions, home: String?) -> String? {
+            if let value = getenv("KEEP_HISTORY"), value.pointee == 0 { return nil }
+            return global.environment("KEEP_HISTORY") ?? home.map { $0 + "/.keep_history" }
         }
 
         /// One line: who acts, on which database, under which policies, and how to get help.

@@ -46,9 +46,13 @@ public final class LineEditor {
         history = history_init()
         keephist_setsize(history, Self.historySize)
         keephist_setunique(history, 1)
-        // A file that holds something other than libedit history is never overwritten.
+        // A file that holds something other than libedit history is never overwritten;
+        // neither is anything but a regular file (/dev/null, a pipe: history off).
         var file = stat()
-        if let historyPath, stat(historyPath, &file) == 0, file.st_size > 0, keephist_load(history, historyPath) < 0 {
+        if let historyPath, stat(historyPath, &file) == 0, file.st_mode & S_IFMT != S_IFREG {
+            self.historyPath = nil
+        } else if let historyPath, stat(historyPath, &file) == 0, file.st_size > 0,
+                  keephist_load(history, historyPath) < 0 {
             Output.error("keep: warning: \(historyPath) is not a history file; this session's history will not be saved")
             self.historyPath = nil
         } else {
@@ -167,12 +171,18 @@ public final class LineEditor {
     }
 
     /// Tab: inserts the rest of a single match or the common part of several;
-    /// lists the matches when there is nothing to insert.
+    /// lists the matches when there is nothing to insert. At the start of a
+    /// line or after a space it indents instead, so that pasted code indented
+    /// with tabs comes in as it was written.
     private func completeWord() -> UInt8 {
         guard let info = el_line(editLine)?.pointee, let buffer = info.buffer, let cursor = info.cursor else {
             return UInt8(CC_ERROR)
         }
         let typed = UnsafeRawBufferPointer(start: buffer, count: cursor - buffer)
+        if typed.last.map({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) ?? true {
+            el_insertstr(editLine, "  ")
+            return UInt8(CC_REFRESH)
+        }
         let completion = complete(String(decoding: typed, as: UTF8.self))
         if completion.candidates.isEmpty { return UInt8(CC_REFRESH_BEEP) }
         let insertion = completion.insertion

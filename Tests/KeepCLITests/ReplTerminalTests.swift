@@ -174,4 +174,44 @@ import Testing
         try terminal.type("\u{4}")
         #expect(try terminal.waitForExit() == 0)
     }
+
+    /// Pasted code indented with tabs: Tab at the start of a line (or after a
+    /// space) indents instead of completing.
+    @Test func tabIndentsAtTheStartOfALine() throws {
+        let terminal = try Self.start(in: try KeepBinary.temporaryDirectory())
+        try terminal.type("if true then\r")
+        try terminal.waitFor("...> ")
+        try terminal.type("\t\tprint('in' .. 'side')\r")
+        try terminal.waitFor("...> ")
+        try terminal.type("end\r")
+        try terminal.waitFor("inside\n> ")
+        #expect(!terminal.rawText.contains("coroutine"), "no list of globals was offered")
+        try terminal.type("\u{4}")
+        #expect(try terminal.waitForExit() == 0)
+    }
+
+    /// KEEP_HISTORY naming something that is not a regular file (a pipe here,
+    /// /dev/null in practice) turns history off instead of writing to it;
+    /// set but empty, it turns history off too.
+    @Test func historyIsOffForNonFilesAndEmptyKeepHistory() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let fifo = directory.appendingPathComponent("history.fifo")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        let terminal = try Self.start(in: directory, history: fifo)
+        try terminal.type("1 + 1\r")
+        try terminal.waitFor("2\n> ")
+        try terminal.type("\u{4}")
+        #expect(try terminal.waitForExit() == 0, "exits without blocking on the pipe")
+
+        var environment = Self.environment(home: directory)
+        environment["KEEP_HISTORY"] = ""
+        let quiet = try PseudoTerminal(["--db", directory.appendingPathComponent("keep.sqlite").path],
+                                       environment: environment)
+        try quiet.waitFor(".help for help\n> ")
+        try quiet.type("2 + 2\r")
+        try quiet.waitFor("4\n> ")
+        try quiet.type("\u{4}")
+        #expect(try quiet.waitForExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent(".keep_history").path))
+    }
 }
