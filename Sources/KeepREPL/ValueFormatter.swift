@@ -264,7 +264,8 @@ public struct ValueFormatter {
     }
 }
 
-/// A value laid out as text: on one line when it fits, else one entry a line.
+/// A value laid out as text: on one line when it fits, else one entry a line
+/// (lists of plain values: as many a line as fit).
 private indirect enum Node {
     struct Entry {
         var key: String?
@@ -273,6 +274,11 @@ private indirect enum Node {
 
     case atom(String)
     case table(label: Int?, entries: [Entry], omitted: Int)
+
+    var isAtom: Bool {
+        if case .atom = self { return true }
+        return false
+    }
 
     /// The one-line form.
     var flat: String {
@@ -295,6 +301,21 @@ private indirect enum Node {
         else { return flat }
         let inner = indent + 2
         let pad = String(repeating: " ", count: inner)
+        if entries.allSatisfy({ $0.key == nil && $0.value.isAtom }) {
+            // A list of plain values: as many a line as fit, not a hundred lines of numbers.
+            var lines: [String] = []
+            var line = ""
+            for item in entries.map({ $0.value.flat + "," }) + (omitted > 0 ? ["… \(omitted) more"] : []) {
+                if !line.isEmpty && inner + line.count + 1 + item.count > width {
+                    lines.append(pad + line)
+                    line = ""
+                }
+                line += (line.isEmpty ? "" : " ") + item
+            }
+            lines.append(pad + line)
+            return (label.map { "<\($0)>" } ?? "") + "{\n" + lines.joined(separator: "\n") + "\n"
+                + String(repeating: " ", count: indent) + "}"
+        }
         var lines = entries.map { entry in
             let key = entry.key.map { "\($0) = " } ?? ""
             return pad + key + entry.value.layout(indent: inner, column: inner + key.count, width: width) + ","
