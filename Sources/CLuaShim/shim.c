@@ -343,14 +343,8 @@ void keep_open_tracked_coroutines(lua_State *L) {
 
 // MARK: - SIGINT
 
-// Every interrupt request ever made: unlike the pending flag, which each
-// interruptible call clears as it starts, this lets hosts that run many
-// short calls (the migration runner) see a Ctrl-C that came between them.
-static volatile sig_atomic_t keep_interrupt_count = 0;
-
 static void keep_arm_interrupt(void) {
     keep_interrupt_pending = 1;
-    keep_interrupt_count = keep_interrupt_count + 1;
     KeepBudget *b = keep_interruptible;
     if (b != NULL) {
         // lua_sethook may be called asynchronously (lua.c does it from its
@@ -382,7 +376,6 @@ void keep_install_sigint_handler(void) {
 void keep_restore_sigint_handler(void) { signal(SIGINT, SIG_DFL); }
 void keep_request_interrupt(void) { keep_arm_interrupt(); }
 void keep_clear_interrupt(void) { keep_interrupt_pending = 0; }
-long keep_interrupt_requests(void) { return (long)keep_interrupt_count; }
 int keep_take_interrupt(void) {
     int pending = keep_interrupt_pending;
     keep_interrupt_pending = 0;

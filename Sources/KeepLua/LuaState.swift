@@ -149,9 +149,6 @@ public final class LuaState {
     /// Clears an interrupt request that no call consumed.
     public static func clearInterrupt() { keep_clear_interrupt() }
 
-    /// How many interrupts were requested so far: a host running many short
-    /// calls compares it before and after to see one that came between calls.
-    public static var interruptRequests: Int { keep_interrupt_requests() }
 
     /// Clears an interrupt request no call consumed and tells whether there
     /// was one (a Ctrl-C that came while no Lua code ran).

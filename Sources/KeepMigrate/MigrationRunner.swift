@@ -41,8 +41,6 @@ public final class MigrationRunner {
     let holder: String
     let options: Options
     let progress: (MigrationProgress) -> Void
-    /// Ctrl-C between two Lua calls is seen here (each call clears Lua's own flag as it starts).
-    private let interruptsAtStart = LuaState.interruptRequests
 
     public init(storage: any MigrationStorage, directory: MigrationDirectory,
                 validator: any DocumentValidator = DefaultValidation(), clock: KeepClock = .system, holder: String,
@@ -399,9 +397,11 @@ public final class MigrationRunner {
 
     // MARK: Shared steps
 
-    /// Only runs with an interruptible budget listen (the flag is process-wide).
+    /// A Ctrl-C that came while no Lua ran (reading, committing, restoring
+    /// backups) stops the run here. Only runs with an interruptible budget
+    /// listen: the pending flag is process-wide.
     private func checkInterrupt() throws(KeepError) {
-        if options.budget.interruptible && LuaState.interruptRequests != interruptsAtStart {
+        if options.budget.interruptible && LuaState.takeInterrupt() {
             throw KeepError(.interrupted, "stopped by an interrupt (SIGINT); committed batches stay, "
                 + "and the next run resumes after the last one")
         }

@@ -101,6 +101,7 @@ extension ReplSession {
     /// runs and goes into the history.
     private func edit() -> Next {
         let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        // mkstemps replaces the six X with a unique name and keeps the 4-byte ".lua" suffix.
         var template = Array("\(directory)/keep-edit-XXXXXX.lua".utf8CString)
         let descriptor = mkstemps(&template, 4)
         guard descriptor >= 0 else {

@@ -95,8 +95,6 @@ void keep_restore_sigint_handler(void);
 void keep_request_interrupt(void);
 /// Clears a pending interrupt request.
 void keep_clear_interrupt(void);
-/// How many interrupts were requested since the process started (never cleared).
-long keep_interrupt_requests(void);
 /// Clears a pending interrupt request and returns whether there was one (the
 /// REPL reads Ctrl-C at its prompt this way).
 int keep_take_interrupt(void);
