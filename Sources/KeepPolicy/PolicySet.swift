@@ -22,17 +22,6 @@ public final class PolicySet: @unchecked Sendable {
     private let loaded: LoadedState
     private let lock = NSLock()
 
-    /// What save.lua sets (working copies use it).
-    public struct SaveSettings: Sendable, Equatable {
-        public var autosaveDebounceMilliseconds: Int64
-        public var pollIntervalMilliseconds: Int64
-
-        public init(autosaveDebounceMilliseconds: Int64 = 200, pollIntervalMilliseconds: Int64 = 10_000) {
-            self.autosaveDebounceMilliseconds = autosaveDebounceMilliseconds
-            self.pollIntervalMilliseconds = pollIntervalMilliseconds
-        }
-    }
-
     /// The Lua state and the registry references of what the files returned.
     final class LoadedState {
         let lua: LuaState
@@ -42,16 +31,19 @@ public final class PolicySet: @unchecked Sendable {
         let validationRunner: Int32
         let retry: Int32
         let visits: Int32?
+        /// save.lua's table (its hooks are looked up per call).
+        let save: Int32
         /// The metatable of `doc` tables (its __index hands over `content` on first read).
         let documentMetatable: Int32
         let content: ContentSlot
 
         init(lua: LuaState, validationRunner: Int32, retry: Int32,
-             visits: Int32?, documentMetatable: Int32, content: ContentSlot) {
+             visits: Int32?, save: Int32, documentMetatable: Int32, content: ContentSlot) {
             self.lua = lua
             self.validationRunner = validationRunner
             self.retry = retry
             self.visits = visits
+            self.save = save
             self.documentMetatable = documentMetatable
             self.content = content
         }
@@ -120,7 +112,8 @@ public final class PolicySet: @unchecked Sendable {
         files = present
         loadedAt = clock()
         loaded = LoadedState(lua: lua, validationRunner: runner, retry: references["retry.lua"]!,
-                                  visits: references["visits.lua"], documentMetatable: documentMetatable,
+                                  visits: references["visits.lua"], save: references["save.lua"]!,
+                                  documentMetatable: documentMetatable,
                                   content: content)
     }
 

@@ -85,8 +85,8 @@ struct PolicyShapes {
     }
 
     /// save.lua: settings and hooks for working copies.
-    func save(_ reference: Int32) throws(KeepError) -> PolicySet.SaveSettings {
-        var settings = PolicySet.SaveSettings()
+    func save(_ reference: Int32) throws(KeepError) -> SaveSettings {
+        var settings = SaveSettings()
         let functions = ["poll_when", "on_activity", "on_conflict"]
         let numbers = ["autosave_debounce_ms", "poll_interval_ms"]
         lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(reference))

@@ -28,7 +28,7 @@ func candidate(title: String = "t", description: String? = nil, content: String 
     @Test func shippedPoliciesReproduceTheReferenceLimits() throws {
         let policies = try load(try policyFolder())
         #expect(policies.files == ["validation.lua", "retry.lua", "save.lua", "visits.lua"])
-        #expect(policies.save == PolicySet.SaveSettings(autosaveDebounceMilliseconds: 200, pollIntervalMilliseconds: 10_000))
+        #expect(policies.save == SaveSettings(autosaveDebounceMilliseconds: 200, pollIntervalMilliseconds: 10_000))
         try policies.validate(candidate(title: String(repeating: "é", count: 50), content: String(repeating: "x", count: 1_572_864)))
         let empty = #expect(throws: KeepError.self) { try policies.validate(candidate(title: "  ")) }
         #expect(empty?.code == .invalid && empty?.message == "title is empty; give 1 to 50 characters")
