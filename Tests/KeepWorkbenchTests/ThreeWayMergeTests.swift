@@ -1,0 +1,279 @@
+@testable import KeepWorkbench
+import Testing
+
+@Suite struct ThreeWayMergeTests {
+    private func merge(_ base: String, _ ours: String, _ theirs: String) -> ThreeWayMerge.Outcome {
+        ThreeWayMerge.merge(base: base, ours: ours, theirs: theirs)
+    }
+
+    private func roundTrip(_ text: String) throws -> String {
+        try JSONTree.parse(text).serialized()
+    }
+
+    private func parseError(_ text: String) -> JSONParseError? {
+        do throws(JSONParseError) {
+            _ = try JSONTree.parse(text)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private let dashboards = #"{"dashboards":[{"id":"d1","name":"One","size":1},{"id":"d2","name":"Two","size":2}],"title":"T"}"#
+
+    // MARK: Fast paths
+
+    @Test("an unchanged side gives the other side's text verbatim, JSON or not")
+    func fastPaths() {
+        #expect(merge("{}", "not json", "not json") == .merged("not json"))
+        #expect(merge("{ }", "{ }", "[1,  2]") == .merged("[1,  2]"))
+        #expect(merge("{ }", "{\"a\" : 1}", "{ }") == .merged("{\"a\" : 1}"))
+        // Canonically equivalent but different bytes: not the same text.
+        #expect(merge("1", "\"\u{E9}\"", "\"e\u{301}\"") == .conflict(["$"]))
+    }
+
+    // MARK: Objects and identified arrays
+
+    @Test("edits to two different dashboards merge")
+    func differentDashboards() {
+        let ours = #"{"dashboards":[{"id":"d1","name":"First","size":1},{"id":"d2","name":"Two","size":2}],"title":"T"}"#
+        let theirs = #"{"dashboards":[{"id":"d1","name":"One","size":1},{"id":"d2","name":"Two","size":20}],"title":"T"}"#
+        #expect(merge(dashboards, ours, theirs) ==
+            .merged(#"{"dashboards":[{"id":"d1","name":"First","size":1},{"id":"d2","name":"Two","size":20}],"title":"T"}"#))
+    }
+
+    @Test("edits to different keys of one object merge, with additions and removals")
+    func differentKeys() {
+        #expect(merge(#"{"a":1,"b":2,"c":3,"d":4}"#, #"{"a":10,"b":2,"c":3,"d":4,"e":5}"#, #"{"a":1,"b":20,"d":4}"#) ==
+            .merged(#"{"a":10,"b":20,"d":4,"e":5}"#))
+    }
+
+    @Test("the same change on both sides merges")
+    func sameChange() {
+        #expect(merge(#"{"a":1,"b":1}"#, #"{"a":2,"b":1}"#, #"{ "b": 1, "a": 2 }"#) == .merged(#"{"a":2,"b":1}"#))
+        #expect(merge(#"{"a":1,"b":1}"#, #"{"a":2,"b":1,"c":3}"#, #"{"a":2,"b":1}"#) == .merged(#"{"a":2,"b":1,"c":3}"#))
+        #expect(merge(#"{"a":1}"#, #"{"a":1,"n":{"x":1}}"#, #"{"a":1,"n":{"x":1}, "m":0}"#) ==
+            .merged(#"{"a":1,"m":0,"n":{"x":1}}"#))
+    }
+
+    @Test("a key both sides added merges inside when both values are objects")
+    func bothAddedObjects() {
+        #expect(merge(#"{}"#, #"{"n":{"x":1,"s":0}}"#, #"{"n":{"y":2,"s":0}}"#) == .merged(#"{"n":{"s":0,"x":1,"y":2}}"#))
+        #expect(merge(#"{}"#, #"{"n":{"s":1}}"#, #"{"n":{"s":2}}"#) == .conflict(["n.s"]))
+        #expect(merge(#"{}"#, #"{"n":[1]}"#, #"{"n":[2]}"#) == .conflict(["n"]))
+    }
+
+    @Test("an overlapping scalar edit conflicts at its exact path")
+    func overlappingScalar() {
+        let ours = #"{"dashboards":[{"id":"d1","name":"One","size":1},{"id":"d2","name":"Ours","size":2}],"title":"T"}"#
+        let theirs = #"{"dashboards":[{"id":"d1","name":"One","size":1},{"id":"d2","name":"Theirs","size":2}],"title":"T"}"#
+        #expect(merge(dashboards, ours, theirs) == .conflict([#"dashboards[id="d2"].name"#]))
+        #expect(merge("1", "2", "3") == .conflict(["$"]))
+        #expect(merge(#"{"a":1}"#, #"{"a":"1"}"#, #"{"a":[1]}"#) == .conflict(["a"]))
+    }
+
+    @Test("all conflicts are reported, in document order, with paths for odd keys and ids")
+    func allConflicts() {
+        let base = #"{"dashboards":[{"id":"d1","name":"One"},{"id":"d2","name":"Two"}],"metadata":{"tags":["a"]},"x y":{"a.b":1},"z":[{"id":7,"v":0}]}"#
+        let ours = #"{"dashboards":[{"id":"d1","name":"One"},{"id":"d2","name":"Ours"}],"metadata":{"tags":["a","b"]},"x y":{"a.b":2},"z":[{"id":7,"v":1}]}"#
+        let theirs = #"{"dashboards":[{"id":"d1","name":"One"},{"id":"d2","name":"Theirs"}],"metadata":{"tags":["a","c","d"]},"x y":{"a.b":3},"z":[{"id":7,"v":2}]}"#
+        #expect(merge(base, ours, theirs) == .conflict([
+            #"dashboards[id="d2"].name"#, "metadata.tags", #"["x y"]["a.b"]"#, "z[id=7].v",
+        ]))
+    }
+
+    @Test("removed on one side and changed on the other conflicts")
+    func removedVersusChanged() {
+        let ours = #"{"dashboards":[{"id":"d1","name":"One","size":1}],"title":"T"}"#
+        let theirs = #"{"dashboards":[{"id":"d1","name":"One","size":1},{"id":"d2","name":"Changed","size":2}],"title":"T"}"#
+        #expect(merge(dashboards, ours, theirs) == .conflict([#"dashboards[id="d2"]"#]))
+        #expect(merge(dashboards, theirs, ours) == .conflict([#"dashboards[id="d2"]"#]))
+        #expect(merge(#"{"a":1,"b":1}"#, #"{"b":1}"#, #"{"a":2,"b":1}"#) == .conflict(["a"]))
+        #expect(merge(#"{"a":1,"b":1}"#, #"{"b":2}"#, #"{"b":1}"#) == .merged(#"{"b":2}"#))
+        #expect(merge(#"{"a":1,"b":1}"#, #"{"b":2}"#, #"{"c":1,"b":1}"#) == .merged(#"{"b":2,"c":1}"#))
+    }
+
+    @Test("both sides add a dashboard")
+    func bothAdd() {
+        let ours = #"{"dashboards":[{"id":"d1","name":"One","size":1},{"id":"d2","name":"Two","size":2},{"id":"d3","name":"Ours"}],"title":"T"}"#
+        let theirs = #"{"dashboards":[{"id":"d4","name":"Theirs"},{"id":"d1","name":"One","size":1},{"id":"d2","name":"Two","size":2},{"id":"d5","name":"Theirs too"}],"title":"T"}"#
+        #expect(merge(dashboards, ours, theirs) == .merged(
+            #"{"dashboards":[{"id":"d4","name":"Theirs"},{"id":"d1","name":"One","size":1},{"id":"d2","name":"Two","size":2},{"id":"d3","name":"Ours"},{"id":"d5","name":"Theirs too"}],"title":"T"}"#))
+
+        // The same new dashboard on both sides appears once; different ones after the same neighbour, ours first.
+        let base = #"[{"id":1},{"id":2}]"#
+        #expect(merge(base, #"[{"id":1},{"id":9},{"id":2},{"id":3}]"#, #"[{"id":1},{"id":8},{"id":2},{"id":3}]"#) ==
+            .merged(#"[{"id":1},{"id":9},{"id":8},{"id":2},{"id":3}]"#))
+        #expect(merge(base, #"[{"id":1},{"id":2},{"id":3,"v":1}]"#, #"[{"id":1},{"id":2},{"id":3,"v":2}]"#) ==
+            .conflict(["[id=3].v"]))
+    }
+
+    @Test("one side deletes a dashboard the other did not touch")
+    func deleteUntouched() {
+        let ours = #"{"dashboards":[{"id":"d2","name":"Two","size":2}],"title":"T"}"#
+        let theirs = #"{"dashboards":[{"id":"d1","name":"One","size":1},{"id":"d2","name":"Two","size":2}],"title":"New"}"#
+        #expect(merge(dashboards, ours, theirs) == .merged(#"{"dashboards":[{"id":"d2","name":"Two","size":2}],"title":"New"}"#))
+        #expect(merge(dashboards, theirs, ours) == .merged(#"{"dashboards":[{"id":"d2","name":"Two","size":2}],"title":"New"}"#))
+    }
+
+    @Test("a reorder on one side combines with an edit on the other")
+    func reorderAndEdit() {
+        let base = #"[{"id":"a","v":1},{"id":"b","v":2},{"id":"c","v":3}]"#
+        let ours = #"[{"id":"c","v":3},{"id":"a","v":1},{"id":"b","v":2}]"#
+        let theirs = #"[{"id":"a","v":1},{"id":"b","v":20},{"id":"c","v":3},{"id":"d","v":4}]"#
+        // "d" follows "c" on its side, so it stays after "c" wherever "c" moved.
+        let merged = #"[{"id":"c","v":3},{"id":"d","v":4},{"id":"a","v":1},{"id":"b","v":20}]"#
+        #expect(merge(base, ours, theirs) == .merged(merged))
+        #expect(merge(base, theirs, ours) == .merged(merged))
+        // The same reorder on both sides is no conflict.
+        #expect(merge(base, ours, #"[{"id":"c","v":30},{"id":"a","v":1},{"id":"b","v":2}]"#) ==
+            .merged(#"[{"id":"c","v":30},{"id":"a","v":1},{"id":"b","v":2}]"#))
+    }
+
+    @Test("different reorders on both sides conflict at the array")
+    func bothReorder() {
+        let base = #"{"dashboards":[{"id":"a"},{"id":"b"},{"id":"c"}],"x":{"v":1}}"#
+        let ours = #"{"dashboards":[{"id":"c"},{"id":"a"},{"id":"b"}],"x":{"v":2}}"#
+        let theirs = #"{"dashboards":[{"id":"b"},{"id":"a"},{"id":"c"}],"x":{"v":3}}"#
+        #expect(merge(base, ours, theirs) == .conflict(["dashboards", "x.v"]))
+    }
+
+    @Test("arrays without ids merge position by position when no length changes")
+    func positional() {
+        #expect(merge("[1,2,3]", "[9,2,3]", "[1,2,8]") == .merged("[9,2,8]"))
+        #expect(merge(#"{"m":[{"a":1,"b":1},[1]]}"#, #"{"m":[{"a":2,"b":1},[1]]}"#, #"{"m":[{"a":1,"b":2},[3]]}"#) ==
+            .merged(#"{"m":[{"a":2,"b":2},[3]]}"#))
+        #expect(merge("[1,2]", "[5,2]", "[6,2]") == .conflict(["[0]"]))
+        // One side changing the length is a plain change.
+        #expect(merge("[1,2]", "[1,2,3]", "[1,2]") == .merged("[1,2,3]"))
+        #expect(merge(#"{"k":[1,2],"j":0}"#, #"{"k":[1,2,3],"j":0}"#, #"{"k":[1,2],"j":1}"#) == .merged(#"{"j":1,"k":[1,2,3]}"#))
+        // Duplicate ids make an array positional.
+        #expect(merge(#"[{"id":1,"v":0},{"id":1,"v":0}]"#, #"[{"id":1,"v":1},{"id":1,"v":0}]"#, #"[{"id":1,"v":0},{"id":1,"v":2}]"#) ==
+            .merged(#"[{"id":1,"v":1},{"id":1,"v":2}]"#))
+    }
+
+    @Test("both sides changing an array's length conflicts")
+    func lengthChanges() {
+        #expect(merge(#"{"tags":["a"]}"#, #"{"tags":["a","b"]}"#, #"{"tags":[]}"#) == .conflict(["tags"]))
+        #expect(merge("[1,2]", "[1,2,3]", "[1,2,4]") == .conflict(["$"]))
+    }
+
+    @Test("an input that does not parse is named with the error")
+    func notJSON() {
+        #expect(merge("{}", "{", "[]") == .notJSON("ours: at byte 1: expected a string key"))
+        #expect(merge("{}", "[]", "[1,]") == .notJSON("theirs: at byte 3: expected a value"))
+        #expect(merge("nul", "[]", "{}") == .notJSON("base: at byte 0: expected 'null'"))
+    }
+
+    // MARK: The parser and serializer
+
+    @Test("number literals round-trip exactly")
+    func numbers() throws {
+        let text = "[12345678901234567890,1.10,-0,-0.0,1E+400,2e-7,0,-12.5e10,100000000000000000000000000001]"
+        #expect(try roundTrip(text) == text)
+        #expect(merge(#"{"a":1,"n":12345678901234567890,"d":1.10}"#, #"{"a":2,"n":12345678901234567890,"d":1.10}"#,
+                      #"{"a":1,"n":12345678901234567890,"d":1.10,"z":-0}"#) ==
+            .merged(#"{"a":2,"d":1.10,"n":12345678901234567890,"z":-0}"#))
+        for bad in ["01", "1.", ".5", "-", "1e", "+1", "0x1", "NaN", "1.e5"] {
+            #expect(parseError(bad) != nil, "\(bad)")
+        }
+    }
+
+    @Test("strings escape minimally and keep everything else raw")
+    func strings() throws {
+        let input = #"["\u2028 \ud83d\ude00 😀 é / \/ \" \\ \b\f\n\r\t \u0001\u001F \u0000 \u00e9"]"#
+        #expect(try roundTrip(input) == "[\"\u{2028} 😀 😀 é / / \\\" \\\\ \\b\\f\\n\\r\\t \\u0001\\u001f \\u0000 é\"]")
+        #expect(try JSONTree.parse(#""\ud83d\ude00""#) == .string("😀"))
+        #expect(try roundTrip(#"{"k\n":"\u007f"}"#) == "{\"k\\n\":\"\u{7F}\"}")
+    }
+
+    @Test("keys come in JSON.stringify(sortKeysDeep) order")
+    func keyOrder() throws {
+        #expect(try roundTrip(#"{"b":1,"a":2,"10":3,"2":4}"#) == #"{"2":4,"10":3,"a":2,"b":1}"#)
+        #expect(try roundTrip(#"{"01":0,"4294967295":1,"4294967294":2,"-1":3,"0":4,"B":5,"_":6}"#) ==
+            #"{"0":4,"4294967294":2,"-1":3,"01":0,"4294967295":1,"B":5,"_":6}"#)
+        // UTF-16 order: a character above U+FFFF (a surrogate pair) before U+E000...U+FFFF, after the rest.
+        #expect(try roundTrip("{\"\u{FF5E}\":1,\"😀\":2,\"é\":3,\"z\":4,\"\u{D7FF}\":5}") ==
+            "{\"z\":4,\"é\":3,\"\u{D7FF}\":5,\"😀\":2,\"\u{FF5E}\":1}")
+        #expect(try roundTrip(#"{"n":{"y":[{"b":1,"a":0}],"x":1}}"#) == #"{"n":{"x":1,"y":[{"a":0,"b":1}]}}"#)
+    }
+
+    @Test("whitespace, literals and nesting parse; the output is compact")
+    func compact() throws {
+        #expect(try roundTrip(" \n\t{ \"a\" : [ true , false , null , { } , [ ] ] }\r\n") == #"{"a":[true,false,null,{},[]]}"#)
+        #expect(try roundTrip("\"top\"") == "\"top\"")
+    }
+
+    @Test("parse errors give the byte offset and what was expected")
+    func parseErrors() {
+        #expect(parseError(#"{"a":1,"b":2,"a":3}"#) == JSONParseError(offset: 13, message: #"expected each key once, found "a" again"#))
+        let many = (0 ..< 40).map { "\"k\($0)\":\($0)" }.joined(separator: ",")
+        #expect(parseError("{\(many),\"k7\":0}")?.message == #"expected each key once, found "k7" again"#)
+        #expect(parseError(#"["\ud800"]"#) == JSONParseError(offset: 8, message: #"expected a \uDC00-\uDFFF low surrogate after the high surrogate"#))
+        #expect(parseError(#"["\ud800\u0041"]"#) == JSONParseError(offset: 8, message: #"expected a \uDC00-\uDFFF low surrogate after the high surrogate"#))
+        #expect(parseError(#"["x\udc00"]"#) == JSONParseError(offset: 3, message: "expected a high surrogate before the low surrogate"))
+        #expect(parseError("[\"a\u{1}\"]") == JSONParseError(offset: 3, message: "expected an escape instead of a raw control character"))
+        #expect(parseError(#"["\x"]"#)?.offset == 2)
+        #expect(parseError(#"["\u12G4"]"#)?.message == #"expected four hex digits after '\u'"#)
+        #expect(parseError(#"{"a" 1}"#) == JSONParseError(offset: 5, message: "expected ':' after the key"))
+        #expect(parseError("[1 2]") == JSONParseError(offset: 3, message: "expected ',' or ']' after an array element"))
+        #expect(parseError(#"{"a":1,}"#) == JSONParseError(offset: 7, message: "expected a string key"))
+        #expect(parseError("[1] x") == JSONParseError(offset: 4, message: "expected end of input after the value"))
+        #expect(parseError(#""abc"#) == JSONParseError(offset: 4, message: #"expected '"' to close the string"#))
+        #expect(parseError("") == JSONParseError(offset: 0, message: "expected a value"))
+        #expect(parseError("\u{FEFF}{}") == JSONParseError(offset: 0, message: "expected a value"))
+        #expect(parseError("tru") == JSONParseError(offset: 0, message: "expected 'true'"))
+    }
+
+    @Test("nesting up to 200 levels parses, deeper is an error")
+    func depthLimit() throws {
+        let deepest = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
+        #expect(try roundTrip(deepest) == deepest)
+        let objects = String(repeating: #"{"a":"#, count: 199) + "[]" + String(repeating: "}", count: 199)
+        #expect(try roundTrip(objects) == objects)
+        let tooDeep = String(repeating: "[", count: 201) + String(repeating: "]", count: 201)
+        #expect(parseError(tooDeep) == JSONParseError(offset: 200, message: "expected at most 200 levels of nesting"))
+    }
+
+    @Test("equality ignores member order and compares text exactly")
+    func equality() throws {
+        #expect(try JSONTree.parse(#"{"a":1,"b":[1,{"c":2,"d":3}]}"#) == JSONTree.parse(#"{"b":[1,{"d":3,"c":2}],"a":1}"#))
+        #expect(try JSONTree.parse("[1,2]") != JSONTree.parse("[2,1]"))
+        #expect(try JSONTree.parse("1.0") != JSONTree.parse("1"))
+        #expect(try JSONTree.parse("\"\u{E9}\"") != JSONTree.parse("\"e\u{301}\""))
+        #expect(try JSONTree.parse(#"{"a":1}"#) != JSONTree.parse(#"{"a":1,"b":2}"#))
+        #expect(try JSONTree.parse(#"{"a":1,"b":2}"#) != JSONTree.parse(#"{"b":2,"c":1}"#))
+    }
+
+    // MARK: Large documents
+
+    /// About 1.5 MB in canonical form: 80 dashboards of 8 modules of 30 items.
+    private func largeDocument(dashboards count: Int = 80, name: (Int) -> String = { "Dashboard \($0)" },
+                               value: (Int, Int, Int) -> Int = { $0 + $1 + $2 }) -> String {
+        var parts: [String] = []
+        for d in 0 ..< count {
+            var modules: [String] = []
+            for m in 0 ..< 8 {
+                let items = (0 ..< 30).map { i in
+                    #"{"color":"steelblue","id":"i\#(i)","label":"Series \#(i) of module \#(m)","value":\#(value(d, m, i))}"#
+                }
+                modules.append(#"{"id":"m\#(m)","items":[\#(items.joined(separator: ","))],"kind":"chart"}"#)
+            }
+            parts.append(#"{"id":"d\#(d)","modules":[\#(modules.joined(separator: ","))],"name":"\#(name(d))"}"#)
+        }
+        return #"{"dashboards":[\#(parts.joined(separator: ","))],"version":1}"#
+    }
+
+    @Test("two edited 1.5 MB documents merge")
+    func largeMerge() {
+        let base = largeDocument()
+        let ours = largeDocument(value: { d, m, i in d == 3 && m == 2 && i == 5 ? -1 : d + m + i })
+        let theirs = largeDocument(dashboards: 81, name: { $0 == 70 ? "Renamed" : "Dashboard \($0)" })
+        let expected = largeDocument(dashboards: 81, name: { $0 == 70 ? "Renamed" : "Dashboard \($0)" },
+                                     value: { d, m, i in d == 3 && m == 2 && i == 5 ? -1 : d + m + i })
+        #expect(base.utf8.count > 1_400_000)
+        #expect(merge(base, ours, theirs) == .merged(expected))
+        let conflicting = largeDocument(value: { d, m, i in d == 3 && m == 2 && i == 5 ? -2 : d + m + i })
+        #expect(merge(base, ours, conflicting) == .conflict([#"dashboards[id="d3"].modules[id="m2"].items[id="i5"].value"#]))
+    }
+}
