@@ -50,14 +50,20 @@ public final class ActivityObserver: @unchecked Sendable {
 
 /// A handle on one subscription; `cancel` is idempotent.
 public final class ActivitySubscription: @unchecked Sendable {
-    private var onCancel: (() -> Void)?
+    private var onCancel: [() -> Void]
+    public private(set) var isCancelled = false
 
-    init(onCancel: @escaping () -> Void) { self.onCancel = onCancel }
+    init(onCancel: @escaping () -> Void) { self.onCancel = [onCancel] }
 
-    public var isCancelled: Bool { onCancel == nil }
+    /// Adds work for `cancel` (releasing what the handler held).
+    public func whenCancelled(_ body: @escaping () -> Void) {
+        if isCancelled { body() } else { onCancel.append(body) }
+    }
 
     public func cancel() {
-        onCancel?()
-        onCancel = nil
+        guard !isCancelled else { return }
+        isCancelled = true
+        for body in onCancel { body() }
+        onCancel = []
     }
 }
