@@ -38,10 +38,14 @@ extension Keep {
             } catch let error as LuaError {
                 fail("keep: \(error)", status: ExitStatus.failure)
             }
-            let host = ReplSession.Host(banner: banner(user: context.user)) { user in
+            let activity = ReplSession.Activity(
+                set: { context.activity.set($0) },
+                runTimers: { context.runDueTimers() },
+                nextTimer: { context.timers.nextDeadline.map { $0.millisecondsSinceEpoch - context.clock.now().millisecondsSinceEpoch } })
+            let host = ReplSession.Host(banner: banner(user: context.user), switchUser: { user in
                 try KeepAPI.switchUser(to: user, in: state, context: context)
                 return "acting as \(user)"
-            }
+            }, activity: activity)
             let interactive = isatty(STDIN_FILENO) == 1
             let home = global.environment("HOME")
             let options = ReplSession.Options(
@@ -50,6 +54,7 @@ extension Keep {
                 historyPath: Self.historyPath(global: global, home: home),
                 startupFile: noStartupFile ? nil : home.map { $0 + "/.keeprc.lua" })
             let status = ReplSession(evaluator: evaluator, host: host, options: options).run()
+            context.finishWorkbench()
             Console.flush()
             Glibc.exit(status)
         }

@@ -69,7 +69,7 @@ extension Keep {
                 root = ScriptFile.directory(of: file)
             }
 
-            let (state, _) = global.scriptState(trust: sandbox ? .sandboxed(roots: [root]) : .trusted,
+            let (state, context) = global.scriptState(trust: sandbox ? .sandboxed(roots: [root]) : .trusted,
                                                 holder: "keep-run:\(getpid())")
             let stack = state.stack
             do {
@@ -92,13 +92,17 @@ extension Keep {
                 defer { LuaState.restoreInterruptHandler() }
                 try state.call(arguments: Int32(scriptArguments.count), results: 0, budget: try limits.budget())
                 Console.flush()
+                context.finishWorkbench()
             } catch let error as LuaError {
                 Console.flush()
+                // Unsaved working copies are journaled whatever stopped the script.
+                context.finishWorkbench()
                 var report = "keep: \(error)"
                 if let traceback = error.traceback, !traceback.isEmpty { report += "\n" + traceback }
                 let interrupted = error.keepError?.code == .interrupted
                 fail(report, status: interrupted ? ExitStatus.interrupted : ExitStatus.failure)
             } catch {
+                context.finishWorkbench()
                 fail("keep: \(error)", status: ExitStatus.failure)
             }
         }

@@ -1,6 +1,7 @@
 import KeepLua
 import KeepScripting
 import KeepSQLite
+import KeepWorkbench
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +19,10 @@ extension GlobalOptions {
         }
         let databasePath = self.databasePath
         let options = self
-        let context = ScriptContext(user: actingUser, holder: holder,
+        let recovery = ScriptContext.RecoveryLocation(root: RecoveryJournal.defaultRoot(
+            environment: ["XDG_STATE_HOME": environment("XDG_STATE_HOME"), "HOME": environment("HOME")].compactMapValues { $0 }),
+                                                      databasePath: databasePath)
+        let context = ScriptContext(user: actingUser, holder: holder, recovery: recovery,
                                     loadPolicies: { try options.loadPolicies(watch: true) }) {
             try SQLiteBackend(path: databasePath)
         }

@@ -13,8 +13,10 @@ public enum KeepAPI {
         let sessions = SessionObjects(context: context)
         let snapshots = SnapshotObjects(context: context, sessions: sessions)
         sessions.snapshots = snapshots
+        let workbench = WorkbenchObjects(context: context, state: state)
+        workbench.snapshots = snapshots
         // The handles keep each other alive through the closures below.
-        stack.newTable(fieldCapacity: 8)
+        stack.newTable(fieldCapacity: 10)
         let keep = stack.top
         stack.push(context.user)
         stack.setField("user", of: keep)
@@ -34,6 +36,11 @@ public enum KeepAPI {
         table("jobs", in: keep, stack, [
             ("list", snapshots.jobs), ("run", snapshots.runJobs), ("retry", snapshots.retryJob),
         ])
+        table("workbench", in: keep, stack, [
+            ("open", workbench.open), ("new", workbench.new), ("recoverable", workbench.recoverable),
+            ("recover", workbench.recover), ("copies", workbench.copies), ("wait", workbench.wait),
+        ])
+        workbench.installActivity(in: keep, stack)
         table("policy", in: keep, stack, [("status", { stack in try policyStatus(stack, context: context) })])
         if allowActingAs {
             stack.setFunction("as", of: keep) { stack in try actAs(stack, context: context) }

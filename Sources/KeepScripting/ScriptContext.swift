@@ -1,9 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import KeepCore
 import KeepPolicy
 import KeepStore
+import KeepWorkbench
 
 /// What a script's `keep` table acts on: the acting user and the services.
 ///
@@ -15,6 +17,11 @@ public final class ScriptContext: @unchecked Sendable {
     public let clock: KeepClock
     /// Names the job leases this process takes ("keep-run:<pid>").
     public let holder: String
+    /// The user's attention (`keep.activity`); the REPL feeds it.
+    public let activity: ActivityObserver
+    /// The host event loop's timers (journal debounce, polling).
+    public let timers: TimerQueue
+    private let recovery: RecoveryLocation
     private let openStorage: () throws -> any KeepStorage
     private var opened: Services?
 
@@ -23,6 +30,29 @@ public final class ScriptContext: @unchecked Sendable {
         let sessions: SessionService
         let snapshots: SnapshotService
         let jobs: JobRunner
+        let workbench: Workbench
+    }
+
+    /// Where unsaved working copies are journaled: a folder of the OS user,
+    /// keyed by the database they belong to.
+    public struct RecoveryLocation: Sendable {
+        public var root: String
+        public var databasePath: String
+
+        public init(root: String, databasePath: String) {
+            self.root = root
+            self.databasePath = databasePath
+        }
+
+        /// The database as an absolute path with links resolved, so that every
+        /// way of naming one file finds the same journal entries.
+        var canonicalDatabase: String {
+            if let resolved = realpath(databasePath, nil) {
+                defer { free(resolved) }
+                return String(cString: resolved)
+            }
+            return databasePath.hasPrefix("/") ? databasePath : FileManager.default.currentDirectoryPath + "/" + databasePath
+        }
     }
 
     /// The decisions policies make; the built-in defaults unless a policy set is given.
@@ -30,19 +60,21 @@ public final class ScriptContext: @unchecked Sendable {
         public var validator: any DocumentValidator
         public var visits: any VisitPolicy
         public var retry: any RetrySchedule
+        public var save: any SavePolicy
         /// The loaded policy folder, when there is one (for `keep.policy.status()`).
         public var registry: PolicyRegistry?
 
         public init(validator: any DocumentValidator = DefaultValidation(), visits: any VisitPolicy = IntervalVisitPolicy(),
-                    retry: any RetrySchedule = DefaultRetrySchedule()) {
+                    retry: any RetrySchedule = DefaultRetrySchedule(), save: any SavePolicy = DefaultSavePolicy()) {
             self.validator = validator
             self.visits = visits
             self.retry = retry
+            self.save = save
         }
 
         /// The policies of a (hot-reloadable) policy folder.
         public init(registry: PolicyRegistry) {
-            self.init(validator: registry, visits: registry, retry: registry)
+            self.init(validator: registry, visits: registry, retry: registry, save: registry)
             self.registry = registry
         }
     }
@@ -51,12 +83,16 @@ public final class ScriptContext: @unchecked Sendable {
 
     /// `loadPolicies` runs with the store's first use, like `openStorage`, so
     /// a broken policy folder only stops scripts that write or read data.
-    public init(user: UserID, clock: KeepClock = .system, holder: String,
+    public init(user: UserID, clock: KeepClock = .system, holder: String, recovery: RecoveryLocation,
+                activity: ActivityState = .visible,
                 loadPolicies: @escaping () throws -> Policies = { Policies() },
                 openStorage: @escaping () throws -> any KeepStorage) {
         self.user = user
         self.clock = clock
         self.holder = holder
+        self.recovery = recovery
+        self.activity = ActivityObserver(state: activity)
+        self.timers = TimerQueue(clock: clock)
         self.loadPolicies = loadPolicies
         self.openStorage = openStorage
     }
@@ -66,13 +102,17 @@ public final class ScriptContext: @unchecked Sendable {
             if let opened { return opened }
             let policies = try loadPolicies()
             let storage = try openStorage()
+            let sessions = SessionService(storage: storage, validator: policies.validator, clock: clock)
+            let journal = RecoveryJournal(root: recovery.root, database: recovery.canonicalDatabase)
             let services = Services(
                 policies: policies,
-                sessions: SessionService(storage: storage, validator: policies.validator, clock: clock),
+                sessions: sessions,
                 snapshots: SnapshotService(storage: storage, validator: policies.validator, visits: policies.visits,
                                            clock: clock, diagnostics: { message in ScriptDiagnostics.report(message) }),
                 jobs: JobRunner(storage: storage, schedule: policies.retry, visits: policies.visits, clock: clock,
-                                holder: holder))
+                                holder: holder),
+                workbench: Workbench(sessions: sessions, policy: policies.save, journal: journal, timers: timers,
+                                     activity: activity, diagnostics: { message in ScriptDiagnostics.report(message) }))
             opened = services
             return services
         }
@@ -82,6 +122,29 @@ public final class ScriptContext: @unchecked Sendable {
     public var snapshots: SnapshotService { get throws { try services.snapshots } }
     public var jobs: JobRunner { get throws { try services.jobs } }
     public var policies: Policies { get throws { try services.policies } }
+    public var workbench: Workbench { get throws { try services.workbench } }
+
+    /// Runs the timers that are due (journal writes, polls). The REPL calls it
+    /// while it waits for input; scripts reach it through the workbench API.
+    public func runDueTimers() {
+        guard opened != nil, let next = timers.nextDeadline, next <= clock.now() else { return }
+        let timers = self.timers
+        _ = try? blocking { await timers.runDue() }
+    }
+
+    /// At exit: journals every pending edit at once and warns about copies
+    /// left unsaved, which stay recoverable. Returns how many there are.
+    @discardableResult
+    public func finishWorkbench() -> Int {
+        guard let workbench = opened?.workbench else { return 0 }
+        workbench.flushJournal()
+        let unsaved = workbench.openCopies.filter(\.hasChanges).count
+        if unsaved > 0 {
+            ScriptDiagnostics.report("\(unsaved) working cop\(unsaved == 1 ? "y has" : "ies have") unsaved changes; "
+                + "they are kept for keep.workbench.recoverable()")
+        }
+        return unsaved
+    }
 }
 
 /// Problems that must not fail a script (a visit that could not be logged)

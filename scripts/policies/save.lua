@@ -11,12 +11,17 @@ return {
     return activity ~= "hidden"
   end,
 
-  --- Called when the activity state changes.
+  --- Called when the activity state changes; may return "save", "poll",
+  --- "journal" or a list of them. Going hidden journals unsaved edits at once.
+  ---@param state "active"|"visible"|"hidden"
+  ---@param info {previous: string, open_copies: integer, unsaved_copies: integer}
   on_activity = function(state, info) -- luacheck: no unused args
+    if state == "hidden" then return "journal" end
   end,
 
-  --- What to do when the stored version moved since the copy's base.
-  ---@return "reject"|"overwrite"|"fork"|"merge"
+  --- What to do when the stored version moved since the copy's base. For
+  --- "merge", a second result says what overlapping edits get (default "reject").
+  ---@return "reject"|"overwrite"|"fork"|"merge", ("reject"|"overwrite"|"fork")?
   on_conflict = function(info) -- luacheck: no unused args
     return "reject"
   end,

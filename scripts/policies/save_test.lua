@@ -14,6 +14,12 @@ describe("save", function()
     expect(save.poll_when("hidden")).to_be(false)
   end)
 
+  it("journals unsaved edits at once when the user goes away", function()
+    local info = { previous = "visible", open_copies = 1, unsaved_copies = 1 }
+    expect(save.on_activity("hidden", info)).to_be("journal")
+    expect(save.on_activity("active", info)).to_be(nil)
+  end)
+
   it("rejects conflicting saves", function()
     expect(save.on_conflict({})).to_be("reject")
   end)

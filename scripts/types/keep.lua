@@ -94,6 +94,66 @@ function Snapshot:to_session(options) end
 ---@field payload string
 ---@field last_error string?
 
+---@alias keep.ActivityState "active"|"visible"|"hidden"
+
+---@class keep.WorkingCopy
+---@field id string? the session's id; nil for a new copy never saved
+---@field copy_id string names the copy in the recovery journal
+---@field owner string
+---@field title string editable
+---@field description string? editable; nil or json.null clears
+---@field content string read-only; change it with set or edit
+---@field has_changes boolean
+---@field out_of_sync boolean the store moved past the base, or the session was deleted
+---@field deleted boolean
+---@field base_version integer?
+---@field backend_version integer?
+---@field last_modified string?
+---@field last_persisted string?
+---@field saving boolean
+---@field closed boolean
+local WorkingCopy = {}
+---@param content string|table
+---@return keep.WorkingCopy
+function WorkingCopy:set(content) end
+---@param fn fun(data: any): any change data in place, or return a replacement
+---@return keep.WorkingCopy
+function WorkingCopy:edit(fn) end
+---@return any
+function WorkingCopy:data() end
+---@return "saved"|"no_changes"|"in_progress" result
+---@return ("created"|"updated"|"overwrote"|"forked"|"merged")? how
+function WorkingCopy:save() end
+---@param options {title: string?, description: string?}?
+---@return "saved"
+function WorkingCopy:save_as(options) end
+---@return boolean out_of_sync
+function WorkingCopy:poll() end
+---@param options {discard: boolean?}?
+---@return keep.WorkingCopy
+function WorkingCopy:reload(options) end
+---@param options {title: string?, description: string?}?
+---@return keep.Snapshot
+function WorkingCopy:snapshot(options) end
+---@param options {discard: boolean?}?
+---@return "closed"|"kept"|"discarded"
+function WorkingCopy:close(options) end
+
+---@class keep.RecoveryEntry
+---@field copy_id string
+---@field session_id string?
+---@field title string
+---@field description string?
+---@field modified_at string
+---@field bytes integer
+---@field base_version integer?
+---@field pid integer the process that journaled it
+
+---@class keep.ActivitySubscription
+---@field cancelled boolean
+local ActivitySubscription = {}
+function ActivitySubscription:cancel() end
+
 ---@class keep
 ---@field user string the acting user
 keep = {}
@@ -155,6 +215,32 @@ function keep.jobs.run() end
 ---@param id integer
 ---@return keep.Job
 function keep.jobs.retry(id) end
+
+keep.workbench = {}
+---@param id string
+---@return keep.WorkingCopy
+function keep.workbench.open(id) end
+---@param document keep.NewDocument
+---@return keep.WorkingCopy
+function keep.workbench.new(document) end
+---@return keep.RecoveryEntry[]
+function keep.workbench.recoverable() end
+---@param entry keep.RecoveryEntry|string an entry or its copy_id
+---@return keep.WorkingCopy
+function keep.workbench.recover(entry) end
+---@return keep.WorkingCopy[]
+function keep.workbench.copies() end
+---@param ms integer let the timers (journal, polls) run this long
+function keep.workbench.wait(ms) end
+
+---@class keep.activity
+---@field state keep.ActivityState
+keep.activity = {}
+---@param state keep.ActivityState
+function keep.activity.set(state) end
+---@param fn fun(new: keep.ActivityState, old: keep.ActivityState)
+---@return keep.ActivitySubscription
+function keep.activity.subscribe(fn) end
 
 ---@class json
 ---@field null userdata JSON null

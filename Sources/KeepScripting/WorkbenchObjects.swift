@@ -1,0 +1,379 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLua
+import CLuaShim
+import KeepCore
+import KeepLua
+import KeepStore
+import KeepWorkbench
+
+/// A working copy as scripts hold it.
+final class WorkingCopyHandle {
+    let copy: WorkingCopy
+    let workbench: Workbench
+    init(_ copy: WorkingCopy, workbench: Workbench) {
+        self.copy = copy
+        self.workbench = workbench
+    }
+}
+
+/// `keep.workbench.*`, WorkingCopy objects and `keep.activity` (SPEC §5).
+///
+/// Every call first runs the timers that are due, so a script's edits reach
+/// the recovery journal and its copies are polled while it works, without a
+/// thread of its own touching the script's copies.
+final class WorkbenchObjects: @unchecked Sendable {
+    let context: ScriptContext
+    let state: LuaState
+    let hostClass: LuaHostClass<WorkingCopyHandle>
+    let subscriptionClass: LuaHostClass<ActivitySubscription>
+    weak var snapshots: SnapshotObjects?
+
+    /// A subscriber called while no script runs (from the REPL's input loop)
+    /// gets this budget; inside a script it runs under the script's.
+    static let subscriberBudget = LuaBudget(instructions: 10_000_000, memory: 64 << 20, time: .seconds(1))
+
+    init(context: ScriptContext, state: LuaState) {
+        self.context = context
+        self.state = state
+        hostClass = LuaHostClass<WorkingCopyHandle>(name: "WorkingCopy") { handle in
+            let copy = handle.copy
+            let id = copy.sessionID?.rawValue ?? "new"
+            let flags = (copy.hasChanges ? " modified" : "") + (copy.outOfSync ? " out-of-sync" : "")
+                + (copy.isClosed ? " closed" : "")
+            return "WorkingCopy<\(id) \"\(copy.title)\"\(flags)>"
+        }
+        subscriptionClass = LuaHostClass<ActivitySubscription>(name: "ActivitySubscription") { subscription in
+            subscription.isCancelled ? "ActivitySubscription<cancelled>" : "ActivitySubscription<active>"
+        }
+        subscriptionClass.method("cancel") { subscription, _ in
+            subscription.cancel()
+            return 0
+        }
+        subscriptionClass.property("cancelled", get: { subscription, stack in stack.push(subscription.isCancelled) })
+        defineFields()
+        defineMethods()
+    }
+
+    /// The workbench, after running the timers that are due.
+    var workbench: Workbench {
+        get throws {
+            let workbench = try context.workbench
+            context.runDueTimers()
+            return workbench
+        }
+    }
+
+    private func defineFields() {
+        func optional(_ stack: LuaStack, _ value: String?) {
+            if let value { stack.push(value) } else { stack.pushNil() }
+        }
+        let fields: [(String, (WorkingCopy, LuaStack) -> Void)] = [
+            ("id", { optional($1, $0.sessionID?.rawValue) }),
+            ("copy_id", { $1.push($0.copyID) }),
+            ("owner", { $1.push($0.owner) }),
+            ("content", { $1.push($0.content) }),
+            ("has_changes", { $1.push($0.hasChanges) }),
+            ("out_of_sync", { $1.push($0.outOfSync) }),
+            ("last_modified", { optional($1, $0.lastModified?.iso8601) }),
+            ("last_persisted", { optional($1, $0.lastPersisted?.iso8601) }),
+            ("backend_version", { copy, stack in if let version = copy.backendVersion { stack.push(version) } else { stack.pushNil() } }),
+            ("base_version", { copy, stack in if let version = copy.baseVersion { stack.push(version) } else { stack.pushNil() } }),
+            ("deleted", { $1.push($0.backendDeleted) }),
+            ("saving", { $1.push($0.isSaving) }),
+            ("closed", { $1.push($0.isClosed) }),
+        ]
+        for (name, get) in fields {
+            hostClass.property(name, get: { handle, stack in get(handle.copy, stack) })
+        }
+        hostClass.property("title", get: { handle, stack in stack.push(handle.copy.title) }, set: { handle, stack in
+            guard stack.type(at: 3) == .string, let title = stack.text(at: 3) else {
+                throw KeepError(.invalid, "WorkingCopy.title must be a string, got \(stack.typeName(at: 3))")
+            }
+            try handle.copy.set(title: title)
+        })
+        hostClass.property("description", get: { handle, stack in optional(stack, handle.copy.description) },
+                           set: { handle, stack in
+            switch stack.type(at: 3) {
+            case .nil: try handle.copy.set(description: nil)
+            case .userdata where stack.typeName(at: 3) == "json.null": try handle.copy.set(description: nil)
+            default:
+                guard stack.type(at: 3) == .string, let text = stack.text(at: 3) else {
+                    throw KeepError(.invalid, "WorkingCopy.description must be a string, nil or json.null, got \(stack.typeName(at: 3))")
+                }
+                try handle.copy.set(description: text)
+            }
+        })
+    }
+
+    private func defineMethods() {
+        hostClass.method("set") { [unowned self] handle, stack in
+            _ = try self.workbench
+            try handle.copy.set(content: try Self.content(stack, 2, function: "WorkingCopy:set"))
+            stack.pushCopy(of: 1)
+            return 1
+        }
+        hostClass.method("data") { handle, stack in
+            try stack.pushDecodedJSON(handle.copy.content)
+            return 1
+        }
+        hostClass.method("edit") { [unowned self] handle, stack in
+            _ = try self.workbench
+            guard stack.type(at: 2) == .function else {
+                throw stack.argumentError(2, "function expected (it gets the decoded content to change, or returns new content), got \(stack.typeName(at: 2))")
+            }
+            try stack.pushDecodedJSON(handle.copy.content)
+            let data = stack.absolute(-1)
+            stack.pushCopy(of: 2)
+            stack.pushCopy(of: data)
+            do throws(LuaError) {
+                try stack.call(arguments: 1, results: 1)
+            } catch {
+                throw error.keepError ?? KeepError(.invalid, "WorkingCopy:edit: \(error.description)")
+            }
+            // The function may change the table in place or return a replacement.
+            let result = stack.type(at: -1) == .nil ? data : stack.absolute(-1)
+            let content: String
+            if stack.type(at: result) == .string, let text = stack.text(at: result) {
+                content = text
+            } else {
+                content = try stack.canonicalJSON(at: result)
+            }
+            try handle.copy.set(content: content)
+            stack.pushCopy(of: 1)
+            return 1
+        }
+        hostClass.method("save") { [unowned self] handle, stack in
+            let workbench = try self.workbench
+            let copy = handle.copy
+            switch try blocking({ try await workbench.save(copy) }) {
+            case .saved(let resolution):
+                stack.push("saved")
+                stack.push(resolution.rawValue)
+                return 2
+            case .noChanges: stack.push("no_changes")
+            case .inProgress: stack.push("in_progress")
+            }
+            return 1
+        }
+        hostClass.method("save_as") { [unowned self] handle, stack in
+            let options = try OptionTable(stack, 2, function: "WorkingCopy:save_as", allowed: ["title", "description"])
+            let (title, description) = (try options.text("title"), try options.description("description"))
+            let workbench = try self.workbench
+            let copy = handle.copy
+            try blocking { try await workbench.saveAs(copy, title: title, description: description) }
+            stack.push("saved")
+            return 1
+        }
+        hostClass.method("poll") { [unowned self] handle, stack in
+            let workbench = try self.workbench
+            let copy = handle.copy
+            stack.push(try blocking { try await workbench.poll(copy) })
+            return 1
+        }
+        hostClass.method("reload") { [unowned self] handle, stack in
+            let options = try OptionTable(stack, 2, function: "WorkingCopy:reload", allowed: ["discard"])
+            let discard = try options.boolean("discard") ?? false
+            let workbench = try self.workbench
+            let copy = handle.copy
+            try blocking { try await workbench.reload(copy, discard: discard) }
+            stack.pushCopy(of: 1)
+            return 1
+        }
+        hostClass.method("snapshot") { [unowned self] handle, stack in
+            let options = try OptionTable(stack, 2, function: "WorkingCopy:snapshot", allowed: ["title", "description"])
+            _ = try self.workbench
+            let copy = handle.copy
+            guard !copy.isClosed else { throw KeepError(.invalid, "working copy \(copy.copyID) is closed; open the session again") }
+            guard let snapshots = self.snapshots else { throw KeepError(.internal, "snapshots are not installed") }
+            return try snapshots.create(title: try options.text("title") ?? copy.title,
+                                        description: try options.description("description") ?? copy.description,
+                                        content: copy.content, on: stack)
+        }
+        hostClass.method("close") { [unowned self] handle, stack in
+            let options = try OptionTable(stack, 2, function: "WorkingCopy:close", allowed: ["discard"])
+            let discard = try options.boolean("discard") ?? false
+            stack.push(try self.workbench.close(handle.copy, discard: discard).rawValue)
+            return 1
+        }
+    }
+
+    static func content(_ stack: LuaStack, _ index: Int32, function: String) throws -> String {
+        switch stack.type(at: index) {
+        case .string:
+            guard let text = stack.text(at: index) else {
+                throw KeepError(.invalid, "\(function): content is not valid UTF-8; content must be UTF-8 text (normally JSON)")
+            }
+            return text
+        case .table: return try stack.canonicalJSON(at: index)
+        default: throw stack.argumentError(index, "content (a string or a table) expected, got \(stack.typeName(at: index))")
+        }
+    }
+
+    func push(_ copy: WorkingCopy, workbench: Workbench, on stack: LuaStack) {
+        stack.push(WorkingCopyHandle(copy, workbench: workbench), as: hostClass)
+    }
+
+    // MARK: keep.workbench
+
+    func open(_ stack: LuaStack) throws -> Int32 {
+        let id = try ResourceID(try stack.checkText(1))
+        let (workbench, user) = (try self.workbench, context.user)
+        push(try blocking { try await workbench.open(id, as: user) }, workbench: workbench, on: stack)
+        return 1
+    }
+
+    func new(_ stack: LuaStack) throws -> Int32 {
+        let options = try OptionTable(stack, 1, function: "keep.workbench.new", allowed: ["title", "description", "content"])
+        guard let title = try options.text("title") else {
+            throw KeepError(.invalid, "keep.workbench.new: title is required")
+        }
+        let workbench = try self.workbench
+        let copy = try workbench.new(as: context.user, title: title, description: try options.description("description") ?? nil,
+                                     content: try options.content("content") ?? "")
+        push(copy, workbench: workbench, on: stack)
+        return 1
+    }
+
+    /// keep.workbench.recoverable() → a list of {copy_id, session_id, title, description, modified_at, bytes, base_version, pid}.
+    func recoverable(_ stack: LuaStack) throws -> Int32 {
+        let entries = try self.workbench.recoverable(as: context.user)
+        stack.newTable(arrayCapacity: Int32(entries.count))
+        for (index, entry) in entries.enumerated() {
+            stack.newTable(fieldCapacity: 8)
+            stack.push(entry.copyID); stack.setField("copy_id", of: -2)
+            if let id = entry.sessionID { stack.push(id); stack.setField("session_id", of: -2) }
+            stack.push(entry.title); stack.setField("title", of: -2)
+            if let description = entry.description { stack.push(description); stack.setField("description", of: -2) }
+            stack.push(Timestamp(millisecondsSinceEpoch: entry.modifiedAt).iso8601); stack.setField("modified_at", of: -2)
+            stack.push(Int64(entry.content.utf8.count)); stack.setField("bytes", of: -2)
+            if let base = entry.base { stack.push(base.version); stack.setField("base_version", of: -2) }
+            stack.push(Int64(entry.processID)); stack.setField("pid", of: -2)
+            stack.setIndex(Int64(index + 1), of: -2)
+        }
+        return 1
+    }
+
+    /// keep.workbench.recover(entry or copy_id) → WorkingCopy.
+    func recover(_ stack: LuaStack) throws -> Int32 {
+        let copyID: String
+        switch stack.type(at: 1) {
+        case .table:
+            guard case .string = stack.rawField("copy_id", of: 1), let id = stack.rawField("copy_id", of: 1).text else {
+                throw stack.argumentError(1, "an entry of keep.workbench.recoverable() expected (it has no copy_id)")
+            }
+            copyID = id
+        case .string: copyID = try stack.checkText(1)
+        default:
+            throw stack.argumentError(1, "an entry of keep.workbench.recoverable() or its copy_id expected, got \(stack.typeName(at: 1))")
+        }
+        let (workbench, user) = (try self.workbench, context.user)
+        push(try blocking { try await workbench.recover(copyID, as: user) }, workbench: workbench, on: stack)
+        return 1
+    }
+
+    /// keep.workbench.copies() → the working copies open in this process.
+    func copies(_ stack: LuaStack) throws -> Int32 {
+        let workbench = try self.workbench
+        let copies = workbench.openCopies
+        stack.newTable(arrayCapacity: Int32(copies.count))
+        for (index, copy) in copies.enumerated() {
+            push(copy, workbench: workbench, on: stack)
+            stack.setIndex(Int64(index + 1), of: -2)
+        }
+        return 1
+    }
+
+    /// keep.workbench.wait(ms): runs the host's timers for `ms` milliseconds
+    /// (a script's way to let the journal debounce and polls happen).
+    func wait(_ stack: LuaStack) throws -> Int32 {
+        let milliseconds = try stack.checkInteger(1)
+        guard (0 ... 3_600_000).contains(milliseconds) else {
+            throw stack.argumentError(1, "a wait of 0 to 3600000 ms expected, got \(milliseconds)")
+        }
+        _ = try self.workbench
+        let clock = context.clock
+        let end = clock.now().millisecondsSinceEpoch + milliseconds
+        while true {
+            context.runDueTimers()
+            let now = clock.now().millisecondsSinceEpoch
+            guard now < end else { break }
+            let next = context.timers.nextDeadline?.millisecondsSinceEpoch ?? end
+            let pause = max(1, min(end, next) - now)
+            try Self.sleep(milliseconds: pause)
+        }
+        return 0
+    }
+
+    /// Sleeps, but wakes for Ctrl-C (an interruptible script stops).
+    private static func sleep(milliseconds: Int64) throws {
+        var remaining = milliseconds
+        while remaining > 0 {
+            let step = min(remaining, 50)
+            var pause = timespec(tv_sec: 0, tv_nsec: Int(step) * 1_000_000)
+            nanosleep(&pause, nil)
+            remaining -= step
+            if LuaState.takeInterrupt() {
+                throw KeepError(.interrupted, "interrupted while waiting")
+            }
+        }
+    }
+
+    // MARK: keep.activity
+
+    /// Installs `keep.activity` as field of the table at `keep`.
+    func installActivity(in keep: Int32, _ stack: LuaStack) {
+        let activity = context.activity
+        stack.newTable(fieldCapacity: 3)
+        stack.setFunction("set", of: -1) { [unowned self] stack in
+            let text = try stack.checkText(1)
+            guard let new = ActivityState(rawValue: text) else {
+                throw stack.argumentError(1, "\"active\", \"visible\" or \"hidden\" expected, got \"\(text)\"")
+            }
+            activity.set(new)
+            // The poll that becoming active asks for happens now.
+            self.context.runDueTimers()
+            return 0
+        }
+        stack.setFunction("subscribe", of: -1) { [unowned self] stack in
+            guard stack.type(at: 1) == .function else {
+                throw stack.argumentError(1, "function(new, old) expected, got \(stack.typeName(at: 1))")
+            }
+            stack.pushCopy(of: 1)
+            let reference = luaL_ref(stack.L, keep_registryindex())
+            let state = self.state
+            let subscription = activity.subscribe { new, old in
+                Self.notify(state, reference: reference, new: new, old: old)
+            }
+            subscription.whenCancelled { luaL_unref(state.L, keep_registryindex(), reference) }
+            stack.push(subscription, as: self.subscriptionClass)
+            return 1
+        }
+        // `state` is read through __index so that it is always current.
+        stack.newTable(fieldCapacity: 1)
+        stack.setFunction("__index", of: -1) { stack in
+            guard stack.text(at: 2) == "state" else { stack.pushNil(); return 1 }
+            stack.push(activity.state.rawValue)
+            return 1
+        }
+        lua_setmetatable(stack.L, -2)
+        stack.setField("activity", of: keep)
+    }
+
+    /// Calls one Lua subscriber; its errors are reported, not raised, so one
+    /// broken subscriber does not stop the others or the host.
+    private static func notify(_ state: LuaState, reference: Int32, new: ActivityState, old: ActivityState) {
+        let stack = state.stack
+        let top = stack.top
+        defer { stack.setTop(top) }
+        lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(reference))
+        stack.push(new.rawValue)
+        stack.push(old.rawValue)
+        do {
+            try state.call(arguments: 2, results: 0, budget: subscriberBudget)
+        } catch {
+            ScriptDiagnostics.report("keep.activity subscriber failed: \(error.description)")
+        }
+    }
+}
