@@ -70,7 +70,8 @@ let package = Package(
         // Release-mode benchmarks run by scripts/bench.sh, and their C anchors.
         .target(name: "CLuaBench", dependencies: ["CLua", "CLuaShim"]),
         .executableTarget(name: "KeepBench", dependencies: [
-            "KeepLua", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepMigrate", "KeepCore", "CLua", "CLuaShim", "CLuaBench",
+            "KeepLua", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepMigrate", "KeepWorkbench", "KeepCore", "CLua", "CLuaShim",
+            "CLuaBench",
         ]),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
         .testTarget(name: "KeepPolicyTests", dependencies: ["KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
@@ -79,6 +80,6 @@ let package = Package(
         .testTarget(name: "KeepMigrateTests", dependencies: ["KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         .testTarget(name: "KeepCLITests", dependencies: ["KeepLua"]),
-        .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "CLua"]),
+        .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "KeepCore", "CLua"]),
     ]
 )

@@ -12,9 +12,18 @@ import Glibc
 ///
 /// Every keystroke passes through `readCharacter`, which reads the terminal
 /// itself (`EL_GETCFN`) rather than letting libedit do it: that is where Ctrl-C
-/// at the prompt is seen, and where an activity observer can later learn of
-/// keystrokes and, with a timeout on the read, of idleness.
+/// at the prompt is seen, and where `waiting` learns of keystrokes, of the
+/// terminal's focus and, with a timeout on the read, of idleness.
 public final class LineEditor {
+    /// Told what happens while the editor waits for keys (the REPL's activity feed).
+    public protocol Waiting: AnyObject {
+        /// How long to wait for a key before `idle()`, in ms (nil: as long as it takes).
+        func waitLimit() -> Int64?
+        func idle()
+        func keystroke()
+        func focus(_ focused: Bool)
+    }
+
     /// What one `readLine` got.
     public enum Input: Equatable {
         /// A line (or a whole multi-line history entry), without its final newline.
@@ -37,6 +46,12 @@ public final class LineEditor {
     private var prompt: UnsafeMutablePointer<CChar>?
     private var interrupted = false
     private var reportedSaveFailure = false
+    /// Bytes read ahead while looking for a focus report, not yet handed to libedit.
+    private var readAhead: [UInt8] = []
+    public weak var waiting: (any Waiting)?
+    /// Asks the terminal to report focus changes while a line is read (DEC
+    /// mode 1004; terminals without it ignore the request).
+    public var focusReporting = false
 
     /// `historyPath` nil keeps history in memory only.
     public init(historyPath: String?, complete: @escaping (String) -> Completer.Completion) {
@@ -112,9 +127,11 @@ public final class LineEditor {
         prompt = strdup(text)
         interrupted = false
         _ = LuaState.takeInterrupt()
+        if focusReporting { Output.write("\u{1B}[?1004h") }
         fflush(nil)
         var count: Int32 = 0
         let line = el_gets(editLine, &count)
+        if focusReporting { Output.write("\u{1B}[?1004l") }
         if interrupted {
             Output.write("^C\n")
             return .interrupted
@@ -145,6 +162,7 @@ public final class LineEditor {
 
     /// Reads one character (UTF-8) from the terminal for libedit: 1 when one
     /// was read, 0 at end of input, -1 when Ctrl-C (SIGINT) interrupted the read.
+    /// Focus reports are taken out of the input and told to `waiting`.
     private func readCharacter(into character: UnsafeMutablePointer<wchar_t>) -> Int32 {
         var bytes: [UInt8] = []
         while true {
@@ -152,13 +170,18 @@ public final class LineEditor {
                 interrupted = true
                 return -1
             }
-            var byte: UInt8 = 0
-            let count = read(STDIN_FILENO, &byte, 1)
-            if count == 0 { return 0 }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return -1
+            let byte: UInt8
+            switch nextByte(waitingForKey: bytes.isEmpty) {
+            case .byte(let read): byte = read
+            case .idle: continue
+            case .end: return 0
+            case .failed: return -1
             }
+            if bytes.isEmpty && byte == 0x1B, let focused = focusReport() {
+                waiting?.focus(focused)
+                continue
+            }
+            if bytes.isEmpty { waiting?.keystroke() }
             bytes.append(byte)
             let expected = bytes[0] < 0x80 ? 1 : bytes[0] >= 0xF0 ? 4 : bytes[0] >= 0xE0 ? 3 : 2
             guard bytes.count >= expected else { continue }
@@ -168,6 +191,59 @@ public final class LineEditor {
             }
             bytes.removeAll()  // not UTF-8: dropped, as libedit itself does
         }
+    }
+
+    private enum ReadResult {
+        case byte(UInt8)
+        /// The wait limit passed without input (`waiting` was told).
+        case idle
+        case end
+        case failed
+    }
+
+    /// The next byte: read ahead, or from the terminal. Between keys it waits
+    /// at most `waiting`'s limit, then reports idleness.
+    private func nextByte(waitingForKey: Bool) -> ReadResult {
+        if !readAhead.isEmpty { return .byte(readAhead.removeFirst()) }
+        if waitingForKey, let waiting, let limit = waiting.waitLimit() {
+            var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(clamping: max(0, limit)))
+            if ready == 0 {
+                waiting.idle()
+                return .idle
+            }
+            if ready < 0 { return errno == EINTR ? .idle : .failed }
+        }
+        var byte: UInt8 = 0
+        do {
+            let count = read(STDIN_FILENO, &byte, 1)
+            if count == 1 { return .byte(byte) }
+            if count == 0 { return .end }
+            // Interrupted by a signal: the caller checks for Ctrl-C and reads again.
+            return errno == EINTR ? .idle : .failed
+        }
+    }
+
+    /// After an ESC: `ESC [ I` (focus in) or `ESC [ O` (focus out), read
+    /// together since terminals send them at once. Anything else is kept for libedit.
+    private func focusReport() -> Bool? {
+        guard focusReporting else { return nil }
+        var following: [UInt8] = []
+        while following.count < 2 {
+            if !readAhead.isEmpty {
+                following.append(readAhead.removeFirst())
+                continue
+            }
+            var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+            var byte: UInt8 = 0
+            guard poll(&descriptor, 1, 20) == 1, read(STDIN_FILENO, &byte, 1) == 1 else { break }
+            following.append(byte)
+        }
+        if following.count == 2 && following[0] == UInt8(ascii: "[") && (following[1] == UInt8(ascii: "I") || following[1] == UInt8(ascii: "O")) {
+            return following[1] == UInt8(ascii: "I")
+        }
+        readAhead = following + readAhead
+        return nil
     }
 
     /// Tab: inserts the rest of a single match or the common part of several;

@@ -1,3 +1,4 @@
+import KeepCore
 import KeepLua
 #if canImport(Glibc)
 import Glibc
@@ -16,10 +17,29 @@ public final class ReplSession {
         public var banner: String
         /// `.user ID`: act as another user. Throws a message for a bad id.
         public var switchUser: (String) throws -> String
+        /// Where keystrokes, focus and idleness go (at a terminal).
+        public var activity: Activity?
 
-        public init(banner: String, switchUser: @escaping (String) throws -> String) {
+        public init(banner: String, switchUser: @escaping (String) throws -> String, activity: Activity? = nil) {
             self.banner = banner
             self.switchUser = switchUser
+            self.activity = activity
+        }
+    }
+
+    /// The activity observer and the host's timers (SPEC §5).
+    public struct Activity {
+        public var set: (ActivityState) -> Void
+        /// Runs the timers that are due.
+        public var runTimers: () -> Void
+        /// Milliseconds until the next timer is due (nil: none waits).
+        public var nextTimer: () -> Int64?
+
+        public init(set: @escaping (ActivityState) -> Void, runTimers: @escaping () -> Void,
+                    nextTimer: @escaping () -> Int64?) {
+            self.set = set
+            self.runTimers = runTimers
+            self.nextTimer = nextTimer
         }
     }
 
@@ -51,6 +71,7 @@ public final class ReplSession {
     /// Whether an evaluation failed (piped input then exits 1).
     private(set) var failed = false
     var editor: LineEditor?
+    private var feed: ActivityFeed?
 
     public init(evaluator: ReplEvaluator, host: Host, options: Options) {
         self.evaluator = evaluator
@@ -69,6 +90,12 @@ public final class ReplSession {
             write(style.dim(host.banner) + "\n")
             let completer = Completer(evaluator: evaluator)
             editor = LineEditor(historyPath: options.historyPath) { completer.complete($0) }
+            if let activity = host.activity {
+                let feed = ActivityFeed(activity: activity)
+                self.feed = feed
+                editor?.waiting = feed
+                editor?.focusReporting = Self.terminalReportsFocus()
+            }
         }
         if let startupFile = options.startupFile, access(startupFile, F_OK) == 0 {
             if case .stop(let status) = load(startupFile) { return status }
@@ -105,6 +132,7 @@ public final class ReplSession {
                 if case .incomplete = evaluateAndShow(chunk, chunkName: "=stdin", final: false) { continue }
                 editor.remember(chunk)
                 pending = []
+                feed?.evaluated()
             }
         }
     }
@@ -188,6 +216,14 @@ public final class ReplSession {
             return .stop(130)
         }
         return .proceed
+    }
+
+    /// Focus reporting is asked of terminals that can be expected to know it
+    /// (not `dumb`; `KEEP_FOCUS_EVENTS=0` turns it off).
+    static func terminalReportsFocus() -> Bool {
+        if let setting = getenv("KEEP_FOCUS_EVENTS"), String(cString: setting) == "0" { return false }
+        guard let term = getenv("TERM").map({ String(cString: $0) }) else { return false }
+        return !term.isEmpty && term != "dumb"
     }
 
     // MARK: Output

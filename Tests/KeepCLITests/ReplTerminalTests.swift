@@ -215,3 +215,27 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent(".keep_history").path))
     }
 }
+
+/// The REPL feeds `keep.activity` (SPEC §5): keys make it active, the
+/// terminal's focus report (ESC [ O, ESC [ I) hidden and visible.
+@Suite struct ReplActivityTests {
+    @Test func keystrokesAndFocusReportsDriveTheActivityObserver() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        var environment = ReplTerminalTests.environment(home: directory)
+        environment["XDG_STATE_HOME"] = directory.appendingPathComponent("state").path
+        let terminal = try PseudoTerminal(["--db", directory.appendingPathComponent("keep.sqlite").path],
+                                          environment: environment)
+        try terminal.waitFor(".help for help\n> ")
+        #expect(terminal.rawText.contains("\u{1B}[?1004h"), "focus reporting is asked for")
+        try terminal.type("seen = {}; sub = keep.activity.subscribe(function(new) seen[#seen + 1] = new end)\r")
+        try terminal.waitFor("\n> ")
+        try terminal.type("keep.activity.state\r")
+        try terminal.waitFor("active\n> ")
+        try terminal.type("\u{1B}[O")
+        try terminal.type("\u{1B}[I")
+        try terminal.type("table.concat(seen, ' ')\r")
+        try terminal.waitFor("hidden visible active\n> ")
+        try terminal.type(".exit\r")
+        #expect(try terminal.waitForExit() == 0)
+    }
+}
