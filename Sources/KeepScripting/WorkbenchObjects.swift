@@ -25,7 +25,9 @@ final class WorkingCopyHandle {
 /// thread of its own touching the script's copies.
 final class WorkbenchObjects: @unchecked Sendable {
     let context: ScriptContext
-    let state: LuaState
+    /// Unowned: the state holds this object's functions, so it outlives them
+    /// (a strong reference would keep the state, and with it the store, open forever).
+    unowned let state: LuaState
     let hostClass: LuaHostClass<WorkingCopyHandle>
     let subscriptionClass: LuaHostClass<ActivitySubscription>
     weak var snapshots: SnapshotObjects?
@@ -342,11 +344,12 @@ final class WorkbenchObjects: @unchecked Sendable {
             }
             stack.pushCopy(of: 1)
             let reference = luaL_ref(stack.L, keep_registryindex())
-            let state = self.state
+            // The observer belongs to the context, which may outlive the state.
+            weak let state = self.state
             let subscription = activity.subscribe { new, old in
-                Self.notify(state, reference: reference, new: new, old: old)
+                if let state { Self.notify(state, reference: reference, new: new, old: old) }
             }
-            subscription.whenCancelled { luaL_unref(state.L, keep_registryindex(), reference) }
+            subscription.whenCancelled { if let state { luaL_unref(state.L, keep_registryindex(), reference) } }
             stack.push(subscription, as: self.subscriptionClass)
             return 1
         }

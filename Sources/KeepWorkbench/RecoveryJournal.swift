@@ -26,6 +26,28 @@ public struct RecoveryEntry: Sendable, Equatable, Codable {
         public var title: String
         public var description: String?
         public var content: String
+
+        public init(version: Int64, hash: String, title: String, description: String?, content: String) {
+            self.version = version
+            self.hash = hash
+            self.title = title
+            self.description = description
+            self.content = content
+        }
+    }
+
+    public init(copyID: String, database: String, user: UserID, sessionID: String?, title: String, description: String?,
+                content: String, base: Base?, modifiedAt: Int64, processID: Int32) {
+        self.copyID = copyID
+        self.database = database
+        self.user = user
+        self.sessionID = sessionID
+        self.title = title
+        self.description = description
+        self.content = content
+        self.base = base
+        self.modifiedAt = modifiedAt
+        self.processID = processID
     }
 
     enum CodingKeys: String, CodingKey {

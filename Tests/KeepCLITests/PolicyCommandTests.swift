@@ -60,9 +60,9 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stdout.contains("ok   mine › passes\n"))
         #expect(result.stdout.contains("FAIL mine › fails\n     policies/mine_test.lua:3: expected {\"code\":\"invalid\"}, got nil\n"))
-        #expect(result.stdout.hasSuffix("14 passed, 1 failed\n"))
+        #expect(result.stdout.hasSuffix("15 passed, 1 failed\n"))
         let shippedResult = try KeepBinary.run(["policy", "test", shipped])
-        #expect(shippedResult.status == 0 && shippedResult.stdout.hasSuffix("13 passed, 0 failed\n"))
+        #expect(shippedResult.status == 0 && shippedResult.stdout.hasSuffix("14 passed, 0 failed\n"))
     }
 }
 

@@ -74,6 +74,8 @@ import Testing
         #expect(lines[10] == "true\t1\t1")
         #expect(lines[11] == "1\tWorkingCopy<")
         #expect(result.stderr.isEmpty)
+        // The state and the store were released at exit: the file alone holds everything.
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("keep.sqlite-wal").path))
     }
 
     @Test func badArgumentsSayWhatIsAllowed() throws {
