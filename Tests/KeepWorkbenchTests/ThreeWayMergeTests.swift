@@ -183,8 +183,10 @@ import Testing
     func strings() throws {
         let input = #"["\u2028 \ud83d\ude00 😀 é / \/ \" \\ \b\f\n\r\t \u0001\u001F \u0000 \u00e9"]"#
         #expect(try roundTrip(input) == "[\"\u{2028} 😀 😀 é / / \\\" \\\\ \\b\\f\\n\\r\\t \\u0001\\u001f \\u0000 é\"]")
-        #expect(try JSONTree.parse(#""\ud83d\ude00""#) == .string("😀"))
+        #expect(try roundTrip(#""\ud83d\ude00\uD83D\uDE00""#) == "\"😀😀\"")
         #expect(try roundTrip(#"{"k\n":"\u007f"}"#) == "{\"k\\n\":\"\u{7F}\"}")
+        // Escapes the serializer would not write are rewritten, the ones it writes kept.
+        #expect(try roundTrip(#"["\u0041\u00e9\/\u001F", "\u001f\n"]"#) == #"["Aé/\u001f","\u001f\n"]"#)
     }
 
     @Test("keys come in JSON.stringify(sortKeysDeep) order")
@@ -198,6 +200,14 @@ import Testing
         #expect(try roundTrip(#"{"n":{"y":[{"b":1,"a":0}],"x":1}}"#) == #"{"n":{"x":1,"y":[{"a":0,"b":1}]}}"#)
     }
 
+    @Test("pretty-printed inputs merge into compact, ordered output")
+    func prettyInputs() {
+        let base = "{\n  \"b\": [1, 2],\n  \"a\": {\"y\": 1, \"x\": \"\\u0041\"}\n}"
+        let ours = "{\n  \"b\": [1, 3],\n  \"a\": {\"y\": 1, \"x\": \"\\u0041\"}\n}"
+        let theirs = "{\n  \"b\": [1, 2],\n  \"a\": {\"y\": 2, \"x\": \"\\u0041\"}\n}"
+        #expect(merge(base, ours, theirs) == .merged(#"{"a":{"x":"A","y":2},"b":[1,3]}"#))
+    }
+
     @Test("whitespace, literals and nesting parse; the output is compact")
     func compact() throws {
         #expect(try roundTrip(" \n\t{ \"a\" : [ true , false , null , { } , [ ] ] }\r\n") == #"{"a":[true,false,null,{},[]]}"#)
@@ -207,6 +217,8 @@ import Testing
     @Test("parse errors give the byte offset and what was expected")
     func parseErrors() {
         #expect(parseError(#"{"a":1,"b":2,"a":3}"#) == JSONParseError(offset: 13, message: #"expected each key once, found "a" again"#))
+        #expect(parseError(#"{"a":1,"a":1}"#)?.offset == 7)
+        #expect(parseError(#"{"a":1,"\u0061":1}"#)?.message == #"expected each key once, found "a" again"#)
         let many = (0 ..< 40).map { "\"k\($0)\":\($0)" }.joined(separator: ",")
         #expect(parseError("{\(many),\"k7\":0}")?.message == #"expected each key once, found "k7" again"#)
         #expect(parseError(#"["\ud800"]"#) == JSONParseError(offset: 8, message: #"expected a \uDC00-\uDFFF low surrogate after the high surrogate"#))

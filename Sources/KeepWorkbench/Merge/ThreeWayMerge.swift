@@ -32,15 +32,76 @@ public enum ThreeWayMerge {
             }
         }
         var merger = Merger()
-        let merged = merger.merge(trees[0], trees[1], trees[2])
+        let merged = merger.merge(Value(trees[0], 0), Value(trees[1], 0), Value(trees[2], 0))
         guard let merged, merger.conflicts.isEmpty else { return .conflict(merger.conflicts) }
-        return .merged(merged.serialized())
+        var writer = JSONWriter(capacity: max(ours.utf8.count, theirs.utf8.count))
+        merged.write(to: &writer)
+        return .merged(writer.finish())
+    }
+}
+
+/// A value of one of the three parsed inputs.
+private struct Value {
+    let tree: JSONTree
+    let index: Int
+
+    init(_ tree: JSONTree, _ index: Int) {
+        self.tree = tree
+        self.index = index
+    }
+
+    var kind: JSONTree.Kind { tree.nodes[index].kind }
+
+    func equals(_ other: Value) -> Bool {
+        tree.valueEquals(index, other.tree, other.index)
+    }
+
+    /// This object member's key, as an exact dictionary key.
+    var key: ExactString { ExactString(tree.key(index)) }
+
+    /// The elements of this array or the members of this object.
+    var children: [Value] { tree.children(index).map { Value(tree, $0) } }
+
+    /// The members of this object by key.
+    func memberTable() -> [ExactString: Value] {
+        var table: [ExactString: Value] = [:]
+        table.reserveCapacity(tree.nodes[index].count)
+        for member in children { table[member.key] = member }
+        return table
+    }
+}
+
+/// The merged document: whole values taken from the inputs, and the objects
+/// and arrays the merge had to rebuild around changes from both sides.
+private indirect enum Merged {
+    case value(Value)
+    /// Members keyed as the input member each came from.
+    case object([(member: Value, value: Merged)])
+    case array([Merged])
+
+    func write(to writer: inout JSONWriter) {
+        switch self {
+        case .value(let value):
+            writer.write(value.tree, value.index)
+        case .object(let members):
+            writer.writeObject(keys: members.map { $0.member.tree.key($0.member.index) }) { writer, n in
+                members[n].value.write(to: &writer)
+            }
+        case .array(let elements):
+            writer.append(0x5B) // [
+            for (n, element) in elements.enumerated() {
+                if n > 0 { writer.append(0x2C) } // ,
+                element.write(to: &writer)
+            }
+            writer.append(0x5D) // ]
+        }
     }
 }
 
 /// One step of a conflict path.
 private enum PathStep {
-    case key(String)
+    /// An object member, named by its key.
+    case key(Value)
     case index(Int)
     case id(ElementID)
 }
@@ -54,33 +115,37 @@ private struct ElementID: Hashable {
     var pathText: String { isNumber ? text.text : JSONTree.quoted(text.text) }
 }
 
-/// The ids of an array whose elements are all objects with a unique string
-/// or number "id", so elements can be matched by id instead of position.
+/// An array whose elements are all objects with a unique string or number
+/// "id", so elements can be matched by id instead of position.
 private struct IdentifiedArray {
     var ids: [ElementID] = []
-    var position: [ElementID: Int] = [:]
+    var elements: [ElementID: Value] = [:]
 
-    init?(_ elements: [JSONTree]) {
-        ids.reserveCapacity(elements.count)
-        position.reserveCapacity(elements.count)
-        for (n, element) in elements.enumerated() {
-            guard case .object(let members) = element,
-                  let id = members.first(where: { $0.key == "id" })?.value else { return nil }
-            let elementID: ElementID
-            switch id {
-            case .string(let text): elementID = ElementID(isNumber: false, text: ExactString(text))
-            case .number(let text): elementID = ElementID(isNumber: true, text: ExactString(text))
+    init?(_ array: Value) {
+        let tree = array.tree
+        let children = tree.children(array.index)
+        ids.reserveCapacity(children.count)
+        elements.reserveCapacity(children.count)
+        let idKey = UnsafeBufferPointer<UInt8>(start: ("id" as StaticString).utf8Start, count: 2)
+        for element in children {
+            guard tree.nodes[element].kind == .object,
+                  let member = tree.children(element).first(where: { bytesEqual(tree.key($0), idKey) })
+            else { return nil }
+            let id: ElementID
+            switch tree.nodes[member].kind {
+            case .string: id = ElementID(isNumber: false, text: ExactString(tree.content(member)))
+            case .number: id = ElementID(isNumber: true, text: ExactString(tree.text(member)))
             default: return nil
             }
-            guard position.updateValue(n, forKey: elementID) == nil else { return nil }
-            ids.append(elementID)
+            guard elements.updateValue(Value(tree, element), forKey: id) == nil else { return nil }
+            ids.append(id)
         }
     }
 }
 
 /// How a member or element present on some of the three sides comes out.
 private enum Resolution {
-    case value(JSONTree)
+    case value(Merged)
     case removed
     case conflicted
 }
@@ -90,19 +155,20 @@ private struct Merger {
     private var path: [PathStep] = []
 
     /// The merged value, or nil when a conflict was recorded under this path.
-    mutating func merge(_ base: JSONTree, _ ours: JSONTree, _ theirs: JSONTree) -> JSONTree? {
-        if ours == theirs { return ours }
-        if ours == base { return theirs }
-        if theirs == base { return ours }
-        switch (base, ours, theirs) {
-        case let (.object(b), .object(o), .object(t)):
-            return mergeObjects(b, o, t)
-        case let (.array(b), .array(o), .array(t)):
-            if let bIDs = IdentifiedArray(b), let oIDs = IdentifiedArray(o), let tIDs = IdentifiedArray(t) {
-                return mergeIdentified((b, bIDs), (o, oIDs), (t, tIDs))
+    mutating func merge(_ base: Value, _ ours: Value, _ theirs: Value) -> Merged? {
+        if ours.equals(theirs) { return .value(ours) }
+        if ours.equals(base) { return .value(theirs) }
+        if theirs.equals(base) { return .value(ours) }
+        switch (base.kind, ours.kind, theirs.kind) {
+        case (.object, .object, .object):
+            return mergeObjects(base, ours, theirs)
+        case (.array, .array, .array):
+            if let b = IdentifiedArray(base), let o = IdentifiedArray(ours), let t = IdentifiedArray(theirs) {
+                return mergeIdentified(b, o, t)
             }
-            if b.count == o.count, o.count == t.count {
-                return mergePositional(b, o, t)
+            let count = ours.tree.nodes[ours.index].count
+            if base.tree.nodes[base.index].count == count, theirs.tree.nodes[theirs.index].count == count {
+                return mergePositional(base, ours, theirs)
             }
             return conflict()
         default:
@@ -110,29 +176,29 @@ private struct Merger {
         }
     }
 
-    private mutating func conflict() -> JSONTree? {
+    private mutating func conflict() -> Merged? {
         conflicts.append(Merger.describe(path))
         return nil
     }
 
     /// The rules shared by object members and identified elements.
-    private mutating func resolve(_ base: JSONTree?, _ ours: JSONTree?, _ theirs: JSONTree?) -> Resolution {
+    private mutating func resolve(_ base: Value?, _ ours: Value?, _ theirs: Value?) -> Resolution {
         switch (base, ours, theirs) {
         case let (base?, ours?, theirs?):
             return merge(base, ours, theirs).map(Resolution.value) ?? .conflicted
         case let (nil, ours?, theirs?):
-            if ours == theirs { return .value(ours) }
-            if case .object = ours, case .object = theirs {
-                return merge(.object([]), ours, theirs).map(Resolution.value) ?? .conflicted
+            if ours.equals(theirs) { return .value(.value(ours)) }
+            if ours.kind == .object, theirs.kind == .object {
+                return mergeObjects(nil, ours, theirs).map(Resolution.value) ?? .conflicted
             }
             _ = conflict()
             return .conflicted
         case let (nil, ours?, nil):
-            return .value(ours)
+            return .value(.value(ours))
         case let (nil, nil, theirs?):
-            return .value(theirs)
+            return .value(.value(theirs))
         case let (base?, kept?, nil), let (base?, nil, kept?):
-            if kept == base { return .removed }
+            if kept.equals(base) { return .removed }
             _ = conflict()
             return .conflicted
         case (_, nil, nil):
@@ -140,47 +206,50 @@ private struct Merger {
         }
     }
 
-    private mutating func mergeObjects(_ b: [JSONTree.Member], _ o: [JSONTree.Member],
-                                       _ t: [JSONTree.Member]) -> JSONTree? {
-        let bIndex = Merger.keyIndex(b)
-        let oIndex = Merger.keyIndex(o)
-        let tIndex = Merger.keyIndex(t)
-        var merged: [JSONTree.Member] = []
-        merged.reserveCapacity(o.count)
+    /// Member by member; a nil base is the empty object (a key both sides added).
+    private mutating func mergeObjects(_ base: Value?, _ ours: Value, _ theirs: Value) -> Merged? {
+        let b = base?.memberTable() ?? [:]
+        let t = theirs.memberTable()
+        var merged: [(member: Value, value: Merged)] = []
         var clean = true
-        // Ours' order, then keys only theirs has: document order for the conflicts.
-        func visit(_ key: String, _ ours: JSONTree?, _ theirs: JSONTree?, _ merger: inout Merger) {
-            merger.path.append(.key(key))
+        func visit(_ key: ExactString, _ ours: Value?, _ theirs: Value?, _ merger: inout Merger) {
+            let member = ours ?? theirs!
+            merger.path.append(.key(member))
             defer { merger.path.removeLast() }
-            switch merger.resolve(bIndex[ExactString(key)].map { b[$0].value }, ours, theirs) {
-            case .value(let value): merged.append(JSONTree.Member(key: key, value: value))
+            switch merger.resolve(b[key], ours, theirs) {
+            case .value(let value): merged.append((member, value))
             case .removed: break
             case .conflicted: clean = false
             }
         }
-        for member in o {
-            visit(member.key, member.value, tIndex[ExactString(member.key)].map { t[$0].value }, &self)
+        // Ours' order, then keys only theirs has: document order for the conflicts.
+        var inOurs: Set<ExactString> = []
+        for member in ours.children {
+            let key = member.key
+            inOurs.insert(key)
+            visit(key, member, t[key], &self)
         }
-        for member in t where oIndex[ExactString(member.key)] == nil {
-            visit(member.key, nil, member.value, &self)
+        for member in theirs.children {
+            let key = member.key
+            if !inOurs.contains(key) { visit(key, nil, member, &self) }
         }
         return clean ? .object(merged) : nil
     }
 
-    private static func keyIndex(_ members: [JSONTree.Member]) -> [ExactString: Int] {
-        var index: [ExactString: Int] = [:]
-        index.reserveCapacity(members.count)
-        for (n, member) in members.enumerated() { index[ExactString(member.key)] = n }
-        return index
-    }
-
-    private mutating func mergePositional(_ b: [JSONTree], _ o: [JSONTree], _ t: [JSONTree]) -> JSONTree? {
-        var merged: [JSONTree] = []
+    private mutating func mergePositional(_ base: Value, _ ours: Value, _ theirs: Value) -> Merged? {
+        let b = base.children
+        let o = ours.children
+        let t = theirs.children
+        var merged: [Merged] = []
         merged.reserveCapacity(o.count)
         var clean = true
         for n in o.indices {
             path.append(.index(n))
-            if let value = merge(b[n], o[n], t[n]) { merged.append(value) } else { clean = false }
+            if let value = merge(b[n], o[n], t[n]) {
+                merged.append(value)
+            } else {
+                clean = false
+            }
             path.removeLast()
         }
         return clean ? .array(merged) : nil
@@ -189,20 +258,15 @@ private struct Merger {
     /// Matches elements by id. Common elements keep the order of the side that
     /// reordered them (a conflict if both did, differently); added elements go
     /// after their nearest preceding common neighbour on their side.
-    private mutating func mergeIdentified(_ b: ([JSONTree], IdentifiedArray), _ o: ([JSONTree], IdentifiedArray),
-                                          _ t: ([JSONTree], IdentifiedArray)) -> JSONTree? {
-        let (bElements, bIDs) = b
-        let (oElements, oIDs) = o
-        let (tElements, tIDs) = t
+    private mutating func mergeIdentified(_ b: IdentifiedArray, _ o: IdentifiedArray,
+                                          _ t: IdentifiedArray) -> Merged? {
         var clean = true
 
         // The array's own path precedes its elements' paths, so the order comes first.
-        let isCommon = { (id: ElementID) in
-            bIDs.position[id] != nil && oIDs.position[id] != nil && tIDs.position[id] != nil
-        }
-        let baseOrder = bIDs.ids.filter(isCommon)
-        let oursOrder = oIDs.ids.filter(isCommon)
-        let theirsOrder = tIDs.ids.filter(isCommon)
+        let isCommon = { (id: ElementID) in b.elements[id] != nil && o.elements[id] != nil && t.elements[id] != nil }
+        let baseOrder = b.ids.filter(isCommon)
+        let oursOrder = o.ids.filter(isCommon)
+        let theirsOrder = t.ids.filter(isCommon)
         var order = oursOrder
         if oursOrder == baseOrder {
             order = theirsOrder
@@ -211,21 +275,21 @@ private struct Merger {
             clean = false
         }
 
-        var values: [ElementID: JSONTree] = [:]
-        func visit(_ id: ElementID, _ ours: JSONTree?, _ theirs: JSONTree?, _ merger: inout Merger) {
+        var merged: [ElementID: Merged] = [:]
+        func visit(_ id: ElementID, _ ours: Value?, _ theirs: Value?, _ merger: inout Merger) {
             merger.path.append(.id(id))
             defer { merger.path.removeLast() }
-            switch merger.resolve(bIDs.position[id].map { bElements[$0] }, ours, theirs) {
-            case .value(let value): values[id] = value
+            switch merger.resolve(b.elements[id], ours, theirs) {
+            case .value(let value): merged[id] = value
             case .removed: break
             case .conflicted: clean = false
             }
         }
-        for (n, id) in oIDs.ids.enumerated() {
-            visit(id, oElements[n], tIDs.position[id].map { tElements[$0] }, &self)
+        for id in o.ids {
+            visit(id, o.elements[id], t.elements[id], &self)
         }
-        for (n, id) in tIDs.ids.enumerated() where oIDs.position[id] == nil {
-            visit(id, nil, tElements[n], &self)
+        for id in t.ids where o.elements[id] == nil {
+            visit(id, nil, t.elements[id], &self)
         }
         guard clean else { return nil }
 
@@ -233,24 +297,24 @@ private struct Merger {
         // ours' come first, and an id both sides added is placed once, by ours.
         var additions: [ElementID?: [ElementID]] = [:]
         var placed: Set<ElementID> = []
-        for side in [oIDs, tIDs] {
+        for side in [o, t] {
             var anchor: ElementID?
             for id in side.ids {
                 if isCommon(id) {
                     anchor = id
-                } else if bIDs.position[id] == nil, placed.insert(id).inserted {
+                } else if b.elements[id] == nil, placed.insert(id).inserted {
                     additions[anchor, default: []].append(id)
                 }
             }
         }
-        var merged: [JSONTree] = []
-        merged.reserveCapacity(values.count)
-        for id in additions[nil] ?? [] { merged.append(values[id]!) }
+        var elements: [Merged] = []
+        elements.reserveCapacity(merged.count)
+        for id in additions[nil] ?? [] { elements.append(merged[id]!) }
         for id in order {
-            merged.append(values[id]!)
-            for added in additions[id] ?? [] { merged.append(values[added]!) }
+            elements.append(merged[id]!)
+            for added in additions[id] ?? [] { elements.append(merged[added]!) }
         }
-        return .array(merged)
+        return .array(elements)
     }
 
     /// `a.b[3][id="d2"]`; keys that are not plain identifiers as `["key"]`.
@@ -259,11 +323,14 @@ private struct Merger {
         var text = ""
         for step in path {
             switch step {
-            case .key(let key) where isIdentifier(key):
-                if !text.isEmpty { text += "." }
-                text += key
-            case .key(let key):
-                text += "[\(JSONTree.quoted(key))]"
+            case .key(let member):
+                let name = member.key.text
+                if isIdentifier(name) {
+                    if !text.isEmpty { text += "." }
+                    text += name
+                } else {
+                    text += "[\(JSONTree.quoted(name))]"
+                }
             case .index(let n):
                 text += "[\(n)]"
             case .id(let id):
@@ -274,13 +341,10 @@ private struct Merger {
     }
 
     private static func isIdentifier(_ key: String) -> Bool {
-        guard let first = key.utf8.first, !(UInt8(ascii: "0") ... UInt8(ascii: "9")).contains(first) else {
-            return false
-        }
+        guard let first = key.utf8.first, !(0x30 ... 0x39).contains(first) else { return false }
         return key.utf8.allSatisfy { byte in
             switch byte {
-            case UInt8(ascii: "A") ... UInt8(ascii: "Z"), UInt8(ascii: "a") ... UInt8(ascii: "z"),
-                 UInt8(ascii: "0") ... UInt8(ascii: "9"), UInt8(ascii: "_"): true
+            case 0x41 ... 0x5A, 0x61 ... 0x7A, 0x30 ... 0x39, 0x5F: true // A-Z a-z 0-9 _
             default: false
             }
         }
