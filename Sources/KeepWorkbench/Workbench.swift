@@ -246,10 +246,14 @@ public final class Workbench: @unchecked Sendable {
             if ours == base { return theirs }
             return nil
         }
-        guard case .merged(let content) = ThreeWayMerge.merge(base: base.content, ours: ours.content, theirs: theirs.content),
+        guard case .merged(var content) = ThreeWayMerge.merge(base: base.content, ours: ours.content, theirs: theirs.content),
               case .some(let title) = pick(base.title, ours.title, theirs.title),
               case .some(let description) = pick(base.description, ours.description, theirs.description)
         else { return nil }
+        // A merged document (not one side taken whole) keeps the layout of the copy's content.
+        if content != ours.content && content != theirs.content && JSONLayout.isIndented(ours.content) {
+            content = JSONLayout.indented(content)
+        }
         var merged = ours
         merged.content = content
         merged.title = title

@@ -202,7 +202,9 @@ import Testing
         #expect(lines.dropFirst(3).first == "Wells Ærø 📈\tTheir map\t0")
     }
 
-    /// Acceptance 1 across real processes: the same race for each on_conflict choice.
+    /// Acceptance 1 across real processes: the same race for each on_conflict
+    /// choice. Content written from tables is canonical JSON, and stays so
+    /// through a merge.
     @Test(arguments: ["reject", "overwrite", "fork", "merge"])
     func secondSaveFollowsOnConflict(choice: String) throws {
         let id = try createSession()
@@ -224,15 +226,17 @@ import Testing
             local ok, result, how = pcall(w.save, w)
             local original = keep.sessions.get("\(id)"):data()
             local mine = w.id and keep.sessions.get(w.id):data()
+            local stored = keep.sessions.get("\(id)")
             print(ok and result or result.code, how, w.id == "\(id)", original.dashboards[1].name, original.dashboards[2].name,
-                  mine.dashboards[1].name, mine.dashboards[2].name, w.has_changes)
+                  mine.dashboards[1].name, mine.dashboards[2].name, w.has_changes,
+                  stored.content == json.encode(stored:data(), {canonical = true}))
             """, policies: policies)
         #expect(third.status == 0, "\(third.stderr)")
         let expected = [
-            "reject": "conflict\tnil\ttrue\tLogs\tTheirs\tLogs\tTheirs\ttrue",
-            "overwrite": "saved\toverwrote\ttrue\tMine\tMap\tMine\tMap\tfalse",
-            "fork": "saved\tforked\tfalse\tLogs\tTheirs\tMine\tMap\tfalse",
-            "merge": "saved\tmerged\ttrue\tMine\tTheirs\tMine\tTheirs\tfalse",
+            "reject": "conflict\tnil\ttrue\tLogs\tTheirs\tLogs\tTheirs\ttrue\ttrue",
+            "overwrite": "saved\toverwrote\ttrue\tMine\tMap\tMine\tMap\tfalse\ttrue",
+            "fork": "saved\tforked\tfalse\tLogs\tTheirs\tMine\tMap\tfalse\ttrue",
+            "merge": "saved\tmerged\ttrue\tMine\tTheirs\tMine\tTheirs\tfalse\ttrue",
         ]
         #expect(third.stdout == expected[choice]! + "\n")
     }

@@ -289,3 +289,25 @@ import Testing
         #expect(merge(base, ours, conflicting) == .conflict([#"dashboards[id="d3"].modules[id="m2"].items[id="i5"].value"#]))
     }
 }
+
+@Suite struct JSONLayoutTests {
+    @Test func indentedMatchesTheCanonicalLayout() {
+        let compact = #"{"a":[],"b":{},"c":[1,{"d":"x,y:{z}","e":"q\"}"}],"f":null}"#
+        #expect(JSONLayout.indented(compact) == """
+            {
+              "a": [],
+              "b": {},
+              "c": [
+                1,
+                {
+                  "d": "x,y:{z}",
+                  "e": "q\\"}"
+                }
+              ],
+              "f": null
+            }
+            """)
+        #expect(JSONLayout.indented("[]") == "[]" && JSONLayout.indented("42") == "42")
+        #expect(JSONLayout.isIndented("{\n  \"a\": 1\n}") && !JSONLayout.isIndented(#"{"a":1}"#) && !JSONLayout.isIndented("{}"))
+    }
+}
