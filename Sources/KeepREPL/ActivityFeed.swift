@@ -33,8 +33,11 @@ final class ActivityFeed: LineEditor.Waiting {
         activity.runTimers()
     }
 
+    /// Always tells the observer: a script may have set another state since
+    /// the tracker last changed (the observer ignores a repeat).
     func keystroke() {
-        if let state = tracker.keystroke(at: Self.now()) { activity.set(state) }
+        _ = tracker.keystroke(at: Self.now())
+        activity.set(.active)
     }
 
     func focus(_ focused: Bool) {

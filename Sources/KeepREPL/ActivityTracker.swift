@@ -27,12 +27,18 @@ public struct ActivityTracker: Equatable {
         return move(to: .active)
     }
 
-    /// The terminal reported focus in or out (DEC focus reporting, `ESC [ I` / `ESC [ O`).
+    /// The terminal reported focus in or out (DEC focus reporting, `ESC [ I` /
+    /// `ESC [ O`). Focus in only counts after a focus out: some terminals
+    /// report focus each time reporting is switched on, at every prompt.
     public mutating func focus(_ focused: Bool, at now: Int64) -> ActivityState? {
-        unfocused = !focused
-        if !focused { return move(to: .hidden) }
-        lastKeystroke = now
-        return move(to: .visible)
+        guard !focused else {
+            guard unfocused else { return nil }
+            unfocused = false
+            lastKeystroke = now
+            return move(to: .visible)
+        }
+        unfocused = true
+        return move(to: .hidden)
     }
 
     /// Time passed: the state idleness calls for, if it changed.

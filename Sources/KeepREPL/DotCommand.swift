@@ -38,6 +38,9 @@ struct DotCommand: Equatable {
           snap = s:snapshot{title = "Q3 for the board"}
           keep.snapshots.list{}  keep.snapshots.get(id)  snap:to_session{title = "copy"}
           keep.visits.list{}                    snapshots you have opened
+        Working copies (edit, autosave to a local journal, save with conflict handling):
+          w = keep.workbench.open(s.id)  w:edit(function(d) d.title = "Q3" end)  w:save()
+          w.has_changes  w.out_of_sync  keep.workbench.recoverable()  keep.activity.state
         A page shows its items; for the next, repeat the call with page_token = _.next_token added:
           keep.sessions.list{sort_by = "title", page_token = _.next_token}
 

@@ -46,6 +46,29 @@ public enum KeepAPI {
             stack.setFunction("as", of: keep) { stack in try actAs(stack, context: context) }
         }
         stack.setGlobal("keep")
+        finishBeforeExit(state, context: context)
+    }
+
+    /// `os.exit` (trusted states have it) first journals unsaved working
+    /// copies, as the end of a script or REPL does: C `exit` would skip that.
+    private static func finishBeforeExit(_ state: LuaState, context: ScriptContext) {
+        let source = """
+            local finish = ...
+            if type(os) == "table" and type(os.exit) == "function" then
+              local exit = os.exit
+              os.exit = function(...) finish() return exit(...) end
+            end
+            """
+        do throws(LuaError) {
+            try state.load(Array(source.utf8), chunkName: "=(keep os.exit)")
+            state.stack.pushFunction(named: "keep finish") { _ in
+                context.finishWorkbench()
+                return 0
+            }
+            try state.call(arguments: 1, results: 0)
+        } catch {
+            ScriptDiagnostics.report("os.exit cannot journal working copies: \(error.description)")
+        }
     }
 
     private static func table(_ name: String, in keep: Int32, _ stack: LuaStack,

@@ -24,6 +24,8 @@ public final class ScriptContext: @unchecked Sendable {
     private let recovery: RecoveryLocation
     private let openStorage: () throws -> any KeepStorage
     private var opened: Services?
+    /// `finishWorkbench` ran (it runs once, whichever way the process ends).
+    private var finished = false
 
     struct Services {
         let policies: Policies
@@ -133,15 +135,18 @@ public final class ScriptContext: @unchecked Sendable {
     }
 
     /// At exit: journals every pending edit at once and warns about copies
-    /// left unsaved, which stay recoverable. Returns how many there are.
+    /// left unsaved, which stay recoverable (or, if the journal could not be
+    /// written, are lost: the warning says so). Returns how many there are.
     @discardableResult
     public func finishWorkbench() -> Int {
-        guard let workbench = opened?.workbench else { return 0 }
-        workbench.flushJournal()
+        guard !finished, let workbench = opened?.workbench else { return 0 }
+        finished = true
+        let failed = workbench.flushJournal()
         let unsaved = workbench.openCopies.filter(\.hasChanges).count
         if unsaved > 0 {
-            ScriptDiagnostics.report("\(unsaved) working cop\(unsaved == 1 ? "y has" : "ies have") unsaved changes; "
-                + "they are kept for keep.workbench.recoverable()")
+            let copies = "\(unsaved) working cop\(unsaved == 1 ? "y has" : "ies have") unsaved changes"
+            ScriptDiagnostics.report(failed == 0 ? copies + "; they are kept for keep.workbench.recoverable()"
+                : copies + "; \(failed) could not be written to the recovery journal and are lost")
         }
         return unsaved
     }

@@ -34,7 +34,8 @@ final class WorkbenchObjects: @unchecked Sendable {
 
     /// A subscriber called while no script runs (from the REPL's input loop)
     /// gets this budget; inside a script it runs under the script's.
-    static let subscriberBudget = LuaBudget(instructions: 10_000_000, memory: 64 << 20, time: .seconds(1))
+    /// (No memory limit: it would count the whole state's heap, not the subscriber's.)
+    static let subscriberBudget = LuaBudget(instructions: 10_000_000, time: .seconds(1))
 
     init(context: ScriptContext, state: LuaState) {
         self.context = context
@@ -57,6 +58,9 @@ final class WorkbenchObjects: @unchecked Sendable {
         defineFields()
         defineMethods()
     }
+
+    /// What a method of an object outliving the `keep` API raises.
+    static let released = KeepError(.invalid, "the keep API this object came from is gone (keep was replaced and collected)")
 
     /// The workbench, after running the timers that are due.
     var workbench: Workbench {
@@ -110,7 +114,8 @@ final class WorkbenchObjects: @unchecked Sendable {
     }
 
     private func defineMethods() {
-        hostClass.method("set") { [unowned self] handle, stack in
+        hostClass.method("set") { [weak self] handle, stack in
+            guard let self else { throw WorkbenchObjects.released }
             _ = try self.workbench
             try handle.copy.set(content: try Self.content(stack, 2, function: "WorkingCopy:set"))
             stack.pushCopy(of: 1)
@@ -120,7 +125,8 @@ final class WorkbenchObjects: @unchecked Sendable {
             try stack.pushDecodedJSON(handle.copy.content)
             return 1
         }
-        hostClass.method("edit") { [unowned self] handle, stack in
+        hostClass.method("edit") { [weak self] handle, stack in
+            guard let self else { throw WorkbenchObjects.released }
             _ = try self.workbench
             guard stack.type(at: 2) == .function else {
                 throw stack.argumentError(2, "function expected (it gets the decoded content to change, or returns new content), got \(stack.typeName(at: 2))")
@@ -137,16 +143,24 @@ final class WorkbenchObjects: @unchecked Sendable {
             // The function may change the table in place or return a replacement.
             let result = stack.type(at: -1) == .nil ? data : stack.absolute(-1)
             let content: String
-            if stack.type(at: result) == .string, let text = stack.text(at: result) {
+            switch stack.type(at: result) {
+            case .string:
+                guard let text = stack.text(at: result) else {
+                    throw KeepError(.invalid, "WorkingCopy:edit: the function returned a string that is not valid UTF-8")
+                }
                 content = text
-            } else {
+            case .table:
                 content = try stack.canonicalJSON(at: result)
+            default:
+                throw KeepError(.invalid, "WorkingCopy:edit: the function returned a \(stack.typeName(at: result)); "
+                    + "change the data in place and return nothing, or return a table or a string (the new content)")
             }
             try handle.copy.set(content: content)
             stack.pushCopy(of: 1)
             return 1
         }
-        hostClass.method("save") { [unowned self] handle, stack in
+        hostClass.method("save") { [weak self] handle, stack in
+            guard let self else { throw WorkbenchObjects.released }
             let workbench = try self.workbench
             let copy = handle.copy
             switch try blocking({ try await workbench.save(copy) }) {
@@ -159,7 +173,8 @@ final class WorkbenchObjects: @unchecked Sendable {
             }
             return 1
         }
-        hostClass.method("save_as") { [unowned self] handle, stack in
+        hostClass.method("save_as") { [weak self] handle, stack in
+            guard let self else { throw WorkbenchObjects.released }
             let options = try OptionTable(stack, 2, function: "WorkingCopy:save_as", allowed: ["title", "description"])
             let (title, description) = (try options.text("title"), try options.description("description"))
             let workbench = try self.workbench
@@ -168,13 +183,15 @@ final class WorkbenchObjects: @unchecked Sendable {
             stack.push("saved")
             return 1
         }
-        hostClass.method("poll") { [unowned self] handle, stack in
+        hostClass.method("poll") { [weak self] handle, stack in
+            guard let self else { throw WorkbenchObjects.released }
             let workbench = try self.workbench
             let copy = handle.copy
             stack.push(try blocking { try await workbench.poll(copy) })
             return 1
         }
-        hostClass.method("reload") { [unowned self] handle, stack in
+        hostClass.method("reload") { [weak self] handle, stack in
+            guard let self else { throw WorkbenchObjects.released }
             let options = try OptionTable(stack, 2, function: "WorkingCopy:reload", allowed: ["discard"])
             let discard = try options.boolean("discard") ?? false
             let workbench = try self.workbench
@@ -183,7 +200,8 @@ final class WorkbenchObjects: @unchecked Sendable {
             stack.pushCopy(of: 1)
             return 1
         }
-        hostClass.method("snapshot") { [unowned self] handle, stack in
+        hostClass.method("snapshot") { [weak self] handle, stack in
+            guard let self else { throw WorkbenchObjects.released }
             let options = try OptionTable(stack, 2, function: "WorkingCopy:snapshot", allowed: ["title", "description"])
             _ = try self.workbench
             let copy = handle.copy
@@ -193,7 +211,8 @@ final class WorkbenchObjects: @unchecked Sendable {
                                         description: try options.description("description") ?? copy.description,
                                         content: copy.content, on: stack)
         }
-        hostClass.method("close") { [unowned self] handle, stack in
+        hostClass.method("close") { [weak self] handle, stack in
+            guard let self else { throw WorkbenchObjects.released }
             let options = try OptionTable(stack, 2, function: "WorkingCopy:close", allowed: ["discard"])
             let discard = try options.boolean("discard") ?? false
             stack.push(try self.workbench.close(handle.copy, discard: discard).rawValue)
@@ -238,9 +257,10 @@ final class WorkbenchObjects: @unchecked Sendable {
         return 1
     }
 
-    /// keep.workbench.recoverable() → a list of {copy_id, session_id, title, description, modified_at, bytes, base_version, pid}.
+    /// keep.workbench.recoverable() → a list of {copy_id, session_id, title, description, modified_at, bytes, base_version, pid, running}.
     func recoverable(_ stack: LuaStack) throws -> Int32 {
-        let entries = try self.workbench.recoverable(as: context.user)
+        let workbench = try self.workbench
+        let entries = workbench.recoverable(as: context.user)
         stack.newTable(arrayCapacity: Int32(entries.count))
         for (index, entry) in entries.enumerated() {
             stack.newTable(fieldCapacity: 8)
@@ -252,6 +272,7 @@ final class WorkbenchObjects: @unchecked Sendable {
             stack.push(Int64(entry.content.utf8.count)); stack.setField("bytes", of: -2)
             if let base = entry.base { stack.push(base.version); stack.setField("base_version", of: -2) }
             stack.push(Int64(entry.processID)); stack.setField("pid", of: -2)
+            stack.push(workbench.journal.isWriterRunning(entry)); stack.setField("running", of: -2)
             stack.setIndex(Int64(index + 1), of: -2)
         }
         return 1
@@ -297,29 +318,42 @@ final class WorkbenchObjects: @unchecked Sendable {
         _ = try self.workbench
         let clock = context.clock
         let end = clock.now().millisecondsSinceEpoch + milliseconds
+        // The script's time budget ends the wait too; its hook then stops the script.
+        let budgetEnd = Self.budgetDeadline(stack)
         while true {
             context.runDueTimers()
             let now = clock.now().millisecondsSinceEpoch
             guard now < end else { break }
             let next = context.timers.nextDeadline?.millisecondsSinceEpoch ?? end
             let pause = max(1, min(end, next) - now)
-            try Self.sleep(milliseconds: pause)
+            guard Self.sleep(milliseconds: pause, until: budgetEnd) else { break }
         }
         return 0
     }
 
-    /// Sleeps, but wakes for Ctrl-C (an interruptible script stops).
-    private static func sleep(milliseconds: Int64) throws {
+    /// When the running call's time budget ends (CLOCK_MONOTONIC ns), if it has one.
+    private static func budgetDeadline(_ stack: LuaStack) -> Int64? {
+        guard let budget = keep_budget(stack.L), budget.pointee.active > 0, budget.pointee.deadline_ns > 0 else { return nil }
+        return budget.pointee.deadline_ns
+    }
+
+    /// Sleeps; false when Ctrl-C or the budget's deadline cut it short. A
+    /// pending Ctrl-C stays pending, so the count hook stops the script with
+    /// an error `pcall` cannot catch, as everywhere else.
+    private static func sleep(milliseconds: Int64, until deadline: Int64?) -> Bool {
         var remaining = milliseconds
         while remaining > 0 {
-            let step = min(remaining, 50)
+            if LuaState.takeInterrupt() {
+                LuaState.requestInterrupt()
+                return false
+            }
+            if let deadline, keep_monotonic_ns() >= deadline { return false }
+            let step = min(remaining, 20)
             var pause = timespec(tv_sec: 0, tv_nsec: Int(step) * 1_000_000)
             nanosleep(&pause, nil)
             remaining -= step
-            if LuaState.takeInterrupt() {
-                throw KeepError(.interrupted, "interrupted while waiting")
-            }
         }
+        return true
     }
 
     // MARK: keep.activity
@@ -328,7 +362,8 @@ final class WorkbenchObjects: @unchecked Sendable {
     func installActivity(in keep: Int32, _ stack: LuaStack) {
         let activity = context.activity
         stack.newTable(fieldCapacity: 3)
-        stack.setFunction("set", of: -1) { [unowned self] stack in
+        stack.setFunction("set", of: -1) { [weak self] stack in
+            guard let self else { throw WorkbenchObjects.released }
             let text = try stack.checkText(1)
             guard let new = ActivityState(rawValue: text) else {
                 throw stack.argumentError(1, "\"active\", \"visible\" or \"hidden\" expected, got \"\(text)\"")
@@ -338,7 +373,8 @@ final class WorkbenchObjects: @unchecked Sendable {
             self.context.runDueTimers()
             return 0
         }
-        stack.setFunction("subscribe", of: -1) { [unowned self] stack in
+        stack.setFunction("subscribe", of: -1) { [weak self] stack in
+            guard let self else { throw WorkbenchObjects.released }
             guard stack.type(at: 1) == .function else {
                 throw stack.argumentError(1, "function(new, old) expected, got \(stack.typeName(at: 1))")
             }

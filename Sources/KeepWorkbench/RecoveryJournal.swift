@@ -90,7 +90,8 @@ public final class RecoveryJournal: @unchecked Sendable {
             encoder.outputFormatting = [.withoutEscapingSlashes]
             let data = try encoder.encode(entry)
             let path = self.path(of: entry.copyID)
-            let temporary = path + ".tmp"
+            // Per process: two writers never share a temporary file.
+            let temporary = path + ".\(getpid()).tmp"
             let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             guard descriptor >= 0 else { throw failure("cannot create \(temporary)") }
             let written = data.withUnsafeBytes { bytes -> Bool in
@@ -117,6 +118,14 @@ public final class RecoveryJournal: @unchecked Sendable {
         } catch {
             throw KeepError(.internal, "recovery journal: \(error.localizedDescription)")
         }
+    }
+
+    /// Whether the process that wrote `entry` still runs (then the copy is
+    /// probably open there, not abandoned). A reused process id can make a
+    /// dead writer look alive; that only keeps an entry listed longer.
+    public func isWriterRunning(_ entry: RecoveryEntry) -> Bool {
+        guard entry.processID > 0, entry.processID != getpid() else { return false }
+        return kill(entry.processID, 0) == 0 || errno == EPERM
     }
 
     public func remove(copyID: String) {

@@ -101,6 +101,10 @@ public final class Workbench: @unchecked Sendable {
 
     /// Reopens a journaled copy exactly as it was, then polls the store once
     /// so that a session changed or deleted meanwhile shows as out of sync.
+    /// The copy gets a journal entry of its own (a new copy id), so it never
+    /// shares a file with the process that wrote the old one; the old entry
+    /// goes once the new one is written, unless its writer is still running
+    /// (then it is that process's, which may still write it).
     public func recover(_ copyID: String, as user: UserID) async throws -> WorkingCopy {
         guard (try? ResourceID(copyID)) != nil, let entry = journal.entry(copyID: copyID),
               entry.user == user, entry.database == journal.database else {
@@ -111,13 +115,21 @@ public final class Workbench: @unchecked Sendable {
             WorkingCopy.Base(version: $0.version, hash: ContentHash(storedHex: $0.hash), title: $0.title,
                              description: $0.description, content: $0.content)
         }
-        let copy = WorkingCopy(copyID: copyID, owner: user, state: .init(
+        let copy = WorkingCopy(copyID: ResourceID.generate().rawValue, owner: user, state: .init(
             sessionID: try entry.sessionID.map { id throws(KeepError) in try ResourceID(id) },
             title: entry.title, description: entry.description, content: entry.content, base: base,
             backendVersion: base?.version, backendHash: base?.hash,
-            lastModified: Timestamp(millisecondsSinceEpoch: entry.modifiedAt)))
-        register(copy)
+            lastModified: Timestamp(millisecondsSinceEpoch: entry.modifiedAt), edits: 1))
+        copy.workbench = self
         if copy.sessionID != nil { _ = try await poll(copy) }
+        register(copy)
+        do {
+            try writeJournal(copy)
+        } catch {
+            _ = try? close(copy, discard: true)
+            throw error
+        }
+        if !journal.isWriterRunning(entry) { journal.remove(copyID: copyID) }
         return copy
     }
 
@@ -396,6 +408,9 @@ public final class Workbench: @unchecked Sendable {
     /// (recoverable) unless `discard`.
     @discardableResult
     public func close(_ copy: WorkingCopy, discard: Bool) throws(KeepError) -> CloseOutcome {
+        guard !copy.isClosed else { throw WorkingCopy.closedError(copy.copyID) }
+        // Journal first: if that fails the copy stays open, its edits reachable.
+        if copy.hasChanges && !discard { try writeJournal(copy) }
         let hadChanges = try copy.withState { state throws(KeepError) -> Bool in
             guard !state.closed else { throw WorkingCopy.closedError(copy.copyID) }
             state.closed = true
@@ -409,7 +424,8 @@ public final class Workbench: @unchecked Sendable {
             journal.remove(copyID: copy.copyID)
             return .discarded
         }
-        try writeJournal(copy)
+        // Edits that slipped in after the journal write above.
+        if copy.journalPending { try writeJournal(copy) }
         return .kept
     }
 
@@ -433,7 +449,7 @@ public final class Workbench: @unchecked Sendable {
     }
 
     /// Writes the copy's entry now (or removes it when nothing is unsaved).
-    func writeJournal(_ copy: WorkingCopy) throws(KeepError) {
+    public func writeJournal(_ copy: WorkingCopy) throws(KeepError) {
         let (entry, _) = copy.takeJournalEntry(database: journal.database)
         guard let entry else {
             journal.remove(copyID: copy.copyID)
@@ -448,23 +464,36 @@ public final class Workbench: @unchecked Sendable {
         }
     }
 
-    /// Writes every pending entry now (on_activity's "journal", and at exit).
-    public func flushJournal() {
+    /// Writes every pending entry now (on_activity's "journal", and at exit);
+    /// returns how many could not be written (each is reported).
+    @discardableResult
+    public func flushJournal() -> Int {
+        var failed = 0
         for copy in openCopies where copy.journalPending {
             timers.cancel(Self.journalKey(copy))
-            do { try writeJournal(copy) } catch { diagnostics("\(error)") }
+            do { try writeJournal(copy) } catch {
+                diagnostics("\(error)")
+                failed += 1
+            }
         }
+        return failed
     }
 
+    /// How often a copy whose policy turned periodic polling off (interval 0)
+    /// looks at the setting again, so that a reload turning it on applies.
+    static let pollSettingRecheckMilliseconds: Int64 = 1000
+
     /// Polls every `poll_interval_ms` while `poll_when(activity)` allows it. A
-    /// tick skipped (hidden) is not made up later: becoming active polls at once.
-    private func schedulePoll(_ copy: WorkingCopy, at deadline: Timestamp? = nil) {
+    /// tick skipped (hidden) is not made up later: becoming active polls at
+    /// once. `deadline` asks for one poll then; `force` polls whatever
+    /// `poll_when` says (on_activity's "poll").
+    private func schedulePoll(_ copy: WorkingCopy, at deadline: Timestamp? = nil, force: Bool = false) {
         guard copy.sessionID != nil, !copy.isClosed else { return }
         let interval = policy.saveSettings.pollIntervalMilliseconds
-        guard deadline != nil || interval > 0 else { return }
+        let polls = deadline != nil || interval > 0
         let action: TimerQueue.Action = { [weak self, weak copy] in
             guard let self, let copy, !copy.isClosed else { return }
-            if self.policy.shouldPoll(self.activity.state) {
+            if polls && (force || self.policy.shouldPoll(self.activity.state)) {
                 do { try await self.poll(copy) } catch { self.diagnostics("polling \(copy.sessionID?.rawValue ?? copy.copyID): \(error)") }
             }
             self.schedulePoll(copy)
@@ -472,7 +501,7 @@ public final class Workbench: @unchecked Sendable {
         if let deadline {
             timers.schedule(Self.pollKey(copy), at: deadline, action)
         } else {
-            timers.schedule(Self.pollKey(copy), after: interval, action)
+            timers.schedule(Self.pollKey(copy), after: interval > 0 ? interval : Self.pollSettingRecheckMilliseconds, action)
         }
     }
 
@@ -487,9 +516,9 @@ public final class Workbench: @unchecked Sendable {
             actions = []
         }
         let now = timers.clock.now()
-        let pollNow = actions.contains(.poll) || (new == .active && old != .active && policy.shouldPoll(.active))
-        if pollNow {
-            for copy in copies { schedulePoll(copy, at: now) }
+        let forced = actions.contains(.poll)
+        if forced || (new == .active && old != .active && policy.shouldPoll(.active)) {
+            for copy in copies { schedulePoll(copy, at: now, force: forced) }
         }
         if actions.contains(.journal) { flushJournal() }
         if actions.contains(.save) {

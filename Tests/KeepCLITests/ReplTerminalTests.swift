@@ -235,6 +235,11 @@ import Testing
         try terminal.type("\u{1B}[I")
         try terminal.type("table.concat(seen, ' ')\r")
         try terminal.waitFor("hidden visible active\n> ")
+        // A script's state gives way to the next keystroke.
+        try terminal.type("keep.activity.set('hidden')\r")
+        try terminal.waitFor("\n> ")
+        try terminal.type("keep.activity.state\r")
+        try terminal.waitFor("active\n> ")
         try terminal.type(".exit\r")
         #expect(try terminal.waitForExit() == 0)
     }

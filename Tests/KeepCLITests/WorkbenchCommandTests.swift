@@ -88,6 +88,7 @@ import Testing
             print(select(2, pcall(keep.workbench.recover, "AAAAAAAAAAAA")))
             print(select(2, pcall(w.reload, w, {discard = "yes"})))
             print(select(2, pcall(function() w.title = 5 end)))
+            print(select(2, pcall(w.edit, w, function(doc) return #doc.dashboards end)), w.has_changes)
             """)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
@@ -97,6 +98,7 @@ import Testing
         #expect(lines[3].hasPrefix("not_found: no recoverable working copy AAAAAAAAAAAA for ana"))
         #expect(lines[4].contains("discard"))
         #expect(lines[5].contains("WorkingCopy.title must be a string, got number"))
+        #expect(lines[6] == "invalid: WorkingCopy:edit: the function returned a number; change the data in place and return nothing, or return a table or a string (the new content)\tfalse")
     }
 
     @Test func activityObserverAndSubscriptions() throws {
@@ -139,6 +141,31 @@ import Testing
         let otherUser = try KeepBinary.run(["--user", "bob", "run", "-e", "print(#keep.workbench.recoverable())"],
                                            environment: environment)
         #expect(otherUser.stdout == "0\n")
+    }
+
+    @Test func osExitJournalsUnsavedCopiesFirst() throws {
+        let id = try createSession()
+        let exited = try keep("local w = keep.workbench.open('\(id)') w:set('typed just before exit') os.exit(3)")
+        #expect(exited.status == 3)
+        #expect(exited.stderr.contains("1 working copy has unsaved changes; they are kept"))
+        let next = try keep("print(keep.workbench.recoverable()[1].bytes)")
+        #expect(next.stdout == "22\n", "\(next.stderr)")
+    }
+
+    @Test func waitStopsForCtrlCEvenInsidePcallAndForTheTimeLimit() throws {
+        let script = "print('waiting') io.stdout:flush() while true do pcall(keep.workbench.wait, 1000) end"
+        let waiting = try KeepBinary.start(["run", "-e", script], environment: environment)
+        let output = (waiting.standardOutput as! Pipe).fileHandleForReading
+        #expect(String(decoding: output.availableData, as: UTF8.self) == "waiting\n")
+        kill(waiting.processIdentifier, SIGINT)
+        let result = try KeepBinary.finish(waiting)
+        #expect(result.status == 130, "\(result.stderr)")
+
+        let started = ContinuousClock.now
+        let limited = try KeepBinary.run(["run", "--timeout", "1s", "-e", "pcall(keep.workbench.wait, 600000) while true do end"],
+                                         environment: environment)
+        #expect(limited.status == 1 && limited.stderr.contains("limit"), "\(limited.stderr)")
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     /// Acceptance 2: a process with unsaved edits is killed; the next one

@@ -20,6 +20,8 @@ import Testing
 
     @Test func focusOutHidesUntilFocusInOrAKey() {
         var tracker = ActivityTracker(now: 0)
+        #expect(tracker.focus(true, at: 5) == nil, "focus in without a focus out (reported at every prompt) changes nothing")
+        #expect(tracker.state == .active)
         #expect(tracker.focus(false, at: 10) == .hidden)
         #expect(tracker.tick(at: 20) == nil)
         #expect(tracker.focus(true, at: 30) == .visible)

@@ -165,6 +165,17 @@ struct ConflictTests {
         await first.workbench.timers.runDue()
         #expect(first.workbench.journal.entries(user: "alice").count == 1)
 
+        // The poll interval is 500 ms now (the timer armed under the old file fires once more first).
+        _ = try await second.workbench.sessions.update(as: "alice", id: session.id, SessionChanges(title: "Moved"))
+        fixture.clock.advance(milliseconds: 10_000)
+        await first.workbench.timers.runDue()
+        let reads = first.storage.reads
+        fixture.clock.advance(milliseconds: 500)
+        await first.workbench.timers.runDue()
+        #expect(first.storage.reads == reads + 1 && mine.outOfSync)
+        try await first.workbench.reload(mine, discard: true)
+        try mine.set(content: mine.content.replacingOccurrences(of: "My name", with: "Later"))
+
         first.workbench.activity.set(.hidden)
         await first.workbench.timers.runDue()
         #expect(!mine.hasChanges, "on_activity saved on going hidden")

@@ -19,6 +19,8 @@ final class ManualClock: Sendable {
 final class GatedStorage: SessionStorage, @unchecked Sendable {
     let base: SQLiteBackend
     private let state = Mutex<(reads: Int, holdUpdates: Bool, held: [CheckedContinuation<Void, Never>])>((0, false, []))
+    /// Reads fail with `unavailable` while set (the store went away).
+    let failReads = Mutex(false)
 
     init(_ base: SQLiteBackend) { self.base = base }
 
@@ -39,6 +41,7 @@ final class GatedStorage: SessionStorage, @unchecked Sendable {
     func insertSession(_ session: Session) async throws { try await base.insertSession(session) }
     func session(id: ResourceID, owner: UserID) async throws -> Session? {
         state.withLock { $0.reads += 1 }
+        if failReads.withLock({ $0 }) { throw KeepError(.unavailable, "the store is not reachable") }
         return try await base.session(id: id, owner: owner)
     }
     func updateSession(id: ResourceID, owner: UserID,

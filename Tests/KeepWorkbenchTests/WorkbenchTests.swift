@@ -82,6 +82,58 @@ struct WorkbenchTests {
         #expect(copy.journalPending && copy.hasChanges)
     }
 
+    @Test("close writes the journal first: when that fails the copy stays open with its edits")
+    func closeWithFailingJournal() async throws {
+        let blocker = fixture.directory + "/not-a-folder"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: blocker))
+        let process = try fixture.process(journalRoot: blocker + "/recovery")
+        let copy = try await process.workbench.open(try await seed(process).id, as: "alice")
+        try copy.set(content: "{\"kept\":1}")
+        #expect(throws: KeepError.self) { try process.workbench.close(copy, discard: false) }
+        #expect(!copy.isClosed && copy.hasChanges && process.workbench.openCopies.count == 1)
+        #expect(try await process.workbench.save(copy) == .saved(.updated))
+    }
+
+    @Test("a recovered copy gets an entry of its own; the old one stays while its writer runs")
+    func recoveryOfALiveWritersEntry() async throws {
+        let writer = try fixture.process()
+        let copy = try await writer.workbench.open(try await seed(writer).id, as: "alice")
+        try copy.set(content: "{\"a\":1}")
+        try writer.workbench.writeJournal(copy)
+        // As if another process (pid 1 runs) had written it.
+        var entry = try #require(writer.workbench.journal.entry(copyID: copy.copyID))
+        entry.processID = 1
+        try writer.workbench.journal.write(entry)
+
+        let other = try fixture.process()
+        let recovered = try await other.workbench.recover(copy.copyID, as: "alice")
+        #expect(recovered.copyID != copy.copyID && recovered.content == "{\"a\":1}")
+        let listed = Set(other.workbench.journal.entries(user: "alice").map(\.copyID))
+        #expect(listed == [copy.copyID, recovered.copyID], "the running writer's entry stays")
+        #expect(other.workbench.recoverable(as: "alice").map(\.copyID) == [copy.copyID])
+
+        // A dead (here: this same) writer's entry goes once the new one is written.
+        entry.processID = getpid()
+        try writer.workbench.journal.write(entry)
+        let third = try fixture.process()
+        let again = try await third.workbench.recover(copy.copyID, as: "alice")
+        #expect(third.workbench.journal.entry(copyID: copy.copyID) == nil)
+        #expect(third.workbench.journal.entry(copyID: again.copyID)?.content == "{\"a\":1}")
+    }
+
+    @Test("a recovery whose poll fails leaves the entry recoverable and opens nothing")
+    func recoveryWithUnreachableStore() async throws {
+        let writer = try fixture.process()
+        let copy = try await writer.workbench.open(try await seed(writer).id, as: "alice")
+        try copy.set(content: "{}")
+        try writer.workbench.writeJournal(copy)
+        let next = try fixture.process()
+        next.storage.failReads.withLock { $0 = true }
+        await #expect(throws: KeepError.self) { try await next.workbench.recover(copy.copyID, as: "alice") }
+        #expect(next.workbench.openCopies.isEmpty)
+        #expect(next.workbench.recoverable(as: "alice").map(\.copyID) == [copy.copyID])
+    }
+
     @Test("a save holds a lock; edits made during it stay unsaved; success clears the journal")
     func saveLock() async throws {
         let process = try fixture.process()
@@ -158,6 +210,43 @@ struct WorkbenchTests {
         editor.workbench.activity.set(.visible)
         await editor.workbench.timers.runDue()
         #expect(editor.storage.reads == readsAtOpen + 2, "visible after active does not poll at once")
+    }
+
+    @Test("on_activity's poll polls at once even where poll_when says no")
+    func forcedPoll() async throws {
+        try fixture.writeSavePolicy("""
+            return {
+              poll_when = function(activity) return activity ~= "hidden" end,
+              on_activity = function(state) if state == "hidden" then return "poll" end end,
+            }
+            """)
+        let editor = try fixture.process()
+        let copy = try await editor.workbench.open(try await seed(editor).id, as: "alice")
+        _ = try await editor.workbench.sessions.update(as: "alice", id: try #require(copy.sessionID), SessionChanges(content: "{}"))
+        let reads = editor.storage.reads
+        editor.workbench.activity.set(.hidden)
+        await editor.workbench.timers.runDue()
+        #expect(editor.storage.reads == reads + 1 && copy.outOfSync)
+    }
+
+    @Test("a reload that turns polling on (interval 0 to 500 ms) starts it")
+    func pollingTurnedOnByReload() async throws {
+        try fixture.writeSavePolicy("return { poll_interval_ms = 0 }")
+        let registry = try fixture.registry()
+        let editor = try fixture.process(policy: registry)
+        let copy = try await editor.workbench.open(try await seed(editor).id, as: "alice")
+        let reads = editor.storage.reads
+        fixture.clock.advance(milliseconds: 60_000)
+        await editor.workbench.timers.runDue()
+        #expect(editor.storage.reads == reads, "interval 0: no polling")
+        try fixture.writeSavePolicy("return { poll_interval_ms = 500 }")
+        #expect(registry.reload().lastError == nil)
+        for _ in 0 ..< 4 {
+            fixture.clock.advance(milliseconds: 500)
+            await editor.workbench.timers.runDue()
+        }
+        #expect(editor.storage.reads >= reads + 2, "polls every 500 ms after the re-check picked the setting up")
+        #expect(!copy.outOfSync)
     }
 
     @Test("a poll finds a deleted session; saving it then asks for save_as, which makes a new session")
