@@ -54,7 +54,7 @@ extension Keep {
                 historyPath: Self.historyPath(global: global, home: home),
                 startupFile: noStartupFile ? nil : home.map { $0 + "/.keeprc.lua" })
             let status = ReplSession(evaluator: evaluator, host: host, options: options).run()
-            context.finishWorkbench()
+            context.finish()
             Console.flush()
             Glibc.exit(status)
         }

@@ -92,17 +92,17 @@ extension Keep {
                 defer { LuaState.restoreInterruptHandler() }
                 try state.call(arguments: Int32(scriptArguments.count), results: 0, budget: try limits.budget())
                 Console.flush()
-                context.finishWorkbench()
+                context.finish()
             } catch let error as LuaError {
                 Console.flush()
                 // Unsaved working copies are journaled whatever stopped the script.
-                context.finishWorkbench()
+                context.finish()
                 var report = "keep: \(error)"
                 if let traceback = error.traceback, !traceback.isEmpty { report += "\n" + traceback }
                 let interrupted = error.keepError?.code == .interrupted
                 fail(report, status: interrupted ? ExitStatus.interrupted : ExitStatus.failure)
             } catch {
-                context.finishWorkbench()
+                context.finish()
                 fail("keep: \(error)", status: ExitStatus.failure)
             }
         }

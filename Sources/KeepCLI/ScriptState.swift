@@ -23,7 +23,14 @@ extension GlobalOptions {
             environment: ["XDG_STATE_HOME": environment("XDG_STATE_HOME"), "HOME": environment("HOME")].compactMapValues { $0 }),
                                                       databasePath: databasePath)
         let context = ScriptContext(user: actingUser, holder: holder, recovery: recovery,
-                                    loadPolicies: { try options.loadPolicies(watch: true) }) {
+                                    loadPolicies: { try options.loadPolicies(watch: true) },
+                                    closeStorage: { storage in
+                                        do {
+                                            try (storage as? SQLiteBackend)?.close()
+                                        } catch {
+                                            Console.error("keep: warning: \(error)")
+                                        }
+                                    }) {
             try SQLiteBackend(path: databasePath)
         }
         KeepAPI.install(in: state, context: context)

@@ -50,7 +50,8 @@ public enum KeepAPI {
     }
 
     /// `os.exit` (trusted states have it) first journals unsaved working
-    /// copies, as the end of a script or REPL does: C `exit` would skip that.
+    /// copies and closes the store, as the end of a script or REPL does: C
+    /// `exit` would skip that.
     private static func finishBeforeExit(_ state: LuaState, context: ScriptContext) {
         let source = """
             local finish = ...
@@ -62,7 +63,7 @@ public enum KeepAPI {
         do throws(LuaError) {
             try state.load(Array(source.utf8), chunkName: "=(keep os.exit)")
             state.stack.pushFunction(named: "keep finish") { _ in
-                context.finishWorkbench()
+                context.finish()
                 return 0
             }
             try state.call(arguments: 1, results: 0)

@@ -28,6 +28,7 @@ public final class ScriptContext: @unchecked Sendable {
     private var finished = false
 
     struct Services {
+        let storage: any KeepStorage
         let policies: Policies
         let sessions: SessionService
         let snapshots: SnapshotService
@@ -82,12 +83,15 @@ public final class ScriptContext: @unchecked Sendable {
     }
 
     private let loadPolicies: () throws -> Policies
+    /// Closes the store at the end (folds SQLite's write-ahead log into the file).
+    private let closeStorage: ((any KeepStorage) -> Void)?
 
     /// `loadPolicies` runs with the store's first use, like `openStorage`, so
     /// a broken policy folder only stops scripts that write or read data.
     public init(user: UserID, clock: KeepClock = .system, holder: String, recovery: RecoveryLocation,
                 activity: ActivityState = .visible,
                 loadPolicies: @escaping () throws -> Policies = { Policies() },
+                closeStorage: ((any KeepStorage) -> Void)? = nil,
                 openStorage: @escaping () throws -> any KeepStorage) {
         self.user = user
         self.clock = clock
@@ -96,6 +100,7 @@ public final class ScriptContext: @unchecked Sendable {
         self.activity = ActivityObserver(state: activity)
         self.timers = TimerQueue(clock: clock)
         self.loadPolicies = loadPolicies
+        self.closeStorage = closeStorage
         self.openStorage = openStorage
     }
 
@@ -107,6 +112,7 @@ public final class ScriptContext: @unchecked Sendable {
             let sessions = SessionService(storage: storage, validator: policies.validator, clock: clock)
             let journal = RecoveryJournal(root: recovery.root, database: recovery.canonicalDatabase)
             let services = Services(
+                storage: storage,
                 policies: policies,
                 sessions: sessions,
                 snapshots: SnapshotService(storage: storage, validator: policies.validator, visits: policies.visits,
@@ -132,6 +138,17 @@ public final class ScriptContext: @unchecked Sendable {
         guard opened != nil, let next = timers.nextDeadline, next <= clock.now() else { return }
         let timers = self.timers
         _ = try? blocking { await timers.runDue() }
+    }
+
+    /// At the end of a script or REPL (and in `os.exit`): journals unsaved
+    /// working copies (`finishWorkbench`), then closes the store, so that the
+    /// database file alone holds everything even when the process exits at
+    /// once. Nothing may use the context afterwards.
+    public func finish() {
+        finishWorkbench()
+        guard let storage = opened?.storage else { return }
+        opened = nil
+        closeStorage?(storage)
     }
 
     /// At exit: journals every pending edit at once and warns about copies

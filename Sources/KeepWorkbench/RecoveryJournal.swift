@@ -4,7 +4,7 @@ import KeepCore
 /// One unsaved working copy as the recovery journal keeps it: enough to
 /// rebuild the copy exactly, including the base it started from (so that a
 /// recovered copy still detects, and can merge, what changed in the store).
-public struct RecoveryEntry: Sendable, Equatable, Codable {
+public struct RecoveryEntry: Sendable, Equatable {
     public var copyID: String
     /// The database file the copy belongs to (absolute path).
     public var database: String
@@ -20,7 +20,7 @@ public struct RecoveryEntry: Sendable, Equatable, Codable {
     /// The process that wrote the entry.
     public var processID: Int32
 
-    public struct Base: Sendable, Equatable, Codable {
+    public struct Base: Sendable, Equatable {
         public var version: Int64
         public var hash: String
         public var title: String
@@ -48,11 +48,6 @@ public struct RecoveryEntry: Sendable, Equatable, Codable {
         self.base = base
         self.modifiedAt = modifiedAt
         self.processID = processID
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case copyID = "copy_id", database, user, sessionID = "session_id", title, description, content, base
-        case modifiedAt = "modified_at", processID = "pid"
     }
 }
 
@@ -86,38 +81,44 @@ public final class RecoveryJournal: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.withoutEscapingSlashes]
-            let data = try encoder.encode(entry)
-            let path = self.path(of: entry.copyID)
-            // Per process: two writers never share a temporary file.
-            let temporary = path + ".\(getpid()).tmp"
-            let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw failure("cannot create \(temporary)") }
-            let written = data.withUnsafeBytes { bytes -> Bool in
-                var offset = 0
-                while offset < bytes.count {
-                    let count = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    if count < 0 { if errno == EINTR { continue }; return false }
-                    offset += count
-                }
-                return true
-            }
-            let synced = fsync(descriptor) == 0
-            close(descriptor)
-            guard written, synced else {
-                unlink(temporary)
-                throw failure("cannot write \(temporary)")
-            }
-            guard rename(temporary, path) == 0 else {
-                unlink(temporary)
-                throw failure("cannot rename \(temporary) to \(path)")
-            }
-        } catch let error as KeepError {
-            throw error
         } catch {
-            throw KeepError(.internal, "recovery journal: \(error.localizedDescription)")
+            throw KeepError(.internal, "recovery journal: cannot create \(directory): \(error.localizedDescription)")
         }
+        let path = self.path(of: entry.copyID)
+        // Per process: two writers never share a temporary file.
+        let temporary = path + ".\(getpid()).tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw failure("cannot create \(temporary)") }
+        var parts = EntryFile.encode(entry)
+        var written = true
+        for index in parts.indices where written {
+            written = parts[index].withUTF8 { Self.writeAll(descriptor, $0) }
+        }
+        let synced = written && fsync(descriptor) == 0
+        close(descriptor)
+        guard synced else {
+            let error = failure("cannot write \(temporary)")
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = failure("cannot rename \(temporary) to \(path)")
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let count = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if count < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += count
+        }
+        return true
     }
 
     /// Whether the process that wrote `entry` still runs (then the copy is
@@ -134,22 +135,90 @@ public final class RecoveryJournal: @unchecked Sendable {
 
     public func entry(copyID: String) -> RecoveryEntry? {
         guard let data = FileManager.default.contents(atPath: path(of: copyID)) else { return nil }
-        return try? JSONDecoder().decode(RecoveryEntry.self, from: data)
+        return EntryFile.decode(data)
     }
 
     /// The entries of `user` for this database, most recently edited first.
     /// A file that does not decode (not ours, or damaged) is skipped.
     public func entries(user: UserID) -> [RecoveryEntry] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { $0.hasSuffix(".json") }
-            .compactMap { entry(copyID: String($0.dropLast(5))) }
+        return names.filter { $0.hasSuffix(".entry") }
+            .compactMap { entry(copyID: String($0.dropLast(6))) }
             .filter { $0.user == user && $0.database == database }
             .sorted { ($0.modifiedAt, $0.copyID) > ($1.modifiedAt, $1.copyID) }
     }
 
-    private func path(of copyID: String) -> String { directory + "/" + copyID + ".json" }
+    private func path(of copyID: String) -> String { directory + "/" + copyID + ".entry" }
 
     private func failure(_ message: String) -> KeepError {
         KeepError(.internal, "recovery journal: \(message): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// The layout of an entry file: a line naming the format, a line of JSON with
+/// everything but the two contents (and their lengths in bytes), then the
+/// content and the base's content as they are. So a 1.5 MiB copy is written
+/// without escaping it into a JSON string, and read back byte for byte.
+enum EntryFile {
+    static let magic = "keep-recovery 1\n"
+
+    struct Header: Codable {
+        var copy_id: String
+        var database: String
+        var user: String
+        var session_id: String?
+        var title: String
+        var description: String?
+        var modified_at: Int64
+        var pid: Int32
+        var content_bytes: Int
+        var base: BaseHeader?
+    }
+
+    struct BaseHeader: Codable {
+        var version: Int64
+        var hash: String
+        var title: String
+        var description: String?
+        var content_bytes: Int
+    }
+
+    /// The file's parts, in order.
+    static func encode(_ entry: RecoveryEntry) -> [String] {
+        let header = Header(copy_id: entry.copyID, database: entry.database, user: entry.user, session_id: entry.sessionID,
+                            title: entry.title, description: entry.description, modified_at: entry.modifiedAt,
+                            pid: entry.processID, content_bytes: entry.content.utf8.count,
+                            base: entry.base.map {
+                                BaseHeader(version: $0.version, hash: $0.hash, title: $0.title, description: $0.description,
+                                           content_bytes: $0.content.utf8.count)
+                            })
+        // JSONEncoder never writes a raw line break, so the header is one line.
+        let json = (try? JSONEncoder().encode(header)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return [magic + json + "\n", entry.content, entry.base?.content ?? ""]
+    }
+
+    /// The entry, or nil for a file that is not one (damaged, cut short, another format).
+    static func decode(_ data: Data) -> RecoveryEntry? {
+        let bytes = [UInt8](data)
+        let magicBytes = Array(magic.utf8)
+        guard bytes.starts(with: magicBytes),
+              let end = bytes[magicBytes.count...].firstIndex(of: UInt8(ascii: "\n")),
+              let header = try? JSONDecoder().decode(Header.self, from: Data(bytes[magicBytes.count ..< end]))
+        else { return nil }
+        let contentStart = end + 1
+        let baseStart = contentStart + header.content_bytes
+        let baseBytes = header.base?.content_bytes ?? 0
+        guard header.content_bytes >= 0, baseBytes >= 0, baseStart + baseBytes == bytes.count,
+              let content = String(validating: bytes[contentStart ..< baseStart], as: UTF8.self),
+              let baseContent = String(validating: bytes[baseStart...], as: UTF8.self)
+        else { return nil }
+        return RecoveryEntry(copyID: header.copy_id, database: header.database, user: header.user,
+                             sessionID: header.session_id, title: header.title, description: header.description,
+                             content: content,
+                             base: header.base.map {
+                                 RecoveryEntry.Base(version: $0.version, hash: $0.hash, title: $0.title,
+                                                    description: $0.description, content: baseContent)
+                             },
+                             modifiedAt: header.modified_at, processID: header.pid)
     }
 }

@@ -134,6 +134,21 @@ struct WorkbenchTests {
         #expect(next.workbench.recoverable(as: "alice").map(\.copyID) == [copy.copyID])
     }
 
+    @Test("damaged or foreign journal files are skipped, not fatal")
+    func damagedJournal() async throws {
+        let process = try fixture.process()
+        let copy = try await process.workbench.open(try await seed(process).id, as: "alice")
+        try copy.set(content: "{\"ok\":true}")
+        try process.workbench.writeJournal(copy)
+        let folder = process.workbench.journal.directory
+        let good = folder + "/" + copy.copyID + ".entry"
+        let whole = try Data(contentsOf: URL(fileURLWithPath: good))
+        try whole.dropLast(3).write(to: URL(fileURLWithPath: folder + "/AAAAAAAAAAAA.entry"))
+        try Data("{\"not\": \"an entry\"}".utf8).write(to: URL(fileURLWithPath: folder + "/BBBBBBBBBBBB.entry"))
+        #expect(process.workbench.journal.entries(user: "alice").map(\.copyID) == [copy.copyID])
+        #expect(process.workbench.journal.entry(copyID: copy.copyID)?.content == "{\"ok\":true}")
+    }
+
     @Test("a save holds a lock; edits made during it stay unsaved; success clears the journal")
     func saveLock() async throws {
         let process = try fixture.process()
