@@ -41,7 +41,7 @@ public final class SQLiteBackend: Sendable {
     /// call it at the end; nothing may use the backend afterwards.
     public func close(readOnly: Bool = false) throws {
         do {
-            if !readOnly { try pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
+            if !readOnly { _ = try pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
             try pool.close()
         } catch {
             throw Self.keepError(error, doing: "close the database")

@@ -56,8 +56,12 @@ public enum KeepAPI {
         let source = """
             local finish = ...
             if type(os) == "table" and type(os.exit) == "function" then
-              local exit = os.exit
-              os.exit = function(...) finish() return exit(...) end
+              local exit, tointeger = os.exit, math.tointeger
+              os.exit = function(code, ...)
+                -- A bad argument raises (from exit itself) before anything is closed.
+                if code == nil or type(code) == "boolean" or tointeger(code) then finish() end
+                return exit(code, ...)
+              end
             end
             """
         do throws(LuaError) {

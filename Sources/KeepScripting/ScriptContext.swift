@@ -107,6 +107,9 @@ public final class ScriptContext: @unchecked Sendable {
     var services: Services {
         get throws {
             if let opened { return opened }
+            guard !finished else {
+                throw KeepError(.invalid, "the store was closed (the script or REPL is ending)")
+            }
             let policies = try loadPolicies()
             let storage = try openStorage()
             let sessions = SessionService(storage: storage, validator: policies.validator, clock: clock)
@@ -145,7 +148,10 @@ public final class ScriptContext: @unchecked Sendable {
     /// database file alone holds everything even when the process exits at
     /// once. Nothing may use the context afterwards.
     public func finish() {
+        // Output printed so far comes before the warnings.
+        fflush(nil)
         finishWorkbench()
+        finished = true
         guard let storage = opened?.storage else { return }
         opened = nil
         closeStorage?(storage)

@@ -272,7 +272,7 @@ final class WorkbenchObjects: @unchecked Sendable {
             stack.push(Int64(entry.content.utf8.count)); stack.setField("bytes", of: -2)
             if let base = entry.base { stack.push(base.version); stack.setField("base_version", of: -2) }
             stack.push(Int64(entry.processID)); stack.setField("pid", of: -2)
-            stack.push(workbench.journal.isWriterRunning(entry)); stack.setField("running", of: -2)
+            stack.push(workbench.journal.isOpenElsewhere(copyID: entry.copyID)); stack.setField("running", of: -2)
             stack.setIndex(Int64(index + 1), of: -2)
         }
         return 1
@@ -326,7 +326,7 @@ final class WorkbenchObjects: @unchecked Sendable {
             guard now < end else { break }
             let next = context.timers.nextDeadline?.millisecondsSinceEpoch ?? end
             let pause = max(1, min(end, next) - now)
-            guard Self.sleep(milliseconds: pause, until: budgetEnd) else { break }
+            guard try Self.sleep(milliseconds: pause, until: budgetEnd, interruptible: Self.isInterruptible(stack)) else { break }
         }
         return 0
     }
@@ -337,13 +337,21 @@ final class WorkbenchObjects: @unchecked Sendable {
         return budget.pointee.deadline_ns
     }
 
-    /// Sleeps; false when Ctrl-C or the budget's deadline cut it short. A
-    /// pending Ctrl-C stays pending, so the count hook stops the script with
-    /// an error `pcall` cannot catch, as everywhere else.
-    private static func sleep(milliseconds: Int64, until deadline: Int64?) -> Bool {
+    /// Whether the running call stops for Ctrl-C through its count hook.
+    private static func isInterruptible(_ stack: LuaStack) -> Bool {
+        guard let budget = keep_budget(stack.L) else { return false }
+        return budget.pointee.active > 0 && budget.pointee.interruptible != 0
+    }
+
+    /// Sleeps; false when Ctrl-C or the budget's deadline cut it short. In an
+    /// interruptible call a Ctrl-C stays pending, so the count hook stops the
+    /// script with an error `pcall` cannot catch, as everywhere else; in any
+    /// other call the wait raises `interrupted` itself.
+    private static func sleep(milliseconds: Int64, until deadline: Int64?, interruptible: Bool) throws -> Bool {
         var remaining = milliseconds
         while remaining > 0 {
             if LuaState.takeInterrupt() {
+                guard interruptible else { throw KeepError(.interrupted, "interrupted while waiting") }
                 LuaState.requestInterrupt()
                 return false
             }

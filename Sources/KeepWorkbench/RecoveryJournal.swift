@@ -63,10 +63,17 @@ public final class RecoveryJournal: @unchecked Sendable {
     /// `<root>/<first 16 hex digits of SHA-256 of the database path>`.
     public let directory: String
     public let database: String
+    /// Lock files this process holds (by copy id), under `lock`.
+    private var held: [String: Int32] = [:]
+    private let lock = NSLock()
 
     public init(root: String, database: String) {
         self.database = database
         directory = root + "/" + String(ContentHash(of: database).hex.prefix(16))
+    }
+
+    deinit {
+        for descriptor in held.values { close(descriptor) }
     }
 
     /// `$XDG_STATE_HOME/keep/recovery`, else `~/.local/state/keep/recovery`.
@@ -106,6 +113,12 @@ public final class RecoveryJournal: @unchecked Sendable {
             unlink(temporary)
             throw error
         }
+        // The rename itself must survive a power loss before anything relies on it.
+        let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            fsync(folder)
+            close(folder)
+        }
     }
 
     private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -121,16 +134,43 @@ public final class RecoveryJournal: @unchecked Sendable {
         return true
     }
 
-    /// Whether the process that wrote `entry` still runs (then the copy is
-    /// probably open there, not abandoned). A reused process id can make a
-    /// dead writer look alive; that only keeps an entry listed longer.
-    public func isWriterRunning(_ entry: RecoveryEntry) -> Bool {
-        guard entry.processID > 0, entry.processID != getpid() else { return false }
-        return kill(entry.processID, 0) == 0 || errno == EPERM
+    /// Takes the open-copy lock of `copyID` (`<copy_id>.lock`, an flock the
+    /// kernel drops when the process ends, however it ends): while a process
+    /// has a copy open, others see its entry as open there, not abandoned.
+    public func hold(copyID: String) {
+        guard heldLock(copyID) == nil else { return }
+        let descriptor = open(lockPath(of: copyID), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            return
+        }
+        lock.withLock { held[copyID] = descriptor }
     }
 
+    /// Drops the open-copy lock (the copy was closed; its entry may stay).
+    public func release(copyID: String) {
+        if let descriptor = lock.withLock({ held.removeValue(forKey: copyID) }) { close(descriptor) }
+    }
+
+    /// Whether another process has the copy open (holds its lock).
+    public func isOpenElsewhere(copyID: String) -> Bool {
+        if heldLock(copyID) != nil { return false }
+        let descriptor = open(lockPath(of: copyID), O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return errno == EWOULDBLOCK }
+        flock(descriptor, LOCK_UN)
+        return false
+    }
+
+    private func heldLock(_ copyID: String) -> Int32? { lock.withLock { held[copyID] } }
+
+    /// Removes the entry and its lock.
     public func remove(copyID: String) {
+        release(copyID: copyID)
         unlink(path(of: copyID))
+        unlink(lockPath(of: copyID))
     }
 
     public func entry(copyID: String) -> RecoveryEntry? {
@@ -142,6 +182,7 @@ public final class RecoveryJournal: @unchecked Sendable {
     /// A file that does not decode (not ours, or damaged) is skipped.
     public func entries(user: UserID) -> [RecoveryEntry] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        removeAbandonedTemporaries(names)
         return names.filter { $0.hasSuffix(".entry") }
             .compactMap { entry(copyID: String($0.dropLast(6))) }
             .filter { $0.user == user && $0.database == database }
@@ -149,6 +190,17 @@ public final class RecoveryJournal: @unchecked Sendable {
     }
 
     private func path(of copyID: String) -> String { directory + "/" + copyID + ".entry" }
+    private func lockPath(of copyID: String) -> String { directory + "/" + copyID + ".lock" }
+
+    /// Temporary files of writers killed mid-write (`<copy_id>.entry.<pid>.tmp`).
+    private func removeAbandonedTemporaries(_ names: [String]) {
+        for name in names where name.hasSuffix(".tmp") {
+            let parts = name.split(separator: ".")
+            guard parts.count >= 4, let pid = Int32(parts[parts.count - 2]), pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink(directory + "/" + name)
+        }
+    }
 
     private func failure(_ message: String) -> KeepError {
         KeepError(.internal, "recovery journal: \(message): \(String(cString: strerror(errno)))")
@@ -206,10 +258,12 @@ enum EntryFile {
               let header = try? JSONDecoder().decode(Header.self, from: Data(bytes[magicBytes.count ..< end]))
         else { return nil }
         let contentStart = end + 1
-        let baseStart = contentStart + header.content_bytes
         let baseBytes = header.base?.content_bytes ?? 0
-        guard header.content_bytes >= 0, baseBytes >= 0, baseStart + baseBytes == bytes.count,
-              let content = String(validating: bytes[contentStart ..< baseStart], as: UTF8.self),
+        // Lengths from a damaged header must not overflow the arithmetic below.
+        guard header.content_bytes >= 0, baseBytes >= 0, header.content_bytes <= bytes.count - contentStart,
+              baseBytes == bytes.count - contentStart - header.content_bytes else { return nil }
+        let baseStart = contentStart + header.content_bytes
+        guard let content = String(validating: bytes[contentStart ..< baseStart], as: UTF8.self),
               let baseContent = String(validating: bytes[baseStart...], as: UTF8.self)
         else { return nil }
         return RecoveryEntry(copyID: header.copy_id, database: header.database, user: header.user,

@@ -101,16 +101,19 @@ public final class Workbench: @unchecked Sendable {
 
     /// Reopens a journaled copy exactly as it was, then polls the store once
     /// so that a session changed or deleted meanwhile shows as out of sync.
-    /// The copy gets a journal entry of its own (a new copy id), so it never
-    /// shares a file with the process that wrote the old one; the old entry
-    /// goes once the new one is written, unless its writer is still running
-    /// (then it is that process's, which may still write it).
+    /// The copy gets a journal entry of its own (a new copy id), and the old
+    /// entry goes once the new one is written. A copy another process has
+    /// open (it holds the entry's lock) is not recovered: it is not lost.
     public func recover(_ copyID: String, as user: UserID) async throws -> WorkingCopy {
         guard (try? ResourceID(copyID)) != nil, let entry = journal.entry(copyID: copyID),
               entry.user == user, entry.database == journal.database else {
             throw KeepError(.notFound, "no recoverable working copy \(copyID) for \(user) in this database; keep.workbench.recoverable() lists them")
         }
         if let open = lock.withLock({ copies[copyID] }) { return open }
+        guard !journal.isOpenElsewhere(copyID: copyID) else {
+            throw KeepError(.conflict, "working copy \(copyID) is open in another process (pid \(entry.processID)); save or close it there, or recover it once that process has ended",
+                            details: ["copy_id": copyID, "pid": String(entry.processID)])
+        }
         let base = entry.base.map {
             WorkingCopy.Base(version: $0.version, hash: ContentHash(storedHex: $0.hash), title: $0.title,
                              description: $0.description, content: $0.content)
@@ -129,7 +132,7 @@ public final class Workbench: @unchecked Sendable {
             _ = try? close(copy, discard: true)
             throw error
         }
-        if !journal.isWriterRunning(entry) { journal.remove(copyID: copyID) }
+        journal.remove(copyID: copyID)
         return copy
     }
 
@@ -419,13 +422,14 @@ public final class Workbench: @unchecked Sendable {
         timers.cancel(Self.journalKey(copy))
         timers.cancel(Self.pollKey(copy))
         _ = lock.withLock { copies.removeValue(forKey: copy.copyID) }
-        guard hadChanges else { return .closed }
-        if discard {
+        guard hadChanges, !discard else {
+            // Also an entry journaled before the copy was edited back to its base.
             journal.remove(copyID: copy.copyID)
-            return .discarded
+            return hadChanges ? .discarded : .closed
         }
         // Edits that slipped in after the journal write above.
         if copy.journalPending { try writeJournal(copy) }
+        journal.release(copyID: copy.copyID)
         return .kept
     }
 
@@ -457,6 +461,7 @@ public final class Workbench: @unchecked Sendable {
         }
         do {
             try journal.write(entry)
+            journal.hold(copyID: copy.copyID)
         } catch {
             // Still pending: the next edit, flush or exit tries again.
             copy.markJournalPending()

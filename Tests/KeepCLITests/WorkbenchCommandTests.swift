@@ -150,8 +150,17 @@ import Testing
         let exited = try keep("local w = keep.workbench.open('\(id)') w:set('typed just before exit') os.exit(3)")
         #expect(exited.status == 3)
         #expect(exited.stderr.contains("1 working copy has unsaved changes; they are kept"))
-        let next = try keep("print(keep.workbench.recoverable()[1].bytes)")
-        #expect(next.stdout == "22\n", "\(next.stderr)")
+        let next = try keep("print(keep.workbench.recoverable()[1].bytes, keep.workbench.recoverable()[1].running)")
+        #expect(next.stdout == "22\tfalse\n", "\(next.stderr)")
+        // A bad argument raises before anything is closed: the script goes on with its store and copies.
+        let caught = try keep("""
+            local w = keep.workbench.open('\(id)')
+            print(pcall(os.exit, "bye"))
+            w:set("still here")
+            print(w:save(), #keep.sessions.list{}.items)
+            """)
+        #expect(caught.status == 0, "\(caught.stderr)")
+        #expect(caught.stdout.hasSuffix("saved\t1\n") && caught.stdout.hasPrefix("false\t"))
     }
 
     @Test func waitStopsForCtrlCEvenInsidePcallAndForTheTimeLimit() throws {

@@ -94,31 +94,37 @@ struct WorkbenchTests {
         #expect(try await process.workbench.save(copy) == .saved(.updated))
     }
 
-    @Test("a recovered copy gets an entry of its own; the old one stays while its writer runs")
-    func recoveryOfALiveWritersEntry() async throws {
+    @Test("a copy open in another process is not recovered; once closed there it is, under a new copy id")
+    func recoveryOfACopyOpenElsewhere() async throws {
         let writer = try fixture.process()
         let copy = try await writer.workbench.open(try await seed(writer).id, as: "alice")
         try copy.set(content: "{\"a\":1}")
         try writer.workbench.writeJournal(copy)
-        // As if another process (pid 1 runs) had written it.
-        var entry = try #require(writer.workbench.journal.entry(copyID: copy.copyID))
-        entry.processID = 1
-        try writer.workbench.journal.write(entry)
 
         let other = try fixture.process()
+        #expect(other.workbench.journal.isOpenElsewhere(copyID: copy.copyID))
+        let error = await #expect(throws: KeepError.self) { try await other.workbench.recover(copy.copyID, as: "alice") }
+        #expect(error?.code == .conflict && error?.message.contains("open in another process") == true)
+
+        #expect(try writer.workbench.close(copy, discard: false) == .kept)
+        #expect(!other.workbench.journal.isOpenElsewhere(copyID: copy.copyID))
         let recovered = try await other.workbench.recover(copy.copyID, as: "alice")
         #expect(recovered.copyID != copy.copyID && recovered.content == "{\"a\":1}")
-        let listed = Set(other.workbench.journal.entries(user: "alice").map(\.copyID))
-        #expect(listed == [copy.copyID, recovered.copyID], "the running writer's entry stays")
-        #expect(other.workbench.recoverable(as: "alice").map(\.copyID) == [copy.copyID])
+        #expect(other.workbench.journal.entry(copyID: copy.copyID) == nil, "the old entry went")
+        #expect(other.workbench.journal.entry(copyID: recovered.copyID)?.content == "{\"a\":1}")
+        #expect(writer.workbench.journal.isOpenElsewhere(copyID: recovered.copyID))
+        await #expect(throws: KeepError.self) { try await other.workbench.recover(copy.copyID, as: "alice") }
+    }
 
-        // A dead (here: this same) writer's entry goes once the new one is written.
-        entry.processID = getpid()
-        try writer.workbench.journal.write(entry)
-        let third = try fixture.process()
-        let again = try await third.workbench.recover(copy.copyID, as: "alice")
-        #expect(third.workbench.journal.entry(copyID: copy.copyID) == nil)
-        #expect(third.workbench.journal.entry(copyID: again.copyID)?.content == "{\"a\":1}")
+    @Test("a copy edited back to its base and closed leaves no journal entry")
+    func closeAfterRevert() async throws {
+        let process = try fixture.process()
+        let copy = try await process.workbench.open(try await seed(process).id, as: "alice")
+        try copy.set(content: "{}")
+        try process.workbench.writeJournal(copy)
+        try copy.set(content: WorkbenchFixture.dashboards)
+        #expect(try process.workbench.close(copy, discard: false) == .closed)
+        #expect(process.workbench.journal.entries(user: "alice").isEmpty)
     }
 
     @Test("a recovery whose poll fails leaves the entry recoverable and opens nothing")
@@ -145,6 +151,11 @@ struct WorkbenchTests {
         let whole = try Data(contentsOf: URL(fileURLWithPath: good))
         try whole.dropLast(3).write(to: URL(fileURLWithPath: folder + "/AAAAAAAAAAAA.entry"))
         try Data("{\"not\": \"an entry\"}".utf8).write(to: URL(fileURLWithPath: folder + "/BBBBBBBBBBBB.entry"))
+        try (whole + Data("x".utf8)).write(to: URL(fileURLWithPath: folder + "/CCCCCCCCCCCC.entry"))
+        let text = String(decoding: whole, as: UTF8.self)
+        let huge = text.replacingOccurrences(of: "\"content_bytes\":", with: "\"content_bytes\":9223372036854775000,\"x\":")
+        #expect(huge != text)
+        try Data(huge.utf8).write(to: URL(fileURLWithPath: folder + "/DDDDDDDDDDDD.entry"))
         #expect(process.workbench.journal.entries(user: "alice").map(\.copyID) == [copy.copyID])
         #expect(process.workbench.journal.entry(copyID: copy.copyID)?.content == "{\"ok\":true}")
     }

@@ -148,7 +148,7 @@ function WorkingCopy:close(options) end
 ---@field bytes integer
 ---@field base_version integer?
 ---@field pid integer the process that journaled it
----@field running boolean that process still runs (the copy is probably open there)
+---@field running boolean another process has the copy open now (recover refuses it)
 
 ---@class keep.ActivitySubscription
 ---@field cancelled boolean
