@@ -15,6 +15,7 @@ public enum KeepAPI {
         sessions.snapshots = snapshots
         let workbench = WorkbenchObjects(context: context, state: state)
         workbench.snapshots = snapshots
+        workbench.sessions = sessions
         // The handles keep each other alive through the closures below.
         stack.newTable(fieldCapacity: 10)
         let keep = stack.top

@@ -84,6 +84,11 @@ final class SessionObjects: @unchecked Sendable {
         stack.push(SessionHandle(session, context: context), as: hostClass)
     }
 
+    /// The id of the Session object at `index`, if it is one.
+    func sessionID(_ stack: LuaStack, _ index: Int32) -> ResourceID? {
+        stack.object(at: index, as: hostClass)?.session.id
+    }
+
     /// An id argument: a string id or a Session object.
     func id(_ stack: LuaStack, _ index: Int32) throws -> ResourceID {
         if let handle = stack.object(at: index, as: hostClass) { return handle.session.id }

@@ -31,6 +31,8 @@ final class WorkbenchObjects: @unchecked Sendable {
     let hostClass: LuaHostClass<WorkingCopyHandle>
     let subscriptionClass: LuaHostClass<ActivitySubscription>
     weak var snapshots: SnapshotObjects?
+    /// For `open` given a Session object.
+    weak var sessions: SessionObjects?
 
     /// A subscriber called while no script runs (from the REPL's input loop)
     /// gets this budget; inside a script it runs under the script's.
@@ -238,8 +240,14 @@ final class WorkbenchObjects: @unchecked Sendable {
 
     // MARK: keep.workbench
 
+    /// keep.workbench.open(id or Session).
     func open(_ stack: LuaStack) throws -> Int32 {
-        let id = try ResourceID(try stack.checkText(1))
+        let id: ResourceID
+        if let session = sessions?.sessionID(stack, 1) {
+            id = session
+        } else {
+            id = try ResourceID(try stack.checkText(1))
+        }
         let (workbench, user) = (try self.workbench, context.user)
         push(try blocking { try await workbench.open(id, as: user) }, workbench: workbench, on: stack)
         return 1

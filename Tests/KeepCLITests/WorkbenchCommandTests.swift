@@ -58,6 +58,7 @@ import Testing
             print(n.id, n.has_changes, n:save())
             print(n.id ~= nil, n.base_version, keep.sessions.get(n.id):data().a)
             print(#keep.workbench.copies(), tostring(n):match("^WorkingCopy<"))
+            print(keep.workbench.open(keep.sessions.get(n.id)).id == n.id)
             """)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -73,6 +74,7 @@ import Testing
         #expect(lines[9] == "nil\ttrue\tsaved\tcreated")
         #expect(lines[10] == "true\t1\t1")
         #expect(lines[11] == "1\tWorkingCopy<")
+        #expect(lines[12] == "true")
         #expect(result.stderr.isEmpty)
         // The store was closed at exit (log folded in): the file alone holds everything.
         let log = directory.appendingPathComponent("keep.sqlite-wal").path

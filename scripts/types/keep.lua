@@ -218,7 +218,7 @@ function keep.jobs.run() end
 function keep.jobs.retry(id) end
 
 keep.workbench = {}
----@param id string
+---@param id string|keep.Session
 ---@return keep.WorkingCopy
 function keep.workbench.open(id) end
 ---@param document keep.NewDocument
