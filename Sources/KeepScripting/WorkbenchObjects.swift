@@ -142,10 +142,11 @@ final class WorkbenchObjects: @unchecked Sendable {
             } catch {
                 throw error.keepError ?? KeepError(.invalid, "WorkingCopy:edit: \(error.description)")
             }
-            // The function may change the table in place or return a replacement.
-            let result = stack.type(at: -1) == .nil ? data : stack.absolute(-1)
+            // The function may change the data in place or return a replacement.
+            let returned = stack.type(at: -1) != .nil
+            let result = returned ? stack.absolute(-1) : data
             let content: String
-            switch stack.type(at: result) {
+            switch returned ? stack.type(at: result) : .table {
             case .string:
                 guard let text = stack.text(at: result) else {
                     throw KeepError(.invalid, "WorkingCopy:edit: the function returned a string that is not valid UTF-8")
