@@ -24,7 +24,7 @@ public final class ScriptContext: @unchecked Sendable {
     private let recovery: RecoveryLocation
     private let openStorage: () throws -> any KeepStorage
     private var opened: Services?
-    /// `finishWorkbench` ran (it runs once, whichever way the process ends).
+    /// `finish` ran (it runs once, whichever way the process ends).
     private var finished = false
 
     struct Services {
@@ -148,10 +148,11 @@ public final class ScriptContext: @unchecked Sendable {
     /// database file alone holds everything even when the process exits at
     /// once. Nothing may use the context afterwards.
     public func finish() {
+        guard !finished else { return }
+        finished = true
         // Output printed so far comes before the warnings.
         fflush(nil)
         finishWorkbench()
-        finished = true
         guard let storage = opened?.storage else { return }
         opened = nil
         closeStorage?(storage)
@@ -159,11 +160,9 @@ public final class ScriptContext: @unchecked Sendable {
 
     /// At exit: journals every pending edit at once and warns about copies
     /// left unsaved, which stay recoverable (or, if the journal could not be
-    /// written, are lost: the warning says so). Returns how many there are.
-    @discardableResult
-    public func finishWorkbench() -> Int {
-        guard !finished, let workbench = opened?.workbench else { return 0 }
-        finished = true
+    /// written, are lost: the warning says so).
+    private func finishWorkbench() {
+        guard let workbench = opened?.workbench else { return }
         let failed = workbench.flushJournal()
         let unsaved = workbench.openCopies.filter(\.hasChanges).count
         if unsaved > 0 {
@@ -171,7 +170,6 @@ public final class ScriptContext: @unchecked Sendable {
             ScriptDiagnostics.report(failed == 0 ? copies + "; they are kept for keep.workbench.recoverable()"
                 : copies + "; \(failed) could not be written to the recovery journal and are lost")
         }
-        return unsaved
     }
 }
 

@@ -157,23 +157,21 @@ public final class Workbench: @unchecked Sendable {
             state.saving = true
             return .captured(state)
         }
-        guard case .captured(let captured) = capture else { return capture == .busy ? .inProgress : .noChanges }
+        let captured: WorkingCopy.State
+        switch capture {
+        case .busy: return .inProgress
+        case .unchanged: return .noChanges
+        case .captured(let state): captured = state
+        }
         defer { _ = try? copy.withState { $0.saving = false } }
         let (session, resolution, mergedFrom) = try await write(captured, of: copy)
         finishSave(copy, captured: captured, saved: session, mergedFrom: mergedFrom)
         return .saved(resolution)
     }
 
-    private enum Capture: Equatable {
+    private enum Capture {
         case busy, unchanged
         case captured(WorkingCopy.State)
-
-        static func == (a: Capture, b: Capture) -> Bool {
-            switch (a, b) {
-            case (.busy, .busy), (.unchanged, .unchanged): true
-            default: false
-            }
-        }
     }
 
     /// Writes the captured state; on a conflict, does what the policy says.
@@ -232,7 +230,8 @@ public final class Workbench: @unchecked Sendable {
             return (session, .forked, nil)
         case .merge:
             guard let merged = Self.merge(base: base, ours: captured, theirs: stored) else {
-                return try await resolve(fallback == .merge ? .reject : fallback, fallback: .reject, captured: captured,
+                // ConflictDecision never makes merge its own fallback.
+                return try await resolve(fallback, fallback: .reject, captured: captured,
                                          base: base, stored: stored, copy: copy)
             }
             let session = try await retrying { try await self.sessions.update(as: user, id: stored.id,
@@ -344,7 +343,7 @@ public final class Workbench: @unchecked Sendable {
             scheduleJournal(copy)
         } else {
             timers.cancel(Self.journalKey(copy))
-            _ = copy.takeJournalEntry(database: journal.database)
+            copy.markJournaled()
             journal.remove(copyID: copy.copyID)
         }
     }
@@ -403,7 +402,7 @@ public final class Workbench: @unchecked Sendable {
             state.edits &+= 1
         }
         timers.cancel(Self.journalKey(copy))
-        _ = copy.takeJournalEntry(database: journal.database)
+        copy.markJournaled()
         journal.remove(copyID: copy.copyID)
     }
 
@@ -454,7 +453,7 @@ public final class Workbench: @unchecked Sendable {
 
     /// Writes the copy's entry now (or removes it when nothing is unsaved).
     public func writeJournal(_ copy: WorkingCopy) throws(KeepError) {
-        let (entry, _) = copy.takeJournalEntry(database: journal.database)
+        let entry = copy.takeJournalEntry(database: journal.database)
         guard let entry else {
             journal.remove(copyID: copy.copyID)
             return

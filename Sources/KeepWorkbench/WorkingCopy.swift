@@ -67,6 +67,11 @@ public final class WorkingCopy: @unchecked Sendable {
             return content != base.content || title != base.title || description != base.description
         }
 
+        mutating func markJournaled() {
+            journaled = edits
+            firstUnjournaledEdit = nil
+        }
+
         var outOfSync: Bool {
             if backendDeleted { return true }
             guard let base, let backendVersion else { return false }
@@ -158,21 +163,25 @@ public final class WorkingCopy: @unchecked Sendable {
         lock.withLock { state.journaled = state.edits &- 1 }
     }
 
+    /// Marks the current edits as journaled (or as needing no entry).
+    func markJournaled() {
+        lock.withLock { state.markJournaled() }
+    }
+
     /// The journal entry for the current state, or nil when there is nothing
     /// unsaved; marks the current edits as journaled.
-    func takeJournalEntry(database: String) -> (entry: RecoveryEntry?, closed: Bool) {
+    func takeJournalEntry(database: String) -> RecoveryEntry? {
         lock.withLock {
-            state.journaled = state.edits
-            state.firstUnjournaledEdit = nil
-            guard state.hasChanges else { return (nil, state.closed) }
+            state.markJournaled()
+            guard state.hasChanges else { return nil }
             let base = state.base.map {
                 RecoveryEntry.Base(version: $0.version, hash: $0.hash.hex, title: $0.title,
                                    description: $0.description, content: $0.content)
             }
-            return (RecoveryEntry(copyID: copyID, database: database, user: owner, sessionID: state.sessionID?.rawValue,
-                                  title: state.title, description: state.description, content: state.content,
-                                  base: base, modifiedAt: state.lastModified?.millisecondsSinceEpoch ?? 0,
-                                  processID: getpid()), state.closed)
+            return RecoveryEntry(copyID: copyID, database: database, user: owner, sessionID: state.sessionID?.rawValue,
+                                 title: state.title, description: state.description, content: state.content,
+                                 base: base, modifiedAt: state.lastModified?.millisecondsSinceEpoch ?? 0,
+                                 processID: getpid())
         }
     }
 }
