@@ -26,7 +26,7 @@ public enum LuaType: Int32, Sendable {
 /// the host function that received it (or, from `LuaState.stack`, on the
 /// state's own thread).
 ///
-/// Only raw accessors are used (`lua_rawget`, `lua_rawset`, `lua_next`, no
+/// Only raw accessors are used (`lua_rawget`, `lua_rawset`, protected `keep_next`, no
 /// conversion of numbers in place), so no metamethod ever runs from here.
 /// Allocation failures cannot raise inside Swift: see `docs/lua-bridge.md`.
 public struct LuaStack {
@@ -216,8 +216,16 @@ public struct LuaStack {
     /// this is the way back into Lua; it runs under the budget of the call in
     /// progress (start budgeted calls with `LuaState.call`).
     public func call(arguments: Int32, results: Int32) throws(LuaError) {
+        let base = top - arguments - 1
         let status = keep_pcall(L, arguments, results)
         guard status == LUA_OK else { throw popError(status: status) }
+        // A spent budget ends the call with the budget error even when the
+        // script caught it (a memory error under pcall, a trip inside a
+        // coroutine) and returned normally.
+        if keep_budget(L)!.pointee.tripped != Int32(KEEP_TRIP_NONE.rawValue) {
+            setTop(base + 1)
+            throw popError(status: LUA_ERRRUN)
+        }
     }
 
     /// [-1, +0] Turns the error value on top of the stack into a `LuaError`.
@@ -280,7 +288,7 @@ public struct LuaStack {
         var details: [String: String] = [:]
         if pushField("details", of: index) == .table {
             lua_pushnil(L)
-            while lua_next(L, -2) != 0 {
+            while keep_next(L, -2) == 1 {
                 if let key = text(at: -2) {
                     switch value(at: -1) {
                     case .string(let bytes): details[key] = String(decoding: bytes, as: UTF8.self)

@@ -43,6 +43,7 @@ public final class LuaState {
         keep_open_budgeted_xpcall(L)
         keep_open_tracked_coroutines(L)
         keep_open_charged_library(L)
+        keep_open_budgeted_load(L)
         stack.installErrorMetatable()
         JSONLibrary.open(in: stack)
         stack.setGlobal("json")
@@ -82,12 +83,19 @@ public final class LuaState {
         }
     }
 
-    /// [-0, +1] Compiles `source` with the state's globals as its environment.
+    /// [-0, +1] Compiles `source` with the state's globals as its environment,
+    /// in pieces charged to the budget of the call in progress, if any.
     private func compile(_ source: [UInt8], chunkName: String, mode: ChunkMode) throws(LuaError) {
         let status = source.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
-                luaL_loadbufferx(L, chars.baseAddress, chars.count, chunkName, mode.rawValue)
+                keep_load_buffer(L, chars.baseAddress, chars.count, chunkName, mode.rawValue)
             }
+        }
+        if status == KEEP_LOAD_STOPPED {
+            keep_push_trip_error(L, budget)
+            let error = stack.keepError(at: -1) ?? KeepError(.limit, "budget exceeded")
+            stack.pop()
+            throw LuaError(kind: .runtime, message: error.description, keepError: error)
         }
         guard status == LUA_OK else {
             let message = stack.string(at: -1).map { String(decoding: $0, as: UTF8.self) }
@@ -108,16 +116,20 @@ public final class LuaState {
         try stack.call(arguments: arguments, results: results)
     }
 
-    /// Loads and runs `source`, returning its results copied out.
+    /// Loads and runs `source`, returning its results copied out. The budget
+    /// covers the compilation too.
     public func execute(_ source: [UInt8], chunkName: String, arguments: [LuaValue] = [],
-                        budget: LuaBudget = .unlimited, mode: ChunkMode = .text) throws(LuaError) -> [LuaValue] {
+                        budget limits: LuaBudget = .unlimited, mode: ChunkMode = .text) throws(LuaError) -> [LuaValue] {
         let base = stack.top
         guard lua_checkstack(L, Int32(clamping: arguments.count) + 2) != 0 else {
             throw LuaError(kind: .runtime, message: "too many arguments (\(arguments.count)) for the Lua stack")
         }
+        let outermost = budget.pointee.active == 0
+        if outermost { begin(limits) }
+        defer { if outermost { keep_budget_end(budget) } }
         try load(source, chunkName: chunkName, mode: mode)
         for argument in arguments { stack.push(argument) }
-        try call(arguments: Int32(arguments.count), results: LUA_MULTRET, budget: budget)
+        try call(arguments: Int32(arguments.count), results: LUA_MULTRET)
         let values = (base + 1 ..< stack.top + 1).map { stack.value(at: $0) }
         stack.setTop(base)
         return values

@@ -14,7 +14,7 @@ struct PolicyShapes {
         lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(reference))
         defer { stack.pop() }
         lua_pushnil(stack.L)
-        while lua_next(stack.L, -2) != 0 {
+        while keep_next(stack.L, -2) == 1 {
             let key = stack.text(at: -2)
             let type = stack.type(at: -1)
             stack.pop()
@@ -45,7 +45,7 @@ struct PolicyShapes {
         stack.pushField("rules", of: -1)
         defer { stack.pop(2) }
         lua_pushnil(stack.L)
-        while lua_next(stack.L, -2) != 0 {
+        while keep_next(stack.L, -2) == 1 {
             guard let name = stack.text(at: -2) else {
                 stack.pop(2)
                 throw failure("validation.lua", "rules must be named (string keys)")
@@ -92,7 +92,7 @@ struct PolicyShapes {
         lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(reference))
         defer { stack.pop() }
         lua_pushnil(stack.L)
-        while lua_next(stack.L, -2) != 0 {
+        while keep_next(stack.L, -2) == 1 {
             defer { stack.pop() }
             guard let key = stack.text(at: -2), functions.contains(key) || numbers.contains(key) else {
                 let key = stack.text(at: -2) ?? "?"

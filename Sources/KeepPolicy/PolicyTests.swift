@@ -39,7 +39,7 @@ public enum PolicyTests {
                 lua.pushEnvironment(ofFunctionAt: -1)
                 // The library shares the test file's environment, so its require finds the same modules.
                 lua_pushnil(lua.L)
-                while lua_next(lua.L, library) != 0 {
+                while keep_next(lua.L, library) == 1 {
                     lua_pushvalue(lua.L, -2)
                     lua_rotate(lua.L, -2, 1)
                     lua_rawset(lua.L, -4)

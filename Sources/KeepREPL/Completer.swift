@@ -103,7 +103,7 @@ public struct Completer {
             lua_pushvalue(L, index)
             for _ in 0 ..< 8 {
                 lua_pushnil(L)
-                while lua_next(L, -2) != 0 {
+                while keep_next(L, -2) == 1 {
                     if let key = stack.text(at: -2), !methodsOnly || stack.type(at: -1) == .function { names.insert(key) }
                     stack.pop()
                 }
@@ -115,7 +115,7 @@ public struct Completer {
             guard lua_getmetatable(L, index) != 0 else { break }
             for list in methodsOnly ? ["__methods"] : ["__methods", "__fields"] where stack.pushField(list, of: -1) == .table {
                 lua_pushnil(L)
-                while lua_next(L, -2) != 0 {
+                while keep_next(L, -2) == 1 {
                     if let key = stack.text(at: -2) { names.insert(key) } else if let key = stack.text(at: -1) { names.insert(key) }
                     stack.pop()
                 }

@@ -48,7 +48,7 @@ public struct ValueFormatter {
         }
         var keys: Set<String> = []
         lua_pushnil(L)
-        while lua_next(L, index) != 0 {
+        while keep_next(L, index) == 1 {
             stack.pop()
             guard let key = stack.text(at: -1), keys.count < 2 else {
                 stack.pop()
@@ -129,7 +129,7 @@ public struct ValueFormatter {
                 return .atom("<cycle \(label)>")
             }
             lua_pushnil(L)
-            guard lua_next(L, index) != 0 else { return .atom("{}") }
+            guard keep_next(L, index) == 1 else { return .atom("{}") }
             stack.pop(2)
             if depth >= formatter.maxDepth { return .atom("{…}") }
             guard lua_checkstack(L, 8) != 0 else { return .atom("{…}") }
@@ -153,7 +153,7 @@ public struct ValueFormatter {
             // Other keys: sorted, the first ones kept.
             var keys: [Key] = []
             lua_pushnil(L)
-            while lua_next(L, index) != 0 {
+            while keep_next(L, index) == 1 {
                 stack.pop()
                 let key = Key(at: -1, in: stack)
                 if case .integer(let i) = key, i >= 1, i <= arrayLength { continue }
@@ -165,7 +165,7 @@ public struct ValueFormatter {
             var named: [(Key, Node.Entry)] = []
             if !kept.isEmpty {
                 lua_pushnil(L)
-                while lua_next(L, index) != 0 {
+                while keep_next(L, index) == 1 {
                     let key = Key(at: -2, in: stack)
                     if kept.contains(key) {
                         let value = node(at: stack.absolute(-1), depth: depth + 1)

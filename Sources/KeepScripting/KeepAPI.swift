@@ -8,7 +8,12 @@ import KeepStore
 public enum KeepAPI {
     /// Installs `keep` as a global of `state`. `allowActingAs` enables
     /// `keep.as` (CLI, REPL and migrations; never in the server).
+    ///
+    /// A sandboxed state gets neither `keep.as` (acting as another user is
+    /// for the user's own trusted scripts) nor `keep.jobs` (the job queue is
+    /// an operator's tool: it shows and runs every user's jobs).
     public static func install(in state: LuaState, context: ScriptContext, allowActingAs: Bool = true) {
+        let trusted = state.trust == .trusted
         let stack = state.stack
         let sessions = SessionObjects(context: context)
         let snapshots = SnapshotObjects(context: context, sessions: sessions)
@@ -34,16 +39,18 @@ public enum KeepAPI {
             ("delete", { stack in try snapshots.delete(try snapshots.id(stack, 1)); return 0 }),
         ])
         table("visits", in: keep, stack, [("list", snapshots.visits), ("remove", snapshots.removeVisit)])
-        table("jobs", in: keep, stack, [
-            ("list", snapshots.jobs), ("run", snapshots.runJobs), ("retry", snapshots.retryJob),
-        ])
+        if trusted {
+            table("jobs", in: keep, stack, [
+                ("list", snapshots.jobs), ("run", snapshots.runJobs), ("retry", snapshots.retryJob),
+            ])
+        }
         table("workbench", in: keep, stack, [
             ("open", workbench.open), ("new", workbench.new), ("recoverable", workbench.recoverable),
             ("recover", workbench.recover), ("copies", workbench.copies), ("wait", workbench.wait),
         ])
         workbench.installActivity(in: keep, stack)
         table("policy", in: keep, stack, [("status", { stack in try policyStatus(stack, context: context) })])
-        if allowActingAs {
+        if allowActingAs && trusted {
             stack.setFunction("as", of: keep) { stack in try actAs(stack, context: context) }
         }
         stack.setGlobal("keep")
@@ -151,4 +158,11 @@ public enum KeepAPI {
         }
         stack.pop(2)
     }
+}
+
+extension KeepError {
+    /// A host object's method needs the `keep` table it came from, and that
+    /// table was replaced and collected.
+    static let releasedAPI = KeepError(
+        .invalid, "the keep API this object came from is gone (keep was replaced and collected); get the object again from keep")
 }

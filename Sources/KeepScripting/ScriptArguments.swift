@@ -1,4 +1,5 @@
 import CLua
+import CLuaShim
 import KeepCore
 import KeepLua
 
@@ -21,7 +22,7 @@ struct OptionTable {
             throw KeepError(.invalid, "\(function): expected a table of options, got \(stack.typeName(at: index))")
         }
         lua_pushnil(stack.L)
-        while lua_next(stack.L, self.index) != 0 {
+        while keep_next(stack.L, self.index) == 1 {
             stack.pop()
             guard let key = stack.text(at: -1), allowed.contains(key) else {
                 let name = stack.text(at: -1).map { "'\($0)'" } ?? "of type \(stack.typeName(at: -1))"

@@ -58,14 +58,16 @@ final class SessionObjects: @unchecked Sendable {
             try stack.pushDecodedJSON(handle.session.content)
             return 1
         }
-        hostClass.method("update") { [unowned self] handle, stack in
+        hostClass.method("update") { [weak self] handle, stack in
+            guard let self else { throw KeepError.releasedAPI }
             let changes = try self.changes(stack, 2, function: "Session:update")
             let (user, id, service) = (handle.context.user, handle.session.id, try handle.context.sessions)
             handle.session = try blocking { try await service.update(as: user, id: id, changes) }
             stack.pushCopy(of: 1)
             return 1
         }
-        hostClass.method("snapshot") { [unowned self] handle, stack in
+        hostClass.method("snapshot") { [weak self] handle, stack in
+            guard let self else { throw KeepError.releasedAPI }
             let options = try OptionTable(stack, 2, function: "Session:snapshot", allowed: ["title", "description"])
             let session = handle.session
             guard let snapshots = self.snapshots else { throw KeepError(.internal, "snapshots are not installed") }

@@ -48,12 +48,14 @@ final class SnapshotObjects: @unchecked Sendable {
             try stack.pushDecodedJSON(handle.snapshot.content)
             return 1
         }
-        hostClass.method("delete") { [unowned self] handle, _ in
+        hostClass.method("delete") { [weak self] handle, _ in
+            guard let self else { throw KeepError.releasedAPI }
             try self.delete(handle.snapshot.id)
             return 0
         }
         // "Make session" from a snapshot: a new session of the acting user.
-        hostClass.method("to_session") { [unowned self] handle, stack in
+        hostClass.method("to_session") { [weak self] handle, stack in
+            guard let self else { throw KeepError.releasedAPI }
             let options = try OptionTable(stack, 2, function: "Snapshot:to_session", allowed: ["title", "description"])
             let snapshot = handle.snapshot
             let title = try options.text("title") ?? snapshot.title

@@ -25,9 +25,10 @@ final class WorkingCopyHandle {
 /// thread of its own touching the script's copies.
 final class WorkbenchObjects: @unchecked Sendable {
     let context: ScriptContext
-    /// Unowned: the state holds this object's functions, so it outlives them
-    /// (a strong reference would keep the state, and with it the store, open forever).
-    unowned let state: LuaState
+    /// Weak: the state holds this object's functions (a strong reference
+    /// would keep the state, and with it the store, open forever), and
+    /// finalizers can still call them while the state closes.
+    weak var state: LuaState?
     let hostClass: LuaHostClass<WorkingCopyHandle>
     let subscriptionClass: LuaHostClass<ActivitySubscription>
     weak var snapshots: SnapshotObjects?
@@ -62,7 +63,7 @@ final class WorkbenchObjects: @unchecked Sendable {
     }
 
     /// What a method of an object outliving the `keep` API raises.
-    static let released = KeepError(.invalid, "the keep API this object came from is gone (keep was replaced and collected)")
+    static let released = KeepError.releasedAPI
 
     /// The workbench, after running the timers that are due.
     var workbench: Workbench {
@@ -397,8 +398,13 @@ final class WorkbenchObjects: @unchecked Sendable {
             }
             stack.pushCopy(of: 1)
             let reference = luaL_ref(stack.L, keep_registryindex())
+            // A finalizer run by lua_close may call this while the state goes.
+            guard let current = self.state else {
+                luaL_unref(stack.L, keep_registryindex(), reference)
+                throw KeepError(.invalid, "keep.activity.subscribe: the Lua state is closing")
+            }
             // The observer belongs to the context, which may outlive the state.
-            weak let state = self.state
+            weak let state = current
             let subscription = activity.subscribe { new, old in
                 if let state { Self.notify(state, reference: reference, new: new, old: old) }
             }
@@ -413,6 +419,8 @@ final class WorkbenchObjects: @unchecked Sendable {
             stack.push(activity.state.rawValue)
             return 1
         }
+        stack.push(false)
+        stack.setField("__metatable", of: -2)  // hidden, as every shared metatable
         lua_setmetatable(stack.L, -2)
         stack.setField("activity", of: keep)
     }

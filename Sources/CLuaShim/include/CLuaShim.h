@@ -30,6 +30,16 @@ static inline void keep_pushcfunction(lua_State *L, lua_CFunction f) { lua_pushc
 static inline int keep_ridx_globals(void) { return LUA_RIDX_GLOBALS; }
 /// lua_gc is variadic. Finalizer errors during the collection become warnings.
 static inline void keep_collect_garbage(lua_State *L) { lua_gc(L, LUA_GCCOLLECT); }
+/// Stops the collector and returns whether it was running: while Swift walks
+/// a table with lua_next, no finalizer may run Lua code that changes it (a
+/// changed table makes lua_next raise, and nothing may raise through Swift).
+static inline int keep_gc_pause(lua_State *L) {
+    int running = lua_gc(L, LUA_GCISRUNNING);
+    if (running == 1) lua_gc(L, LUA_GCSTOP);
+    return running == 1;
+}
+/// Restarts the collector if keep_gc_pause stopped it.
+static inline void keep_gc_resume(lua_State *L, int paused) { if (paused) lua_gc(L, LUA_GCRESTART); }
 
 // MARK: - Budgets
 
@@ -63,6 +73,7 @@ typedef struct KeepBudget {
     int in_lua;                     // 1 while Lua runs; 0 while Swift runs (no refusals then)
     int tripped;                    // KeepTrip; sticky until the call ends
     int overdraft;                  // Swift allocated past the limit (checked on return)
+    int close_depth;                // nested coroutine.close / lua_resetthread calls running
     lua_State *main;                // the state's main thread
     lua_State *running;             // the thread running now (tracked by coroutine.resume/wrap)
 } KeepBudget;
@@ -71,6 +82,14 @@ typedef struct KeepBudget {
 #define KEEP_HOOK_STRIDE 1000
 /// The same inside coroutines, each resume of which is charged this much.
 #define KEEP_COROUTINE_STRIDE 100
+/// Above this heap size the stride shrinks in proportion (see keep_stride).
+#define KEEP_LARGE_HEAP ((size_t)1 << 20)
+/// The smallest stride.
+#define KEEP_MIN_STRIDE 8
+/// How deeply coroutine.close (and the closing done by coroutine.wrap) may nest.
+#define KEEP_MAX_CLOSE_DEPTH 32
+/// C stack that must be left for another level of closing to start.
+#define KEEP_CLOSE_STACK_RESERVE ((size_t)1 << 20)
 
 /// A new state whose allocator accounts into `budget` and whose count hook
 /// enforces it. NULL when the system is out of memory.
@@ -146,6 +165,13 @@ const char *keep_tostring(lua_State *L, int idx, size_t *len);
 /// returns its status.
 int keep_tostring_protected(lua_State *L, int idx);
 
+/// [-1, +(2|0)] lua_next of the table at `idx` in protected mode, for Swift:
+/// lua_next raises when the key is no longer in the table (a finalizer or a
+/// metamethod run during the walk changed it), and nothing may raise through
+/// a Swift frame. Returns 1 with the next key and value pushed, 0 at the end,
+/// or -1 (nothing pushed) when the table changed under the walk.
+int keep_next(lua_State *L, int idx);
+
 /// [-0, +1] Pushes "chunkname:currentline:" of the function at `level` (1 = the
 /// caller of the running C function), or "" when unknown.
 void keep_where(lua_State *L, int level);
@@ -164,6 +190,11 @@ void keep_budget_charge(lua_State *L, int64_t units);
 /// trampoline raises the budget error once the host function returns.
 int keep_budget_spend(lua_State *L, int64_t units, size_t external_bytes);
 
+/// Marks the memory budget of the call in progress spent (Swift found that
+/// memory it would hold outside the Lua heap does not fit). The trampoline
+/// raises the budget error once the host function returns.
+void keep_budget_trip_memory(lua_State *L);
+
 /// Replaces string.find, match, gmatch and gsub with versions of the same
 /// semantics whose matching steps are charged to the budget (bounded_match.c).
 void keep_open_bounded_patterns(lua_State *L);
@@ -172,9 +203,38 @@ void keep_open_bounded_patterns(lua_State *L);
 /// the budget is spent (Lua runs handlers of hook-raised errors with hooks off).
 void keep_open_budgeted_xpcall(lua_State *L);
 
-/// Replaces coroutine.resume and coroutine.wrap with versions that record the
-/// running thread, so that an interrupt reaches code inside coroutines.
+/// Replaces coroutine.resume, wrap and close with versions that record the
+/// running thread (so that an interrupt reaches code inside coroutines), that
+/// end the resumer with the budget error once it is spent, that never close a
+/// coroutine the hook stopped, and that bound how deeply closing nests (a
+/// Lua 5.4.4 bug overflows the C stack).
 void keep_open_tracked_coroutines(lua_State *L);
+
+/// Bytes of source text handed to the parser at a time.
+#define KEEP_LOAD_PIECE 4096
+/// Bytes of source charged as one instruction unit.
+#define KEEP_LOAD_BYTES_PER_UNIT 8
+/// The largest chunk `load` (and the host) compiles.
+#define KEEP_MAX_CHUNK ((size_t)16 << 20)
+/// keep_load_buffer's status when the budget stopped the compilation.
+#define KEEP_LOAD_STOPPED 100
+
+/// [-0, +(0|1)] lua_load of `data`, handed to the parser in pieces that are
+/// each charged to the budget of the call in progress (so the deadline,
+/// instruction budget and interrupts stop a slow compilation), and refused
+/// above KEEP_MAX_CHUNK. Pushes the function or an error message and returns
+/// Lua's status, or pushes nothing and returns KEEP_LOAD_STOPPED when the
+/// budget stopped it.
+int keep_load_buffer(lua_State *L, const char *data, size_t size, const char *chunkname, const char *mode);
+
+/// [-0, +0] Checks the function on top of the stack (a compiled chunk) for
+/// code that Lua 5.4.4 miscompiles in a way that can crash or leak
+/// (bug_guards.c). Returns what is wrong, or NULL.
+const char *keep_check_compiled(lua_State *L);
+
+/// Replaces the global load with one that compiles through keep_load_buffer
+/// (a function chunk is gathered first, within the same size limit).
+void keep_open_budgeted_load(lua_State *L);
 
 /// Wraps the C library functions whose work is not seen by the count hook
 /// (string.rep, upper, lower, reverse, byte, format; utf8.*; table.concat,

@@ -183,7 +183,8 @@ public enum CanonicalJSON {
             }
             guard value.isFinite else { return false }
             numberText.truncate(to: 0)
-            JSNumberFormat.append(value, to: &numberText, keepFloat: false)
+            // 64 bytes always hold a number's text: the append cannot fail.
+            guard (try? JSNumberFormat.append(value, to: &numberText, keepFloat: false)) != nil else { return false }
             return numberText.count == length && memcmp(numberText.base, start, length) == 0
         }
 

@@ -1,3 +1,5 @@
+import KeepCore
+
 /// ECMAScript's `Number::toString` for finite doubles (ECMA-262 §6.1.6.1.20),
 /// which `JSON.stringify` uses: the shortest digits that round-trip, written
 /// plainly for exponents −6 < n ≤ 21 and in `d.ddde±x` form otherwise.
@@ -8,14 +10,15 @@ enum JSNumberFormat {
     /// Appends `value` as JavaScript prints it. `keepFloat` appends `.0` to
     /// integral results so that decoding gives a float again (Keep's
     /// non-canonical encoding); canonical output passes false.
-    static func append(_ value: Double, to buffer: inout ByteBuffer, keepFloat: Bool) {
+    static func append(_ value: Double, to buffer: inout ByteBuffer, keepFloat: Bool) throws(KeepError) {
         if value == 0 {
-            if keepFloat { buffer.append(value.sign == .minus ? "-0.0" : "0.0") } else { buffer.append("0") }
+            if keepFloat { try buffer.append(value.sign == .minus ? "-0.0" : "0.0") } else { try buffer.append("0") }
             return
         }
         // Swift's description already has the shortest round-trip digits
         // ("1.2345e-07", "100.0"); collect them and the decimal exponent.
         var text = value.magnitude.description
+        var failure: KeepError?
         text.withUTF8 { source in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { digits in
                 var k = 0
@@ -47,38 +50,43 @@ enum JSNumberFormat {
                     }
                 }
                 while k > 0 && digits[k - 1] == UInt8(ascii: "0") { k -= 1 }
-                layout(digits.baseAddress!, k, n: pointPosition + exponentSign * exponent,
-                       negative: value < 0, keepFloat: keepFloat, to: &buffer)
+                do throws(KeepError) {
+                    try layout(digits.baseAddress!, k, n: pointPosition + exponentSign * exponent,
+                               negative: value < 0, keepFloat: keepFloat, to: &buffer)
+                } catch {
+                    failure = error
+                }
             }
         }
+        if let failure { throw failure }
     }
 
     /// ECMA-262 Number::toString step 6–10 for digits d (k of them) and the
     /// decimal point after position n.
     private static func layout(_ p: UnsafeMutablePointer<UInt8>, _ k: Int, n: Int, negative: Bool,
-                               keepFloat: Bool, to buffer: inout ByteBuffer) {
-        if negative { buffer.append(UInt8(ascii: "-")) }
+                               keepFloat: Bool, to buffer: inout ByteBuffer) throws(KeepError) {
+        if negative { try buffer.append(UInt8(ascii: "-")) }
         if k <= n && n <= 21 {
-            buffer.append(p, k)
-            buffer.appendRepeated(UInt8(ascii: "0"), n - k)
-            if keepFloat { buffer.append(".0") }
+            try buffer.append(p, k)
+            try buffer.appendRepeated(UInt8(ascii: "0"), n - k)
+            if keepFloat { try buffer.append(".0") }
         } else if 0 < n && n <= 21 {
-            buffer.append(p, n)
-            buffer.append(UInt8(ascii: "."))
-            buffer.append(p + n, k - n)
+            try buffer.append(p, n)
+            try buffer.append(UInt8(ascii: "."))
+            try buffer.append(p + n, k - n)
         } else if -6 < n && n <= 0 {
-            buffer.append("0.")
-            buffer.appendRepeated(UInt8(ascii: "0"), -n)
-            buffer.append(p, k)
+            try buffer.append("0.")
+            try buffer.appendRepeated(UInt8(ascii: "0"), -n)
+            try buffer.append(p, k)
         } else {
-            buffer.append(p[0])
+            try buffer.append(p[0])
             if k > 1 {
-                buffer.append(UInt8(ascii: "."))
-                buffer.append(p + 1, k - 1)
+                try buffer.append(UInt8(ascii: "."))
+                try buffer.append(p + 1, k - 1)
             }
-            buffer.append(UInt8(ascii: "e"))
-            buffer.append(UInt8(ascii: n - 1 < 0 ? "-" : "+"))
-            buffer.append(integer: Int64(abs(n - 1)))
+            try buffer.append(UInt8(ascii: "e"))
+            try buffer.append(UInt8(ascii: n - 1 < 0 ? "-" : "+"))
+            try buffer.append(integer: Int64(abs(n - 1)))
         }
     }
 }

@@ -51,14 +51,26 @@ struct JSONEncoder {
     /// [-0, +1] Encodes the value at `index` and pushes the text.
     static func encode(_ L: OpaquePointer, at index: Int32, canonical: Bool,
                        nullSlot: Int32, arraySlot: Int32, objectSlot: Int32) throws(KeepError) {
+        var out = ByteBuffer(capacity: 1 << 16)
+        let budget = keep_budget(L)!.pointee
+        if budget.active != 0 && budget.memory_limit > 0 {
+            // The output lives outside the Lua heap but counts against the memory budget.
+            out.limit = max(1 << 16, Int(budget.memory_limit) - Int(min(budget.memory_used, budget.memory_limit)))
+        }
         var encoder = JSONEncoder(L: L, canonical: canonical, nullSlot: nullSlot, arraySlot: arraySlot,
-                                  objectSlot: objectSlot, out: ByteBuffer(capacity: 1 << 16))
+                                  objectSlot: objectSlot, out: out)
         defer { encoder.out.deallocate() }
+        // No finalizer may run (and change a table being walked) until the walk is over.
+        let paused = keep_gc_pause(L)
+        defer { keep_gc_resume(L, paused) }
         let top = lua_gettop(L)
         do throws(KeepError) {
             try encoder.value(at: lua_absindex(L, index))
         } catch {
             lua_settop(L, top)
+            // The output did not fit in what the memory budget leaves: that
+            // spends the budget, as a refused allocation of Lua's would.
+            if error.code == .limit { keep_budget_trip_memory(L) }
             throw error
         }
         encoder.out.base.withMemoryRebound(to: CChar.self, capacity: encoder.out.count) {
@@ -71,25 +83,25 @@ struct JSONEncoder {
     private mutating func value(at slot: Int32) throws(KeepError) {
         switch lua_type(L, slot) {
         case LUA_TNIL:
-            out.append("null")
+            try out.append("null")
         case LUA_TBOOLEAN:
-            out.append(lua_toboolean(L, slot) != 0 ? "true" : "false")
+            try out.append(lua_toboolean(L, slot) != 0 ? "true" : "false")
         case LUA_TNUMBER:
             if lua_isinteger(L, slot) != 0 {
                 let integer = lua_tointegerx(L, slot, nil)
                 // JavaScript numbers are doubles: beyond 2^53 canonical output
                 // is what JSON.stringify would print for the rounded value.
                 if canonical && integer.magnitude > 1 << 53 {
-                    JSNumberFormat.append(Double(integer), to: &out, keepFloat: false)
+                    try JSNumberFormat.append(Double(integer), to: &out, keepFloat: false)
                 } else {
-                    out.append(integer: integer)
+                    try out.append(integer: integer)
                 }
             } else {
                 let number = lua_tonumberx(L, slot, nil)
                 guard number.isFinite else {
                     throw failure("cannot encode \(number) (JSON has no NaN or infinity)")
                 }
-                JSNumberFormat.append(number, to: &out, keepFloat: !canonical)
+                try JSNumberFormat.append(number, to: &out, keepFloat: !canonical)
             }
         case LUA_TSTRING:
             var length = 0
@@ -101,7 +113,7 @@ struct JSONEncoder {
             guard lua_rawequal(L, slot, nullSlot) != 0 else {
                 throw failure("cannot encode a userdata value (only json.null)")
             }
-            out.append("null")
+            try out.append("null")
         default:
             throw failure("cannot encode a \(String(cString: lua_typename(L, lua_type(L, slot)))) value")
         }
@@ -123,10 +135,17 @@ struct JSONEncoder {
         // Also check whenever the output grew by 64 KiB, so one call cannot
         // write far past the memory budget between two charges.
         guard valuesSinceCharge >= Self.valuesPerCharge || out.count - checkedOutput > 1 << 16 else { return }
+        try spend()
+    }
+
+    /// Charges the values written since the last charge and checks the
+    /// budget (instructions, deadline, interrupts, and the output buffer,
+    /// which lives outside the Lua heap but counts against the memory budget).
+    private mutating func spend() throws(KeepError) {
+        let units = Int64(valuesSinceCharge) + Int64((out.count - checkedOutput) / 32)
         checkedOutput = out.count
         valuesSinceCharge = 0
-        // The output buffer lives outside the Lua heap but counts against the memory budget.
-        if keep_budget_spend(L, Int64(Self.valuesPerCharge), out.count) != 0 {
+        if keep_budget_spend(L, units, out.count) != 0 {
             throw KeepError(.limit, "json.encode: budget exceeded")
         }
     }
@@ -180,32 +199,32 @@ struct JSONEncoder {
 
     private mutating func array(count: Int64, slot: Int32) throws(KeepError) {
         if count == 0 {
-            out.append("[]")
+            try out.append("[]")
             return
         }
-        out.append(UInt8(ascii: "["))
+        try out.append(UInt8(ascii: "["))
         for i in 1 ... count {
-            if i > 1 { out.append(UInt8(ascii: ",")) }
-            if canonical { indent() }
+            if i > 1 { try out.append(UInt8(ascii: ",")) }
+            if canonical { try indent() }
             lua_rawgeti(L, slot, i)
             try value(at: lua_gettop(L))
             lua_settop(L, -2)
             try charge()
         }
-        if canonical { closeIndent() }
-        out.append(UInt8(ascii: "]"))
+        if canonical { try closeIndent() }
+        try out.append(UInt8(ascii: "]"))
     }
 
     @inline(__always)
-    private mutating func indent() {
-        out.append(UInt8(ascii: "\n"))
-        out.appendRepeated(UInt8(ascii: " "), 2 * depth)
+    private mutating func indent() throws(KeepError) {
+        try out.append(UInt8(ascii: "\n"))
+        try out.appendRepeated(UInt8(ascii: " "), 2 * depth)
     }
 
     @inline(__always)
-    private mutating func closeIndent() {
-        out.append(UInt8(ascii: "\n"))
-        out.appendRepeated(UInt8(ascii: " "), 2 * (depth - 1))
+    private mutating func closeIndent() throws(KeepError) {
+        try out.append(UInt8(ascii: "\n"))
+        try out.appendRepeated(UInt8(ascii: " "), 2 * (depth - 1))
     }
 
     /// Second pass for objects: keys are gathered (as strings, anchored on the
@@ -213,7 +232,7 @@ struct JSONEncoder {
     /// their values looked up again.
     private mutating func object(count: Int64, slot: Int32) throws(KeepError) {
         if count == 0 {
-            out.append("{}")
+            try out.append("{}")
             return
         }
         let base = lua_gettop(L)
@@ -264,19 +283,19 @@ struct JSONEncoder {
                                        integerKey: integerKey, index: Self.arrayIndex(key, length)))
         }
         entries[first...].sort(by: Self.precedes)
-        out.append(UInt8(ascii: "{"))
+        try out.append(UInt8(ascii: "{"))
         for i in first ..< entries.count {
             let entry = entries[i]
             if i > first {
-                out.append(UInt8(ascii: ","))
+                try out.append(UInt8(ascii: ","))
                 let previous = entries[i - 1]
                 if previous.length == entry.length && memcmp(previous.key, entry.key, entry.length) == 0 {
                     throw failure("the table has the key '\(String(decoding: UnsafeBufferPointer(start: entry.key, count: entry.length), as: UTF8.self))' twice (as an integer and as a string)")
                 }
             }
-            if canonical { indent() }
+            if canonical { try indent() }
             try string(entry.key, entry.length)
-            if canonical { out.append(": ") } else { out.append(UInt8(ascii: ":")) }
+            if canonical { try out.append(": ") } else { try out.append(UInt8(ascii: ":")) }
             // The value, looked up again by the original key.
             if let integer = entry.integerKey {
                 lua_pushinteger(L, integer)
@@ -290,8 +309,8 @@ struct JSONEncoder {
             lua_settop(L, -2)
             try charge()
         }
-        if canonical { closeIndent() }
-        out.append(UInt8(ascii: "}"))
+        if canonical { try closeIndent() }
+        try out.append(UInt8(ascii: "}"))
     }
 
     /// The key's value when it is a canonical array index ("0" or no leading
@@ -321,8 +340,8 @@ struct JSONEncoder {
     /// JSON.stringify's escaping: `"` `\` and the control characters; \b \f \n
     /// \r \t by name, others as \u00xx; nothing else (not `/`, not non-ASCII).
     private mutating func string(_ bytes: UnsafePointer<UInt8>, _ length: Int) throws(KeepError) {
-        out.reserve(length + 2)
-        out.append(UInt8(ascii: "\""))
+        try out.reserve(length + 2)
+        try out.append(UInt8(ascii: "\""))
         var runStart = bytes
         var p = bytes
         let end = bytes + length
@@ -340,26 +359,28 @@ struct JSONEncoder {
                 p += 1
                 continue
             }
-            out.append(runStart, p - runStart)
+            try out.append(runStart, p - runStart)
             switch byte {
-            case UInt8(ascii: "\""): out.append("\\\"")
-            case UInt8(ascii: "\\"): out.append("\\\\")
-            case 0x08: out.append("\\b")
-            case 0x0C: out.append("\\f")
-            case 0x0A: out.append("\\n")
-            case 0x0D: out.append("\\r")
-            case 0x09: out.append("\\t")
+            case UInt8(ascii: "\""): try out.append("\\\"")
+            case UInt8(ascii: "\\"): try out.append("\\\\")
+            case 0x08: try out.append("\\b")
+            case 0x0C: try out.append("\\f")
+            case 0x0A: try out.append("\\n")
+            case 0x0D: try out.append("\\r")
+            case 0x09: try out.append("\\t")
             default:
                 let hex: StaticString = "0123456789abcdef"
-                out.append("\\u00")
-                out.append(hex.utf8Start[Int(byte >> 4)])
-                out.append(hex.utf8Start[Int(byte & 0xF)])
+                try out.append("\\u00")
+                try out.append(hex.utf8Start[Int(byte >> 4)])
+                try out.append(hex.utf8Start[Int(byte & 0xF)])
             }
             p += 1
             runStart = p
+            // A string of escapes grows the output six times its size.
+            if out.count - checkedOutput > 1 << 16 { try spend() }
         }
-        out.append(runStart, p - runStart)
-        out.append(UInt8(ascii: "\""))
+        try out.append(runStart, p - runStart)
+        try out.append(UInt8(ascii: "\""))
     }
 
     private func failure(_ problem: String) -> KeepError {

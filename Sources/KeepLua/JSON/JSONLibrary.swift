@@ -85,7 +85,7 @@ enum JSONLibrary {
         case .none, .nil: break
         case .table:
             lua_pushnil(L)
-            while lua_next(L, 2) != 0 {
+            while keep_next(L, 2) == 1 {
                 guard stack.text(at: -2) == "canonical" else {
                     let key = stack.type(at: -2) == .string ? "'\(stack.describe(at: -2))'" : "of type \(stack.typeName(at: -2))"
                     throw KeepError(.invalid, "json.encode: unknown option \(key); allowed: canonical")
