@@ -155,8 +155,7 @@ struct MigrateOptions: ParsableArguments {
     func runner(_ global: GlobalOptions, readOnly: Bool, samples: Int = 3, validating: Bool = true) throws
         -> MigrationRunner {
         let directory = try MigrateCommand.attempt { try MigrationDirectory(path: dir) }
-        let storage = try MigrateCommand.attempt { try SQLiteBackend(path: global.databasePath, readOnly: readOnly) }
-        MigrateCommand.opened = (storage, readOnly)
+        let storage = try MigrateCommand.attempt { try CommandDatabase.open(global, readOnly: readOnly) }
         var options = MigrationRunner.Options()
         options.batchSize = batchSize
         options.onError = MigrationRunner.ErrorMode(rawValue: onError) ?? .stop
@@ -184,19 +183,8 @@ struct MigrateOptions: ParsableArguments {
 
 /// What the migrate commands share: error handling, reports, progress.
 enum MigrateCommand {
-    /// The database the command opened, closed before it prints its report so
-    /// that the file alone holds the result (no write-ahead log left behind).
-    nonisolated(unsafe) static var opened: (storage: SQLiteBackend, readOnly: Bool)?
-
-    static func closeDatabase() {
-        guard let (storage, readOnly) = opened else { return }
-        opened = nil
-        do {
-            try storage.close(readOnly: readOnly)
-        } catch {
-            Console.error("keep: warning: \(error)")
-        }
-    }
+    /// Closes the database before the report is printed (see `CommandDatabase`).
+    static func closeDatabase() { CommandDatabase.close() }
 
     static func up(_ global: GlobalOptions, _ options: MigrateOptions, to: String?, accepting: [String], dryRun: Bool,
                    samples: Int) throws {
