@@ -40,7 +40,7 @@ extension Keep {
                 let runner = try options.runner(global, readOnly: true, validating: false)
                 let status = try MigrateCommand.attempt { try runner.status() }
                 let lock = try MigrateCommand.attempt { try runner.lock() }
-                MigrateCommand.closeDatabase()
+                CommandDatabase.close()
                 if options.json {
                     MigrateCommand.printJSON(MigrateCommand.statusFields(status, lock: lock))
                 } else {
@@ -183,9 +183,6 @@ struct MigrateOptions: ParsableArguments {
 
 /// What the migrate commands share: error handling, reports, progress.
 enum MigrateCommand {
-    /// Closes the database before the report is printed (see `CommandDatabase`).
-    static func closeDatabase() { CommandDatabase.close() }
-
     static func up(_ global: GlobalOptions, _ options: MigrateOptions, to: String?, accepting: [String], dryRun: Bool,
                    samples: Int) throws {
         let runner = try options.runner(global, readOnly: dryRun, samples: samples)
@@ -193,7 +190,7 @@ enum MigrateCommand {
             try runner.up(through: to, accepting: accepting, dryRun: dryRun)
         }
         if report.migrations.isEmpty, let to, !options.json {
-            closeDatabase()
+            CommandDatabase.close()
             print("nothing to migrate through \(to): every migration up to it is applied")
             return
         }
@@ -207,7 +204,7 @@ enum MigrateCommand {
         do {
             return try body()
         } catch let error as KeepError {
-            closeDatabase()
+            CommandDatabase.close()
             ProgressDisplay.clearLine()
             fail("keep: \(error)", status: error.code == .interrupted ? ExitStatus.interrupted : ExitStatus.failure)
         }
@@ -215,7 +212,7 @@ enum MigrateCommand {
 
     /// Prints the report; exits 1 when a migration failed.
     static func finish(_ report: MigrationReport, json: Bool) {
-        closeDatabase()
+        CommandDatabase.close()
         ProgressDisplay.clearLine()
         if json {
             let encoder = JSONEncoder()
