@@ -79,7 +79,8 @@ let package = Package(
         .testTarget(name: "KeepWorkbenchTests", dependencies: ["KeepWorkbench", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepMigrateTests", dependencies: ["KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
-        .testTarget(name: "KeepCLITests", dependencies: ["KeepLua"]),
+        // GRDB: a second connection that holds the write lock while the binary reads.
+        .testTarget(name: "KeepCLITests", dependencies: ["KeepLua", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "KeepCore", "CLua"]),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KeepCore
+import KeepSQLite
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,6 +48,21 @@ struct GlobalOptions: ParsableArguments {
         if let user, user.isEmpty || user.utf8.count > 200 {
             throw ValidationError("--user must be 1 to 200 characters")
         }
+        // A path that cannot name a database file is a usage error, found
+        // before any work (SQLite alone would only say "unable to open").
+        do {
+            _ = try DatabaseFile(path: databasePath)
+        } catch {
+            let option = db != nil ? "--db" : "$KEEP_DB"
+            throw ValidationError("\(option) \(databasePath.isEmpty ? "''" : databasePath): \(error.message)")
+        }
+    }
+
+    /// Opens the database for a command: read-only for commands that only
+    /// read (`migrate status`, dry runs); notes on stderr when opening must
+    /// wait for another connection's write lock.
+    func openDatabase(readOnly: Bool = false) throws -> SQLiteBackend {
+        try SQLiteBackend(path: databasePath, readOnly: readOnly, notice: { Console.error("keep: " + $0) })
     }
 
     /// SPEC §6 puts the global options before the command (`keep --db x run …`);
@@ -78,5 +94,28 @@ struct GlobalOptions: ParsableArguments {
         guard let value = getenv(name) else { return nil }
         let text = String(cString: value)
         return text.isEmpty ? nil : text
+    }
+}
+
+/// The database a `jobs` or `migrate` command opened, closed when the command
+/// ends (also on an error), so that the file alone holds the result: no
+/// `-wal` or `-shm` file is left beside it.
+enum CommandDatabase {
+    nonisolated(unsafe) private static var opened: SQLiteBackend?
+
+    static func open(_ global: GlobalOptions, readOnly: Bool = false) throws -> SQLiteBackend {
+        let storage = try global.openDatabase(readOnly: readOnly)
+        opened = storage
+        return storage
+    }
+
+    static func close() {
+        guard let storage = opened else { return }
+        opened = nil
+        do {
+            try storage.close()
+        } catch {
+            Console.error("keep: warning: \(error)")
+        }
     }
 }

@@ -78,7 +78,7 @@ extension Keep {
 enum JobCommand {
     static func open(_ global: GlobalOptions) throws -> SQLiteBackend {
         do {
-            return try SQLiteBackend(path: global.databasePath)
+            return try CommandDatabase.open(global)
         } catch {
             fail("keep: \(error)", status: ExitStatus.failure)
         }
@@ -92,11 +92,14 @@ enum JobCommand {
         }
     }
 
-    /// Runs async store work from the synchronous command; a Keep error ends it.
+    /// Runs the command's async store work, then closes the database; a Keep error ends the command.
     static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
         do {
-            return try blocking(body)
+            let result = try blocking(body)
+            CommandDatabase.close()
+            return result
         } catch let error as KeepError {
+            CommandDatabase.close()
             fail("keep: \(error)", status: ExitStatus.failure)
         }
     }

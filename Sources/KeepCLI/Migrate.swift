@@ -40,7 +40,7 @@ extension Keep {
                 let runner = try options.runner(global, readOnly: true, validating: false)
                 let status = try MigrateCommand.attempt { try runner.status() }
                 let lock = try MigrateCommand.attempt { try runner.lock() }
-                MigrateCommand.closeDatabase()
+                CommandDatabase.close()
                 if options.json {
                     MigrateCommand.printJSON(MigrateCommand.statusFields(status, lock: lock))
                 } else {
@@ -155,8 +155,7 @@ struct MigrateOptions: ParsableArguments {
     func runner(_ global: GlobalOptions, readOnly: Bool, samples: Int = 3, validating: Bool = true) throws
         -> MigrationRunner {
         let directory = try MigrateCommand.attempt { try MigrationDirectory(path: dir) }
-        let storage = try MigrateCommand.attempt { try SQLiteBackend(path: global.databasePath, readOnly: readOnly) }
-        MigrateCommand.opened = (storage, readOnly)
+        let storage = try MigrateCommand.attempt { try CommandDatabase.open(global, readOnly: readOnly) }
         var options = MigrationRunner.Options()
         options.batchSize = batchSize
         options.onError = MigrationRunner.ErrorMode(rawValue: onError) ?? .stop
@@ -184,20 +183,6 @@ struct MigrateOptions: ParsableArguments {
 
 /// What the migrate commands share: error handling, reports, progress.
 enum MigrateCommand {
-    /// The database the command opened, closed before it prints its report so
-    /// that the file alone holds the result (no write-ahead log left behind).
-    nonisolated(unsafe) static var opened: (storage: SQLiteBackend, readOnly: Bool)?
-
-    static func closeDatabase() {
-        guard let (storage, readOnly) = opened else { return }
-        opened = nil
-        do {
-            try storage.close(readOnly: readOnly)
-        } catch {
-            Console.error("keep: warning: \(error)")
-        }
-    }
-
     static func up(_ global: GlobalOptions, _ options: MigrateOptions, to: String?, accepting: [String], dryRun: Bool,
                    samples: Int) throws {
         let runner = try options.runner(global, readOnly: dryRun, samples: samples)
@@ -205,7 +190,7 @@ enum MigrateCommand {
             try runner.up(through: to, accepting: accepting, dryRun: dryRun)
         }
         if report.migrations.isEmpty, let to, !options.json {
-            closeDatabase()
+            CommandDatabase.close()
             print("nothing to migrate through \(to): every migration up to it is applied")
             return
         }
@@ -219,7 +204,7 @@ enum MigrateCommand {
         do {
             return try body()
         } catch let error as KeepError {
-            closeDatabase()
+            CommandDatabase.close()
             ProgressDisplay.clearLine()
             fail("keep: \(error)", status: error.code == .interrupted ? ExitStatus.interrupted : ExitStatus.failure)
         }
@@ -227,7 +212,7 @@ enum MigrateCommand {
 
     /// Prints the report; exits 1 when a migration failed.
     static func finish(_ report: MigrationReport, json: Bool) {
-        closeDatabase()
+        CommandDatabase.close()
         ProgressDisplay.clearLine()
         if json {
             let encoder = JSONEncoder()

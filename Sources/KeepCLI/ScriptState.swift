@@ -17,7 +17,6 @@ extension GlobalOptions {
         } catch {
             fail("keep: \(error)", status: ExitStatus.failure)
         }
-        let databasePath = self.databasePath
         let options = self
         let recovery = ScriptContext.RecoveryLocation(root: RecoveryJournal.defaultRoot(
             environment: ["XDG_STATE_HOME": environment("XDG_STATE_HOME"), "HOME": environment("HOME")].compactMapValues { $0 }),
@@ -31,7 +30,7 @@ extension GlobalOptions {
                                             Console.error("keep: warning: \(error)")
                                         }
                                     }) {
-            try SQLiteBackend(path: databasePath)
+            try options.openDatabase()
         }
         KeepAPI.install(in: state, context: context)
         return (state, context)

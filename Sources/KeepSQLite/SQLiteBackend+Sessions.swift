@@ -57,19 +57,6 @@ extension SQLiteBackend: SessionStorage {
         }
     }
 
-    public func tokenSecret() async throws -> [UInt8] {
-        try await write("read the page token secret") { db in
-            if let secret = try Data.fetchOne(db, sql: "SELECT value FROM keep_meta WHERE key = 'page_token_secret'") {
-                return Array(secret)
-            }
-            var generator = SystemRandomNumberGenerator()
-            let secret = (0 ..< 32).map { _ in UInt8.random(in: 0 ... 255, using: &generator) }
-            try db.execute(sql: "INSERT INTO keep_meta (key, value) VALUES ('page_token_secret', ?)",
-                           arguments: [Data(secret)])
-            return secret
-        }
-    }
-
     // MARK: Rows
 
     static func fetchSession(_ db: Database, id: ResourceID, owner: UserID) throws -> Session? {

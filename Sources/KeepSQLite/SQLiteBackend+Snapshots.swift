@@ -64,7 +64,8 @@ extension SQLiteBackend: AccessLogStorage {
 
     public func recordVisit(_ newLog: AccessLog, now: Timestamp,
                             shouldCount: @escaping @Sendable (AccessLog) -> Bool) async throws -> AccessLog {
-        try await write("log a visit") { db in
+        // A read logs the visit: it does not wait for another connection's write lock.
+        try await write("log a visit", waiting: false) { db in
             // Writers are serialized, so read-then-write here loses no count.
             if let stored = try Self.fetchLog(db, visitor: newLog.visitor, snapshotID: newLog.snapshotID) {
                 guard shouldCount(stored) else { return stored }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import GRDB
 import KeepCore
 import KeepStore
@@ -8,43 +9,112 @@ import KeepStore
 /// The embedded backend: one SQLite file through GRDB, in WAL mode, every
 /// operation in a transaction, the schema created and upgraded by versioned
 /// migrations (`SQLiteSchema`).
+///
+/// Reads never wait for writers: they run on read-only connections (a
+/// `DatabasePool` opened read-only), which in WAL mode read the last commit
+/// while another connection, in this process or another, holds the write
+/// lock. Writes go through one read-write connection opened on the first
+/// write; they wait for the write lock up to `lockWait.timeout`, then fail
+/// as `unavailable`. Opening a current database writes nothing; only a
+/// first-time set-up or a schema upgrade takes the write lock.
 public final class SQLiteBackend: Sendable {
+    /// Read-only connections for every read.
     let pool: DatabasePool
+    public let path: String
+    /// Why writes are refused (nil when they are allowed).
+    let readOnlyReason: String?
+    /// The file and folder may be written (a dry run may still not write).
+    private let fileIsWritable: Bool
+    private let writer: WriterConnection
+    let lockWait: WriteLockWait
+    private let pageTokenSecret: [UInt8]
 
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the database at `path` and, when it was set
+    /// up by an older Keep, brings its schema up to date.
     ///
     /// `readOnly` opens an existing database without writing anything to it,
     /// not even a schema upgrade (dry runs promise an unchanged file); what
-    /// an older schema lacks then reads as empty.
-    public init(path: String, readOnly: Bool = false) throws {
+    /// an older schema lacks then reads as empty. A file or folder without
+    /// write permission (see `DatabaseFile`) is opened the same way, and its
+    /// writes answer `forbidden`. `notice` is told when opening must wait for
+    /// another connection's write lock (to set up or upgrade the schema).
+    public init(path: String, readOnly: Bool = false, notice: (@Sendable (String) -> Void)? = nil) throws {
+        let file = try DatabaseFile(path: path)
+        self.path = path
+        fileIsWritable = file.readOnlyReason == nil
+        let readOnlyReason = readOnly ? "it was opened read-only" : file.readOnlyReason
+        self.readOnlyReason = readOnlyReason
+        let lockWait = WriteLockWait(timeout: .seconds(5))
+        self.lockWait = lockWait
+        let writer = WriterConnection(path: path, lockWait: lockWait)
+        self.writer = writer
+        do {
+            if !file.exists {
+                if readOnly { throw KeepError(.notFound, "there is no database at \(path)") }
+                if let reason = file.readOnlyReason {
+                    throw KeepError(.forbidden, "cannot create the database \(path): \(reason)")
+                }
+                try Self.upgrade(writer.connection(), lockWait: lockWait, notice: notice, doing: "set up")
+            }
+            pool = try DatabasePool(path: path, configuration: Self.readerConfiguration)
+            var schema = try pool.read { try SchemaState(db: $0, path: path) }
+            if !schema.isCurrent, readOnlyReason == nil {
+                try Self.upgrade(writer.connection(), lockWait: lockWait, notice: notice, doing: "upgrade")
+                schema = try pool.read { try SchemaState(db: $0, path: path) }
+            }
+            // A read-only database set up before the secret existed: tokens
+            // then hold for this process only.
+            pageTokenSecret = schema.secret ?? SQLiteSchema.newSecret()
+        } catch {
+            throw Self.keepError(error, doing: "open the database \(path)", path: path, lockWait: lockWait)
+        }
+    }
+
+    static var readerConfiguration: Configuration {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(5)  // writers wait for each other instead of failing at once
-        configuration.readonly = readOnly
+        configuration.readonly = true
         configuration.prepareDatabase { db in
             // Reads map the file instead of copying pages through read(2).
             try db.execute(sql: "PRAGMA mmap_size = 268435456")
         }
-        do {
-            if readOnly && access(path, F_OK) != 0 {
-                throw KeepError(.notFound, "there is no database at \(path)")
+        return configuration
+    }
+
+    /// Sets up or upgrades the schema (WAL mode, then the pending versions,
+    /// the page-token secret among them), telling `notice` if it must wait.
+    private static func upgrade(_ writer: DatabaseQueue, lockWait: WriteLockWait,
+                                notice: (@Sendable (String) -> Void)?, doing: String) throws {
+        if let notice {
+            lockWait.onWait = {
+                notice("waiting for the write lock to \(doing) the database schema: another connection holds it (waiting up to \(lockWait.timeoutText))")
             }
-            pool = try DatabasePool(path: path, configuration: configuration)
-            if !readOnly { try SQLiteSchema.migrator.migrate(pool) }
-        } catch {
-            throw Self.keepError(error, doing: "open the database \(path)")
+        }
+        defer { lockWait.onWait = nil }
+        do {
+            try writer.writeWithoutTransaction { db in
+                guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
+                    throw KeepError(.unavailable, "could not \(doing) the database: SQLite would not switch it to WAL mode")
+                }
+            }
+            try SQLiteSchema.migrator.migrate(writer)
+        } catch let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode) {
+            throw KeepError(.unavailable, "the database is busy: another connection held the write lock for the whole busy timeout (\(lockWait.timeoutText)), and opening it must \(doing) its schema first (try again)",
+                            details: ["busy": "write_lock"])
         }
     }
 
-    /// Folds the write-ahead log into the database file and closes every
-    /// connection: afterwards the file alone holds everything (it can be
-    /// copied), as after the sqlite3 shell exits. Commands that wrote a lot
-    /// call it at the end; nothing may use the backend afterwards.
-    public func close(readOnly: Bool = false) throws {
+    /// Closes every connection, the read-write one last: the last connection
+    /// to a database folds the write-ahead log into the file and deletes the
+    /// `-wal` and `-shm` files, as when the sqlite3 shell exits (when another
+    /// process still has the database open, they stay: they are its). A
+    /// process that only read opens that connection here, without writing.
+    /// Nothing may use the backend afterwards.
+    public func close() throws {
         do {
-            if !readOnly { _ = try pool.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
             try pool.close()
+            if fileIsWritable { try writer.connection().close() }
         } catch {
-            throw Self.keepError(error, doing: "close the database")
+            throw Self.keepError(error, doing: "close the database", path: path, lockWait: lockWait)
         }
     }
 
@@ -56,15 +126,51 @@ public final class SQLiteBackend: Sendable {
         }
     }
 
-    /// Runs `body` in a write transaction, mapping database errors to `KeepError`.
-    func write<T: Sendable>(_ doing: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// The secret page tokens are signed with, read when the database opened.
+    public func tokenSecret() async throws -> [UInt8] { pageTokenSecret }
+
+    /// Runs `body` in a write transaction, mapping database errors to
+    /// `KeepError`. Unless `waiting` is false it waits for another
+    /// connection's write lock up to the busy timeout.
+    func write<T: Sendable>(_ doing: String, waiting: Bool = true,
+                            _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.write(body)
-        } catch let error as KeepError {
-            throw error
+            if let readOnlyReason {
+                throw KeepError(.forbidden, "could not \(doing): the database \(path) is open read-only: \(readOnlyReason); reads work, writes need write permission on the file and its folder",
+                                details: ["path": path])
+            }
+            let lockWait = self.lockWait
+            return try await writer.connection().writeWithoutTransaction { db in
+                lockWait.waits = waiting
+                defer { lockWait.waits = true }
+                var result: T?
+                try db.inTransaction {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode) {
+            throw busy(doing, waited: waiting)
         } catch {
-            throw Self.keepError(error, doing: doing)
+            throw Self.keepError(error, doing: doing, path: path, lockWait: lockWait)
         }
+    }
+
+    /// `unavailable`, naming what holds the write lock when Keep can know it
+    /// (a content migration records itself in `migration_lock`).
+    private func busy(_ doing: String, waited: Bool) -> KeepError {
+        var message = waited
+            ? "the database is busy: another connection held the write lock for the whole busy timeout (\(lockWait.timeoutText)); could not \(doing)"
+            : "the database is busy: another connection holds the write lock; could not \(doing) (this write does not wait)"
+        let now = KeepClock.system.now()
+        if let lock = try? pool.unsafeRead({ db in try db.tableExists("migration_lock") ? try Self.fetchLock(db) : nil }),
+           lock.expiresAt > now {
+            message += "; a content migration holds it: \(lock.holder)"
+        } else {
+            message += "; Keep cannot tell which process holds it (another keep command, or a program such as the sqlite3 shell)"
+        }
+        return KeepError(.unavailable, message + " (try again)", details: ["busy": "write_lock"])
     }
 
     /// Runs `body`, a single SELECT, on a reader connection. One statement is
@@ -76,10 +182,8 @@ public final class SQLiteBackend: Sendable {
     func read<T: Sendable>(_ doing: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try readOnCallingThread(body)
-        } catch let error as KeepError {
-            throw error
         } catch {
-            throw Self.keepError(error, doing: doing)
+            throw Self.keepError(error, doing: doing, path: path, lockWait: lockWait)
         }
     }
 
@@ -89,18 +193,86 @@ public final class SQLiteBackend: Sendable {
         try pool.unsafeRead(body)
     }
 
-    static func keepError(_ error: any Error, doing: String) -> KeepError {
+    static func keepError(_ error: any Error, doing: String, path: String, lockWait: WriteLockWait) -> KeepError {
         if let error = error as? KeepError { return error }
         if let error = error as? DatabaseError {
+            let reason = error.message ?? "\(error.resultCode)"
             switch error.resultCode {
             case .SQLITE_BUSY, .SQLITE_LOCKED:
-                return KeepError(.unavailable, "the database is busy; could not \(doing) (try again)")
-            case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:
-                return KeepError(.unavailable, "could not \(doing): \(error.message ?? "\(error.resultCode)")")
+                return KeepError(.unavailable, "the database is busy (waited up to \(lockWait.timeoutText)); could not \(doing) (try again)",
+                                 details: ["busy": "write_lock"])
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                return KeepError(.invalid, "could not \(doing): the file \(path) is damaged or is not a Keep database (SQLite: \(reason)); restore it from a copy, or name another file with --db",
+                                 details: ["path": path])
+            case .SQLITE_READONLY:
+                return KeepError(.forbidden, "could not \(doing): the database \(path) cannot be written (SQLite: \(reason))",
+                                 details: ["path": path])
+            case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN:
+                return KeepError(.unavailable, "could not \(doing): \(reason)")
             default:
-                return KeepError(.internal, "could not \(doing): \(error.message ?? "\(error.resultCode)")")
+                return KeepError(.internal, "could not \(doing): \(reason)")
             }
         }
         return KeepError(.internal, "could not \(doing): \(error)")
+    }
+}
+
+/// The read-write connection, opened on first use. Opening it writes
+/// nothing: the file is already in WAL mode, which GRDB's pool would
+/// otherwise make sure of with a write at every open.
+final class WriterConnection: @unchecked Sendable {
+    private let path: String
+    private let lockWait: WriteLockWait
+    private let lock = NSLock()
+    private var queue: DatabaseQueue?
+
+    init(path: String, lockWait: WriteLockWait) {
+        self.path = path
+        self.lockWait = lockWait
+    }
+
+    func connection() throws -> DatabaseQueue {
+        try lock.withLock {
+            if let queue { return queue }
+            var configuration = Configuration()
+            let lockWait = self.lockWait
+            configuration.busyMode = .callback { tries in lockWait.retry(tries) }
+            configuration.prepareDatabase { db in
+                // As GRDB sets it for WAL: a commit is durable once the log is synced at checkpoints.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            let opened = try DatabaseQueue(path: path, configuration: configuration)
+            queue = opened
+            return opened
+        }
+    }
+}
+
+/// What opening learns from the schema, with one read.
+struct SchemaState {
+    var isCurrent: Bool
+    var secret: [UInt8]?
+
+    init(db: Database, path: String) throws {
+        guard try db.tableExists("grdb_migrations") else {
+            let tables = try String.fetchAll(db, sql: """
+                SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4
+                """)
+            guard tables.isEmpty else {
+                throw KeepError(.invalid, "\(path) is an SQLite database but not a Keep database (it holds tables such as \(tables.joined(separator: ", "))); name another file with --db",
+                                details: ["path": path])
+            }
+            isCurrent = false
+            return
+        }
+        let migrator = SQLiteSchema.migrator
+        if try migrator.hasBeenSuperseded(db) {
+            throw KeepError(.invalid, "\(path) has a schema this version of Keep does not know (a newer Keep set it up, or it is not a Keep database); use a newer keep",
+                            details: ["path": path])
+        }
+        isCurrent = try migrator.hasCompletedMigrations(db)
+        if try db.tableExists("keep_meta") {
+            secret = try Data.fetchOne(db, sql: "SELECT value FROM keep_meta WHERE key = 'page_token_secret'").map(Array.init)
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// The versioned schema of the SQLite backend. Migrations are append-only:
@@ -137,6 +138,17 @@ enum SQLiteSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v4: page token secret") { db in
+            // Created here, once, so that opening and listing never write it.
+            try db.execute(sql: "INSERT OR IGNORE INTO keep_meta (key, value) VALUES ('page_token_secret', ?)",
+                           arguments: [Data(newSecret())])
+        }
         return migrator
+    }
+
+    /// 32 random bytes from the OS CSPRNG, for signing page tokens.
+    static func newSecret() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0 ..< 32).map { _ in UInt8.random(in: 0 ... 255, using: &generator) }
     }
 }

@@ -27,6 +27,7 @@ public protocol SessionStorage: Sendable {
     func sessions(owner: UserID, matching query: SessionQuery, after cursor: PageCursor?,
                   limit: Int) async throws -> [Session]
 
-    /// A secret of this database for signing page tokens, created on first use.
+    /// A secret of this database for signing page tokens, created with the
+    /// schema; backends read it once, so that listing never writes.
     func tokenSecret() async throws -> [UInt8]
 }

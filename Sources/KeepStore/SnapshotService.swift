@@ -41,12 +41,17 @@ public struct SnapshotService: Sendable {
     }
 
     /// Reads a snapshot and logs the visit. A failure to log does not fail the
-    /// read: it is reported and queued as a `record_visit` job.
+    /// read: it is reported and queued as a `record_visit` job — unless the
+    /// database refused the write itself (read-only, or another connection
+    /// holds the write lock: a read does not wait for it), which queuing
+    /// would meet again: then the visit is reported and not counted.
     public func get(as user: UserID, id: ResourceID) async throws -> Snapshot {
         guard let snapshot = try await storage.snapshot(id: id) else { throw Self.notFound(id) }
         let now = clock.now()
         do {
             try await logVisit(by: user, to: snapshot, at: now)
+        } catch let error as KeepError where error.code == .forbidden || error.details["busy"] != nil {
+            diagnostics("the visit of \(user) to snapshot \(id) was not logged: \(error)")
         } catch {
             diagnostics("could not log a visit of \(user) to snapshot \(id): \(error); queued for retry")
             let payload = JobPayload.encode(["snapshot_id": id.rawValue, "visitor": user, "at": now.millisecondsSinceEpoch])
