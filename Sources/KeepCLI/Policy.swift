@@ -27,7 +27,7 @@ extension Keep {
                     print("  autosave_debounce_ms = \(policies.save.autosaveDebounceMilliseconds), poll_interval_ms = \(policies.save.pollIntervalMilliseconds)")
                 } catch {
                     var report = "keep: \(error)"
-                    if let traceback = error.details["traceback"], !traceback.isEmpty { report += "\n" + traceback }
+                    if let traceback = error.details["traceback"]?.text, !traceback.isEmpty { report += "\n" + traceback }
                     fail(report, status: ExitStatus.failure)
                 }
             }

@@ -46,7 +46,7 @@ extension PolicySet: DocumentValidator {
                 slot += 2
             }
             guard messages.isEmpty else {
-                throw KeepError(code, messages.joined(separator: "; "), details: ["rules": failedRules.joined(separator: ",")])
+                throw KeepError(code, messages.joined(separator: "; "), details: ["rules": .text(failedRules.joined(separator: ","))])
             }
         }
     }

@@ -157,11 +157,11 @@ public final class PolicySet: @unchecked Sendable {
 
     static func failure(_ error: LuaError, file: String) -> KeepError {
         if let keepError = error.keepError, keepError.code == .limit || keepError.code == .interrupted {
-            return KeepError(keepError.code, "\(file): \(keepError.message)", details: ["file": file])
+            return KeepError(keepError.code, "\(file): \(keepError.message)", details: ["file": .text(file)])
         }
         var message = error.description
         if !message.contains(file) { message = "\(file): \(message)" }
-        return KeepError(.policy, message, details: ["file": file, "traceback": error.traceback ?? ""])
+        return KeepError(.policy, message, details: ["file": .text(file), "traceback": .text(error.traceback ?? "")])
     }
 
     /// Runs `body` with the state, serialized.
