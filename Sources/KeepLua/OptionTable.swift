@@ -99,6 +99,17 @@ public struct OptionTable {
         }
     }
 
+    /// Content that must be given (creating a document): there is no
+    /// default, since no string is valid JSON for every reader (`s:data()`).
+    public func requiredContent(_ key: String) throws -> String {
+        guard let content = try content(key) else {
+            throw KeepError(.invalid, "\(function): \(key) is required: give a string (stored as it is, normally JSON) "
+                + "or a table (stored as JSON), e.g. \(key) = {} for an empty document",
+                details: ["field": .text(key)])
+        }
+        return content
+    }
+
     /// A description: a string, or json.null to clear it. `.none` when absent.
     public func description(_ key: String) throws -> String?? {
         let type = push(key)

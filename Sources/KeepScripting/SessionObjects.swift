@@ -112,7 +112,7 @@ final class SessionObjects: @unchecked Sendable {
             throw KeepError(.invalid, "keep.sessions.create: title is required")
         }
         let description = try options.description("description") ?? nil
-        let content = try options.content("content") ?? ""
+        let content = try options.requiredContent("content")
         let (user, service) = (context.user, try context.sessions)
         let session = try blocking { try await service.create(as: user, title: title, description: description, content: content) }
         push(session, on: stack)

@@ -72,6 +72,30 @@ import Testing
         #expect(lines[7].hasPrefix("false\tnot_found: session "))
     }
 
+    @Test func contentIsRequiredToCreateAndNothingIsStoredWithout() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let result = try keep("ana", """
+            for _, create in ipairs{keep.sessions.create, keep.snapshots.create, keep.workbench.new} do
+              local ok, e = pcall(create, {title = "x"})
+              print(ok, e.code, e.message, e.details.field)
+            end
+            print(#keep.sessions.list{}.items, #keep.snapshots.list{}.items)
+            local empty = keep.sessions.create{title = "empty", content = {}}
+            print(empty.content, next(empty:data()))
+            """, in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let allowed = "content is required: give a string (stored as it is, normally JSON) or a table (stored as JSON), "
+            + "e.g. content = {} for an empty document\tcontent"
+        #expect(result.stdout == """
+            false\tinvalid\tkeep.sessions.create: \(allowed)
+            false\tinvalid\tkeep.snapshots.create: \(allowed)
+            false\tinvalid\tkeep.workbench.new: \(allowed)
+            0\t0
+            {}\tnil
+
+            """)
+    }
+
     @Test func uncaughtDomainErrorExitsOneWithCodeAndLine() throws {
         let directory = try KeepBinary.temporaryDirectory()
         let result = try keep("ana", "\nkeep.sessions.get('AAAAAAAAAAAA')", in: directory)

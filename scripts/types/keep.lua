@@ -48,7 +48,7 @@ function Snapshot:to_session(options) end
 ---@class keep.NewDocument
 ---@field title string
 ---@field description string?
----@field content string|table? a table is stored as canonical JSON
+---@field content string|table required; a table is stored as canonical JSON
 
 ---@class keep.SessionChanges
 ---@field title string?
