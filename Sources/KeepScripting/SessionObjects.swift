@@ -65,10 +65,20 @@ final class SessionObjects: @unchecked Sendable {
             stack.pushCopy(of: 1)
             return 1
         }
+        // Snapshots what the object shows, and only while that is what is
+        // stored: an object read before an update is refused as `conflict`.
         hostClass.method("snapshot") { [unowned self] handle, stack in
             let options = try OptionTable(stack, 2, function: "Session:snapshot", allowed: ["title", "description"])
             let session = handle.session
             guard let snapshots = self.snapshots else { throw KeepError(.internal, "snapshots are not installed") }
+            let (user, service) = (handle.context.user, try handle.context.sessions)
+            let stored = try blocking { try await service.get(as: user, id: session.id) }
+            guard stored.version == session.version else {
+                throw KeepError(.conflict, "session \(session.id) is at version \(stored.version), this object holds version "
+                    + "\(session.version); read it again (keep.sessions.get) and snapshot that",
+                    details: ["id": .text(session.id.rawValue), "version": .integer(stored.version),
+                              "object_version": .integer(session.version)])
+            }
             return try snapshots.create(title: try options.text("title") ?? session.title,
                                         description: try options.description("description") ?? session.description,
                                         content: session.content, on: stack)

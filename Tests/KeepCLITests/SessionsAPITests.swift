@@ -96,6 +96,31 @@ import Testing
             """)
     }
 
+    @Test func aSessionObjectReadBeforeAnUpdateIsNotSnapshotted() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let result = try keep("ana", """
+            local s = keep.sessions.create{title = "first", content = {n = 1}}
+            local old = keep.sessions.get(s.id)
+            s:update{title = "second", content = {n = 2}}
+            local ok, e = pcall(old.snapshot, old, {})
+            print(ok, e.code, e.details.version, e.details.object_version)
+            print(e.message)
+            print(#keep.snapshots.list{}.items)
+            local snap = s:snapshot{}
+            print(snap.title, snap:data().n, snap.hash == s.hash)
+            local again = keep.sessions.get(s.id):snapshot{title = "again"}
+            print(again.title, again:data().n)
+            """, in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 5)
+        #expect(lines[0] == "false\tconflict\t2\t1")
+        #expect(lines[1].hasSuffix(" is at version 2, this object holds version 1; read it again (keep.sessions.get) and snapshot that"))
+        #expect(lines[2] == "0")
+        #expect(lines[3] == "second\t2\ttrue")
+        #expect(lines[4] == "again\t2")
+    }
+
     @Test func uncaughtDomainErrorExitsOneWithCodeAndLine() throws {
         let directory = try KeepBinary.temporaryDirectory()
         let result = try keep("ana", "\nkeep.sessions.get('AAAAAAAAAAAA')", in: directory)

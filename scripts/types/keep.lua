@@ -25,6 +25,7 @@ function Session:data() end
 ---@return keep.Session self
 function Session:update(changes) end
 function Session:delete() end
+--- Snapshots what this object holds; `conflict` when the session was updated since it was read.
 ---@param options {title: string?, description: string?}?
 ---@return keep.Snapshot
 function Session:snapshot(options) end
