@@ -82,26 +82,45 @@ extension PolicySet: DocumentValidator {
         case .string:
             return (.invalid, [stack.text(at: -1) ?? "(not UTF-8)"])
         case .table:
-            if case .string = stack.rawField("message", of: -1) {
-                let code = stack.rawField("code", of: -1).text ?? "invalid"
-                guard code == "invalid" || code == "too_large" else {
-                    throw KeepError(.policy, "validation rule \(rule) returned code '\(code)'; rules reject with 'invalid' or 'too_large'")
-                }
-                return (KeepError.Code(rawValue: code), [stack.rawField("message", of: -1).text ?? ""])
-            }
-            var messages: [String] = []
-            var index: Int64 = 1
-            while true {
-                lua_rawgeti(stack.L, -1, index)
-                defer { stack.pop() }
-                guard let message = stack.text(at: -1) else { break }
-                messages.append(message)
-                index += 1
-            }
-            return (.invalid, messages)
+            break
         default:
-            throw KeepError(.policy, "validation rule \(rule) returned a \(stack.typeName(at: -1)); return nothing, a message, a list of messages or {code =, message =}")
+            throw broken("a \(stack.typeName(at: -1))")
         }
+        let table = stack.absolute(-1)
+        var code: String?
+        var message: String?
+        var list: [Int64: String] = [:]
+        lua_pushnil(stack.L)
+        while lua_next(stack.L, table) != 0 {
+            // The key is only read as text when it is a string (lua_tolstring would change a number key).
+            if stack.type(at: -2) == .number, stack.isInteger(at: -2), lua_tointegerx(stack.L, -2, nil) >= 1 {
+                let index = lua_tointegerx(stack.L, -2, nil)
+                guard stack.type(at: -1) == .string else {
+                    throw broken("a list whose item \(index) is a \(stack.typeName(at: -1)), not a message")
+                }
+                list[index] = stack.text(at: -1) ?? "(not UTF-8)"
+            } else if stack.type(at: -2) == .string, let key = stack.text(at: -2), key == "code" || key == "message" {
+                guard stack.type(at: -1) == .string, let text = stack.text(at: -1) else {
+                    throw broken("a table whose \(key) is a \(stack.typeName(at: -1)), not a string")
+                }
+                if key == "code" { code = text } else { message = text }
+            } else {
+                let key = stack.type(at: -2) == .string ? "'\(stack.text(at: -2) ?? "?")'" : "of type \(stack.typeName(at: -2))"
+                throw broken("a table with the key \(key)")
+            }
+            stack.pop()
+        }
+        if code != nil || message != nil {
+            guard let message else { throw broken("a table with code but no message") }
+            guard list.isEmpty else { throw broken("a table with both a message field and a list of messages") }
+            let code = code ?? "invalid"
+            guard code == "invalid" || code == "too_large" else {
+                throw broken("code '\(code)'")
+            }
+            return (KeepError.Code(rawValue: code), [message])
+        }
+        guard list.count == list.keys.max() ?? 0 else { throw broken("a list of messages with holes") }
+        return (.invalid, list.keys.sorted().map { list[$0]! })
     }
 }
 
@@ -109,7 +128,15 @@ extension PolicySet: RetrySchedule {
     /// retry.lua's function for `kind` (else `default`); a failing policy
     /// falls back to the built-in schedule so that jobs are never stuck.
     public func delay(kind: String, attempt: Int, error: String) -> Int64? {
-        let result: Int64?? = try? withState { loaded throws(KeepError) -> Int64? in
+        let result: Int64?? = try? retryDelay(kind: kind, attempt: attempt, error: error)
+        return result ?? DefaultRetrySchedule().delay(kind: kind, attempt: attempt, error: error)
+    }
+
+    /// What retry.lua answers for `kind` (else its `default`): a delay in
+    /// ms, or nil to give up. Throws the `policy` or `limit` error of a
+    /// failing function instead of falling back (`keep policy test`).
+    public func retryDelay(kind: String, attempt: Int, error: String) throws(KeepError) -> Int64? {
+        try withState { loaded throws(KeepError) -> Int64? in
             let lua = loaded.lua
             let stack = lua.stack
             let top = stack.top

@@ -109,3 +109,46 @@ import Testing
                 "\(result.stderr)")
     }
 }
+
+/// What a new user trips over in `keep policy` and `--policies` (issue 13).
+@Suite struct PolicyNewUserTests {
+    static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/policies").path
+
+    /// A copy of the shipped policies with `files` written over it.
+    func folder(_ files: [String: String]) throws -> URL {
+        let folder = try KeepBinary.temporaryDirectory().appendingPathComponent("policies")
+        try FileManager.default.copyItem(atPath: Self.shipped, toPath: folder.path)
+        for (name, text) in files { try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        return folder
+    }
+
+    static let brokenRules = """
+        return { rules = {
+          answer = function(doc) if doc.title == "answer" then return 42 end end,
+          shape = function(doc) if doc.title == "shape" then return { foo = 1 } end end,
+          spin = function(doc) if doc.title == "spin" then while true do end end end,
+        } }
+        """
+    static let allowed = "a rule returns nothing to accept, or a message, a list of messages or "
+        + "{code = \"invalid\" or \"too_large\", message = …} to reject"
+
+    @Test func aRuleReturningATableWithoutAMessageRefusesTheWrite() throws {
+        let folder = try folder(["validation.lua": Self.brokenRules])
+        let script = """
+            for _, title in ipairs{"shape", "answer", "fine"} do
+              local ok, e = pcall(keep.sessions.create, {title = title, content = {}})
+              print(ok and "accepted" or tostring(e))
+            end
+            """
+        let result = try KeepBinary.run(["--policies", folder.path, "run", "-e", script],
+                                        directory: folder.deletingLastPathComponent())
+        #expect(result.stdout == """
+            policy: validation rule shape returned a table with the key 'foo'; \(Self.allowed)
+            policy: validation rule answer returned a number; \(Self.allowed)
+            accepted
+
+            """, "\(result.stderr)")
+    }
+
+}
