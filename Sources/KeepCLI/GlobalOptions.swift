@@ -1,5 +1,6 @@
 import ArgumentParser
 import KeepCore
+import KeepPolicy
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,6 +47,13 @@ struct GlobalOptions: ParsableArguments {
     func validate() throws {
         if let user, user.isEmpty || user.utf8.count > 200 {
             throw ValidationError("--user must be 1 to 200 characters")
+        }
+        // A folder named on purpose must exist: refused here, before a banner
+        // or a script runs, instead of failing every call later.
+        let named = policies.map { ("--policies", $0) } ?? environment("KEEP_POLICIES").map { ("$KEEP_POLICIES", $0) }
+        if let (source, directory) = named, let problem = PolicyFolder.problem(directory) {
+            throw ValidationError("the policy folder \(directory) (\(source)) \(problem); give a folder that holds "
+                + PolicySet.requiredFiles.joined(separator: ", "))
         }
     }
 

@@ -60,6 +60,9 @@ public final class PolicySet: @unchecked Sendable {
 
     /// Loads every policy file of `directory` into a fresh state.
     public init(directory: String, clock: () -> Timestamp) throws(KeepError) {
+        if let problem = PolicyFolder.problem(directory) {
+            throw KeepError(.notFound, "the policy folder \(directory) \(problem)", details: ["folder": .text(directory)])
+        }
         self.directory = directory
         let folder = directory.split(separator: "/").last.map(String.init) ?? directory
         let lua = try LuaState(trust: .sandboxed(roots: [directory]))
@@ -72,7 +75,7 @@ public final class PolicySet: @unchecked Sendable {
                 source = try LuaFiles.read(path)
             } catch {
                 if Self.optionalFiles.contains(file) { continue }
-                throw KeepError(.policy, "\(folder)/\(file) is missing; a policy folder holds "
+                throw KeepError(.policy, "\(path) is missing; a policy folder holds "
                     + Self.requiredFiles.joined(separator: ", ") + " (and optionally visits.lua)")
             }
             let chunkName = "@\(folder)/\(file)"
@@ -169,5 +172,16 @@ public final class PolicySet: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return try body(loaded)
+    }
+}
+
+/// Checks on a policy folder's path, before anything is read from it.
+public enum PolicyFolder {
+    /// Why `path` cannot be a policy folder ("does not exist", "is not a
+    /// folder"), or nil when it is a folder.
+    public static func problem(_ path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "does not exist" }
+        return isDirectory.boolValue ? nil : "is not a folder"
     }
 }

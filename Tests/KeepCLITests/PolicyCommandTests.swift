@@ -151,4 +151,21 @@ import Testing
             """, "\(result.stderr)")
     }
 
+    @Test func aMissingFolderIsNamedAndRefusedAtStart() throws {
+        let missing = try KeepBinary.temporaryDirectory().appendingPathComponent("missing").path
+        let check = try KeepBinary.run(["policy", "check", missing])
+        #expect(check.status == 1 && check.stderr == "keep: not_found: the policy folder \(missing) does not exist\n")
+        let refused = "the policy folder \(missing) (--policies) does not exist; give a folder that holds validation.lua, retry.lua, save.lua"
+        for arguments in [["run", "-e", "print(1)"], ["repl"]] {
+            let result = try KeepBinary.run(["--policies", missing] + arguments, stdin: "print(2)\n")
+            #expect(result.status == 2)
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.hasPrefix("Error: \(refused)\n"), "\(result.stderr)")
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["KEEP_POLICIES"] = missing
+        let fromEnvironment = try KeepBinary.run(["run", "-e", "print(1)"], environment: environment)
+        #expect(fromEnvironment.status == 2)
+        #expect(fromEnvironment.stderr.hasPrefix("Error: the policy folder \(missing) ($KEEP_POLICIES) does not exist;"))
+    }
 }

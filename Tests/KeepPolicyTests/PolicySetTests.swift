@@ -128,8 +128,17 @@ func candidate(title: String = "t", description: String? = nil, content: String 
     }
 
     @Test func aMissingRequiredFileIsReported() throws {
-        let error = #expect(throws: KeepError.self) { try load(try policyFolder(removing: ["retry.lua"])) }
-        #expect(error?.message == "policies/retry.lua is missing; a policy folder holds validation.lua, retry.lua, save.lua (and optionally visits.lua)")
+        let folder = try policyFolder(removing: ["retry.lua"])
+        let error = #expect(throws: KeepError.self) { try load(folder) }
+        #expect(error?.message == "\(folder)/retry.lua is missing; a policy folder holds validation.lua, retry.lua, save.lua (and optionally visits.lua)")
+    }
+
+    @Test func aMissingFolderIsNamedAsAFolder() throws {
+        let folder = try policyFolder() + "-gone"
+        let error = #expect(throws: KeepError.self) { try load(folder) }
+        #expect(error?.code == .notFound && error?.message == "the policy folder \(folder) does not exist")
+        let file = try policyFolder() + "/retry.lua"
+        #expect((#expect(throws: KeepError.self) { try load(file) })?.message == "the policy folder \(file) is not a folder")
     }
 
     @Test(arguments: [
