@@ -74,8 +74,15 @@ extension PolicySet: DocumentValidator {
         lua_setmetatable(stack.L, -2)
     }
 
-    /// What a rule returned: nothing, a message, a list of messages, or `{code=, message=}`.
+    /// What a rule returned: nothing, a message, a list of messages, or
+    /// `{code =, message =}`. Anything else is a broken rule, refused as
+    /// `policy` rather than taken as "no objection".
     static func rejections(_ stack: LuaStack, rule: String) throws(KeepError) -> (code: KeepError.Code, messages: [String]) {
+        func broken(_ what: String) -> KeepError {
+            KeepError(.policy, "validation rule \(rule) returned \(what); a rule returns nothing to accept, or a message, "
+                + "a list of messages or {code = \"invalid\" or \"too_large\", message = …} to reject",
+                details: ["rule": .text(rule)])
+        }
         switch stack.type(at: -1) {
         case .nil:
             return (.invalid, [])
@@ -160,7 +167,6 @@ extension PolicySet: RetrySchedule {
             default: throw KeepError(.policy, "retry.lua must return a delay in ms (≥ 0) or nil")
             }
         }
-        return result ?? DefaultRetrySchedule().delay(kind: kind, attempt: attempt, error: error)
     }
 }
 
@@ -168,7 +174,15 @@ extension PolicySet: VisitPolicy {
     /// visits.lua's `should_count(log, now)` (times in ms since the epoch), or
     /// the built-in 5-minute rule when the set has no visits.lua or it fails.
     public func shouldCount(_ log: AccessLog, now: Timestamp) -> Bool {
-        let decided: Bool? = try? withState { loaded throws(KeepError) -> Bool? in
+        let decided: Bool?? = try? countsVisit(log, now: now)
+        return (decided ?? nil) ?? IntervalVisitPolicy().shouldCount(log, now: now)
+    }
+
+    /// visits.lua's answer, or nil when the set has no visits.lua. Throws the
+    /// `policy` or `limit` error of a failing function instead of falling
+    /// back (`keep policy test`).
+    public func countsVisit(_ log: AccessLog, now: Timestamp) throws(KeepError) -> Bool? {
+        try withState { loaded throws(KeepError) -> Bool? in
             guard let visits = loaded.visits else { return nil }
             let lua = loaded.lua
             let stack = lua.stack
@@ -191,6 +205,5 @@ extension PolicySet: VisitPolicy {
             }
             return lua_toboolean(lua.L, -1) != 0
         }
-        return (decided ?? nil) ?? IntervalVisitPolicy().shouldCount(log, now: now)
     }
 }

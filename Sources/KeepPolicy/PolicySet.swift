@@ -60,9 +60,7 @@ public final class PolicySet: @unchecked Sendable {
 
     /// Loads every policy file of `directory` into a fresh state.
     public init(directory: String, clock: () -> Timestamp) throws(KeepError) {
-        if let problem = PolicyFolder.problem(directory) {
-            throw KeepError(.notFound, "the policy folder \(directory) \(problem)", details: ["folder": .text(directory)])
-        }
+        try PolicyFolder.check(directory)
         self.directory = directory
         let folder = directory.split(separator: "/").last.map(String.init) ?? directory
         let lua = try LuaState(trust: .sandboxed(roots: [directory]))
@@ -183,5 +181,12 @@ public enum PolicyFolder {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "does not exist" }
         return isDirectory.boolValue ? nil : "is not a folder"
+    }
+
+    /// Throws `not_found` naming `path` when it is not a folder.
+    public static func check(_ path: String) throws(KeepError) {
+        if let problem = problem(path) {
+            throw KeepError(.notFound, "the policy folder \(path) \(problem)", details: ["folder": .text(path)])
+        }
     }
 }
