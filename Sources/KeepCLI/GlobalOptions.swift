@@ -1,5 +1,6 @@
 import ArgumentParser
 import KeepCore
+import KeepPolicy
 import KeepSQLite
 #if canImport(Glibc)
 import Glibc
@@ -55,6 +56,13 @@ struct GlobalOptions: ParsableArguments {
         } catch {
             let option = db != nil ? "--db" : "$KEEP_DB"
             throw ValidationError("\(option) \(databasePath.isEmpty ? "''" : databasePath): \(error.message)")
+        }
+        // A folder named on purpose must exist: refused here, before a banner
+        // or a script runs, instead of failing every call later.
+        let named = policies.map { ("--policies", $0) } ?? environment("KEEP_POLICIES").map { ("$KEEP_POLICIES", $0) }
+        if let (source, directory) = named, let problem = PolicyFolder.problem(directory) {
+            throw ValidationError("the policy folder \(directory) (\(source)) \(problem); give a folder that holds "
+                + PolicySet.requiredFiles.joined(separator: ", "))
         }
     }
 

@@ -27,7 +27,7 @@ extension Keep {
                     print("  autosave_debounce_ms = \(policies.save.autosaveDebounceMilliseconds), poll_interval_ms = \(policies.save.pollIntervalMilliseconds)")
                 } catch {
                     var report = "keep: \(error)"
-                    if let traceback = error.details["traceback"], !traceback.isEmpty { report += "\n" + traceback }
+                    if let traceback = error.details["traceback"]?.text, !traceback.isEmpty { report += "\n" + traceback }
                     fail(report, status: ExitStatus.failure)
                 }
             }
@@ -43,12 +43,19 @@ extension Keep.Policy {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The policy folder (default: as --policies).")
         var directory: String?
+        @Option(name: .customLong("run"), help: ArgumentHelp("Run only the tests whose full name (\"describe › it\") contains PATTERN, or matches it as a Lua pattern.",
+                                   valueName: "PATTERN"))
+        var pattern: String?
+
+        func validate() throws {
+            if pattern?.isEmpty == true { throw ValidationError("--run needs a pattern, e.g. --run 'validation › rejects'") }
+        }
 
         func run() throws {
             let directory = global.policyDirectory(given: directory)
             let report: PolicyTests.Report
             do {
-                report = try PolicyTests.run(directory: directory)
+                report = try PolicyTests.run(directory: directory, matching: pattern, clock: KeepClock.system.now)
             } catch {
                 fail("keep: \(error)", status: ExitStatus.failure)
             }

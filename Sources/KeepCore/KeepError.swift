@@ -40,13 +40,48 @@ public struct KeepError: Error, Equatable, Sendable, CustomStringConvertible {
         ]
     }
 
+    /// One value of `details`: text, an integer, a number or a flag, kept as
+    /// its own type so that interfaces show a version or a size as a number
+    /// (`e.details.version` is an integer in Lua), never as its digits.
+    ///
+    /// ```swift
+    /// KeepError(.conflict, "…", details: ["id": .text(id.rawValue), "version": .integer(4)])
+    /// ```
+    public enum Detail: Equatable, Hashable, Sendable, CustomStringConvertible,
+                        ExpressibleByStringInterpolation, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral {
+        case text(String)
+        case integer(Int64)
+        case number(Double)
+        case flag(Bool)
+
+        public init(stringLiteral value: String) { self = .text(value) }
+        public init(integerLiteral value: Int64) { self = .integer(value) }
+        public init(booleanLiteral value: Bool) { self = .flag(value) }
+
+        /// The text, when the detail is text.
+        public var text: String? {
+            if case .text(let text) = self { return text }
+            return nil
+        }
+
+        /// The value as a person reads it (digits for numbers).
+        public var description: String {
+            switch self {
+            case .text(let text): text
+            case .integer(let value): String(value)
+            case .number(let value): String(value)
+            case .flag(let value): String(value)
+            }
+        }
+    }
+
     public var code: Code
     public var message: String
     /// Machine-readable context (field names, limits, ids); never required to
     /// understand the message.
-    public var details: [String: String]
+    public var details: [String: Detail]
 
-    public init(_ code: Code, _ message: String, details: [String: String] = [:]) {
+    public init(_ code: Code, _ message: String, details: [String: Detail] = [:]) {
         self.code = code
         self.message = message
         self.details = details

@@ -266,7 +266,12 @@ public struct LuaStack {
         if !error.details.isEmpty {
             newTable(fieldCapacity: Int32(error.details.count))
             for (key, value) in error.details {
-                push(value)
+                switch value {
+                case .text(let text): push(text)
+                case .integer(let number): push(number)
+                case .number(let number): push(number)
+                case .flag(let flag): push(flag)
+                }
                 setField(key, of: -2)
             }
             setField("details", of: -2)
@@ -285,18 +290,18 @@ public struct LuaStack {
         else { return nil }
         // Copy the details out without running any Lua code (no __tostring,
         // no changes to the table while lua_next walks it).
-        var details: [String: String] = [:]
+        var details: [String: KeepError.Detail] = [:]
         if pushField("details", of: index) == .table {
             lua_pushnil(L)
             while keep_next(L, -2) == 1 {
                 if let key = text(at: -2) {
                     switch value(at: -1) {
-                    case .string(let bytes): details[key] = String(decoding: bytes, as: UTF8.self)
-                    case .integer(let number): details[key] = String(number)
-                    case .number(let number): details[key] = String(number)
-                    case .boolean(let flag): details[key] = String(flag)
+                    case .string(let bytes): details[key] = .text(String(decoding: bytes, as: UTF8.self))
+                    case .integer(let number): details[key] = .integer(number)
+                    case .number(let number): details[key] = .number(number)
+                    case .boolean(let flag): details[key] = .flag(flag)
                     case .nil: break
-                    case .opaque(let typeName): details[key] = "(\(typeName))"
+                    case .opaque(let typeName): details[key] = .text("(\(typeName))")
                     }
                 }
                 pop()

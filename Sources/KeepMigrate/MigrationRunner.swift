@@ -165,8 +165,8 @@ public final class MigrationRunner {
                 guard let committed = try commits.wait() else { return nil }
                 record = committed
             } catch let error as KeepError where error.details[Self.stopKey] != nil {
-                let failure = MigrationFailure(kind: DocumentKind(rawValue: error.details["kind"] ?? "") ?? .session,
-                                               id: try ResourceID(error.details["id"] ?? ""), message: error.message)
+                let failure = MigrationFailure(kind: DocumentKind(rawValue: error.details["kind"]?.text ?? "") ?? .session,
+                                               id: try ResourceID(error.details["id"]?.text ?? ""), message: error.message)
                 return try stop(&record, result, at: failure, since: lastSubmitted)
             }
             progress(MigrationProgress(id: record.id, file: script.file.fileName, done: record.scanned, total: total,
@@ -265,7 +265,7 @@ public final class MigrationRunner {
     static let stopKey = "migration_stop"
 
     static func stopSignal(_ failure: MigrationFailure) -> KeepError {
-        KeepError(.invalid, failure.message, details: [stopKey: "1", "kind": failure.kind.rawValue, "id": failure.id.rawValue])
+        KeepError(.invalid, failure.message, details: [stopKey: true, "kind": .text(failure.kind.rawValue), "id": .text(failure.id.rawValue)])
     }
 
     // MARK: dry run
@@ -416,7 +416,7 @@ public final class MigrationRunner {
             let seconds = max(0, (held.expiresAt.millisecondsSinceEpoch - now.millisecondsSinceEpoch + 999) / 1000)
             throw KeepError(.conflict, "migrations are locked by \(held.holder) (since \(held.acquiredAt)); its lease "
                 + "runs \(seconds) s more unless it renews it. Wait for it to finish; if it died, run again once the "
-                + "lease has expired", details: ["holder": held.holder, "expires_at": held.expiresAt.iso8601])
+                + "lease has expired", details: ["holder": .text(held.holder), "expires_at": .text(held.expiresAt.iso8601)])
         }
         let keeper = LeaseKeeper(storage: storage, holder: holder, leaseMilliseconds: lease, clock: clock)
         keeper.start()

@@ -46,7 +46,7 @@ public final class MigrationScript: @unchecked Sendable {
         } catch {
             throw KeepError(error.keepError?.code == .interrupted ? .interrupted : .invalid,
                             "\(file.fileName) failed to load: \(error.description)",
-                            details: ["file": file.fileName, "traceback": error.traceback ?? ""])
+                            details: ["file": .text(file.fileName), "traceback": .text(error.traceback ?? "")])
         }
         guard stack.type(at: -1) == .table else {
             let got = stack.typeName(at: -1)
@@ -88,7 +88,7 @@ public final class MigrationScript: @unchecked Sendable {
         """
 
     static func shapeError(_ file: MigrationFile, _ problem: String) -> KeepError {
-        KeepError(.invalid, "\(file.fileName) \(problem)", details: ["file": file.fileName])
+        KeepError(.invalid, "\(file.fileName) \(problem)", details: ["file": .text(file.fileName)])
     }
 
     /// Runs `up` on one document. Per-document failures are outcomes; only

@@ -46,7 +46,7 @@ extension PolicySet: DocumentValidator {
                 slot += 2
             }
             guard messages.isEmpty else {
-                throw KeepError(code, messages.joined(separator: "; "), details: ["rules": failedRules.joined(separator: ",")])
+                throw KeepError(code, messages.joined(separator: "; "), details: ["rules": .text(failedRules.joined(separator: ","))])
             }
         }
     }
@@ -74,34 +74,60 @@ extension PolicySet: DocumentValidator {
         lua_setmetatable(stack.L, -2)
     }
 
-    /// What a rule returned: nothing, a message, a list of messages, or `{code=, message=}`.
+    /// What a rule returned: nothing, a message, a list of messages, or
+    /// `{code =, message =}`. Anything else is a broken rule, refused as
+    /// `policy` rather than taken as "no objection".
     static func rejections(_ stack: LuaStack, rule: String) throws(KeepError) -> (code: KeepError.Code, messages: [String]) {
+        func broken(_ what: String) -> KeepError {
+            KeepError(.policy, "validation rule \(rule) returned \(what); a rule returns nothing to accept, or a message, "
+                + "a list of messages or {code = \"invalid\" or \"too_large\", message = …} to reject",
+                details: ["rule": .text(rule)])
+        }
         switch stack.type(at: -1) {
         case .nil:
             return (.invalid, [])
         case .string:
             return (.invalid, [stack.text(at: -1) ?? "(not UTF-8)"])
         case .table:
-            if case .string = stack.rawField("message", of: -1) {
-                let code = stack.rawField("code", of: -1).text ?? "invalid"
-                guard code == "invalid" || code == "too_large" else {
-                    throw KeepError(.policy, "validation rule \(rule) returned code '\(code)'; rules reject with 'invalid' or 'too_large'")
-                }
-                return (KeepError.Code(rawValue: code), [stack.rawField("message", of: -1).text ?? ""])
-            }
-            var messages: [String] = []
-            var index: Int64 = 1
-            while true {
-                lua_rawgeti(stack.L, -1, index)
-                defer { stack.pop() }
-                guard let message = stack.text(at: -1) else { break }
-                messages.append(message)
-                index += 1
-            }
-            return (.invalid, messages)
+            break
         default:
-            throw KeepError(.policy, "validation rule \(rule) returned a \(stack.typeName(at: -1)); return nothing, a message, a list of messages or {code =, message =}")
+            throw broken("a \(stack.typeName(at: -1))")
         }
+        let table = stack.absolute(-1)
+        var code: String?
+        var message: String?
+        var list: [Int64: String] = [:]
+        lua_pushnil(stack.L)
+        while keep_next(stack.L, table) == 1 {
+            // The key is only read as text when it is a string (lua_tolstring would change a number key).
+            if stack.type(at: -2) == .number, stack.isInteger(at: -2), lua_tointegerx(stack.L, -2, nil) >= 1 {
+                let index = lua_tointegerx(stack.L, -2, nil)
+                guard stack.type(at: -1) == .string else {
+                    throw broken("a list whose item \(index) is a \(stack.typeName(at: -1)), not a message")
+                }
+                list[index] = stack.text(at: -1) ?? "(not UTF-8)"
+            } else if stack.type(at: -2) == .string, let key = stack.text(at: -2), key == "code" || key == "message" {
+                guard stack.type(at: -1) == .string, let text = stack.text(at: -1) else {
+                    throw broken("a table whose \(key) is a \(stack.typeName(at: -1)), not a string")
+                }
+                if key == "code" { code = text } else { message = text }
+            } else {
+                let key = stack.type(at: -2) == .string ? "'\(stack.text(at: -2) ?? "?")'" : "of type \(stack.typeName(at: -2))"
+                throw broken("a table with the key \(key)")
+            }
+            stack.pop()
+        }
+        if code != nil || message != nil {
+            guard let message else { throw broken("a table with code but no message") }
+            guard list.isEmpty else { throw broken("a table with both a message field and a list of messages") }
+            let code = code ?? "invalid"
+            guard code == "invalid" || code == "too_large" else {
+                throw broken("code '\(code)'")
+            }
+            return (KeepError.Code(rawValue: code), [message])
+        }
+        guard list.count == list.keys.max() ?? 0 else { throw broken("a list of messages with holes") }
+        return (.invalid, list.keys.sorted().map { list[$0]! })
     }
 }
 
@@ -109,7 +135,15 @@ extension PolicySet: RetrySchedule {
     /// retry.lua's function for `kind` (else `default`); a failing policy
     /// falls back to the built-in schedule so that jobs are never stuck.
     public func delay(kind: String, attempt: Int, error: String) -> Int64? {
-        let result: Int64?? = try? withState { loaded throws(KeepError) -> Int64? in
+        let result: Int64?? = try? retryDelay(kind: kind, attempt: attempt, error: error)
+        return result ?? DefaultRetrySchedule().delay(kind: kind, attempt: attempt, error: error)
+    }
+
+    /// What retry.lua answers for `kind` (else its `default`): a delay in
+    /// ms, or nil to give up. Throws the `policy` or `limit` error of a
+    /// failing function instead of falling back (`keep policy test`).
+    public func retryDelay(kind: String, attempt: Int, error: String) throws(KeepError) -> Int64? {
+        try withState { loaded throws(KeepError) -> Int64? in
             let lua = loaded.lua
             let stack = lua.stack
             let top = stack.top
@@ -133,7 +167,6 @@ extension PolicySet: RetrySchedule {
             default: throw KeepError(.policy, "retry.lua must return a delay in ms (≥ 0) or nil")
             }
         }
-        return result ?? DefaultRetrySchedule().delay(kind: kind, attempt: attempt, error: error)
     }
 }
 
@@ -141,7 +174,15 @@ extension PolicySet: VisitPolicy {
     /// visits.lua's `should_count(log, now)` (times in ms since the epoch), or
     /// the built-in 5-minute rule when the set has no visits.lua or it fails.
     public func shouldCount(_ log: AccessLog, now: Timestamp) -> Bool {
-        let decided: Bool? = try? withState { loaded throws(KeepError) -> Bool? in
+        let decided: Bool?? = try? countsVisit(log, now: now)
+        return (decided ?? nil) ?? IntervalVisitPolicy().shouldCount(log, now: now)
+    }
+
+    /// visits.lua's answer, or nil when the set has no visits.lua. Throws the
+    /// `policy` or `limit` error of a failing function instead of falling
+    /// back (`keep policy test`).
+    public func countsVisit(_ log: AccessLog, now: Timestamp) throws(KeepError) -> Bool? {
+        try withState { loaded throws(KeepError) -> Bool? in
             guard let visits = loaded.visits else { return nil }
             let lua = loaded.lua
             let stack = lua.stack
@@ -164,6 +205,5 @@ extension PolicySet: VisitPolicy {
             }
             return lua_toboolean(lua.L, -1) != 0
         }
-        return (decided ?? nil) ?? IntervalVisitPolicy().shouldCount(log, now: now)
     }
 }

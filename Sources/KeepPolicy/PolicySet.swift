@@ -60,6 +60,7 @@ public final class PolicySet: @unchecked Sendable {
 
     /// Loads every policy file of `directory` into a fresh state.
     public init(directory: String, clock: () -> Timestamp) throws(KeepError) {
+        try PolicyFolder.check(directory)
         self.directory = directory
         let folder = directory.split(separator: "/").last.map(String.init) ?? directory
         let lua = try LuaState(trust: .sandboxed(roots: [directory]))
@@ -72,7 +73,7 @@ public final class PolicySet: @unchecked Sendable {
                 source = try LuaFiles.read(path)
             } catch {
                 if Self.optionalFiles.contains(file) { continue }
-                throw KeepError(.policy, "\(folder)/\(file) is missing; a policy folder holds "
+                throw KeepError(.policy, "\(path) is missing; a policy folder holds "
                     + Self.requiredFiles.joined(separator: ", ") + " (and optionally visits.lua)")
             }
             let chunkName = "@\(folder)/\(file)"
@@ -157,11 +158,11 @@ public final class PolicySet: @unchecked Sendable {
 
     static func failure(_ error: LuaError, file: String) -> KeepError {
         if let keepError = error.keepError, keepError.code == .limit || keepError.code == .interrupted {
-            return KeepError(keepError.code, "\(file): \(keepError.message)", details: ["file": file])
+            return KeepError(keepError.code, "\(file): \(keepError.message)", details: ["file": .text(file)])
         }
         var message = error.description
         if !message.contains(file) { message = "\(file): \(message)" }
-        return KeepError(.policy, message, details: ["file": file, "traceback": error.traceback ?? ""])
+        return KeepError(.policy, message, details: ["file": .text(file), "traceback": .text(error.traceback ?? "")])
     }
 
     /// Runs `body` with the state, serialized.
@@ -169,5 +170,23 @@ public final class PolicySet: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return try body(loaded)
+    }
+}
+
+/// Checks on a policy folder's path, before anything is read from it.
+public enum PolicyFolder {
+    /// Why `path` cannot be a policy folder ("does not exist", "is not a
+    /// folder"), or nil when it is a folder.
+    public static func problem(_ path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "does not exist" }
+        return isDirectory.boolValue ? nil : "is not a folder"
+    }
+
+    /// Throws `not_found` naming `path` when it is not a folder.
+    public static func check(_ path: String) throws(KeepError) {
+        if let problem = problem(path) {
+            throw KeepError(.notFound, "the policy folder \(path) \(problem)", details: ["folder": .text(path)])
+        }
     }
 }

@@ -1,10 +1,10 @@
-/// The small test library of `keep policy test` (SPEC §4): `describe`, `it`,
-/// `expect`, and `policy.validate` / `policy.retry` / `policy.should_count`,
-/// which run the folder's policies the way Keep does. Written in Lua; loaded
-/// into each test file's sandbox.
+/// The small test library of `keep policy test` (SPEC §4): `describe`, `it`
+/// and `expect`, written in Lua and loaded into each test file's sandbox;
+/// `it` registers tests for `PolicyTests` to run one by one. The `policy`
+/// table it returns is filled by `PolicyTestBindings`.
 enum PolicyTestLibrary {
     static let source = #"""
-local results = ...   -- { passed = 0, failed = 0, lines = {} } filled in by the tests
+local tests, pattern = ...   -- the registered tests ({name =, body =}, in order); --run's pattern or nil
 local env = {}
 local stack = {}
 
@@ -15,21 +15,29 @@ local function name_of(title)
   return table.concat(parts, " › ")
 end
 
+-- --run PATTERN: the full name contains it as plain text, or matches it as a Lua pattern.
+local function selected(name)
+  if pattern == nil or name:find(pattern, 1, true) then return true end
+  local ok, found = pcall(string.find, name, pattern)
+  return ok and found ~= nil
+end
+
 function env.describe(title, body)
+  if type(title) ~= "string" or type(body) ~= "function" then
+    error("describe expects a title and a function, got " .. type(title) .. " and " .. type(body), 2)
+  end
   stack[#stack + 1] = title
   body()
   stack[#stack] = nil
 end
 
+-- Registers a test; the host runs each one afterwards as its own call.
 function env.it(title, body)
-  local ok, err = pcall(body)
-  if ok then
-    results.passed = results.passed + 1
-    results.lines[#results.lines + 1] = "ok   " .. name_of(title)
-  else
-    results.failed = results.failed + 1
-    results.lines[#results.lines + 1] = "FAIL " .. name_of(title) .. "\n     " .. tostring(err)
+  if type(title) ~= "string" or type(body) ~= "function" then
+    error("it expects a title and a function, got " .. type(title) .. " and " .. type(body), 2)
   end
+  local name = name_of(title)
+  if selected(name) then tests[#tests + 1] = { name = name, body = body } end
 end
 
 local function show(value)
@@ -71,46 +79,9 @@ function env.expect(actual)
   return matchers
 end
 
--- policy.* run the folder's files as Keep does.
+-- policy.validate, policy.retry and policy.should_count are set by the host:
+-- they call the folder's loaded policy set, as the store does.
 env.policy = {}
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
-
---- Runs every rule; returns nil, or {code =, message =} as Keep would reject.
-function env.policy.validate(doc)
-  local rules = env.require("validation").rules
-  local messages, code = {}, "invalid"
-  local full = { kind = "session", op = "create", owner = "tester", title = "", content = "" }
-  for k, v in pairs(doc) do full[k] = v end
-  full.content_bytes = full.content_bytes or #full.content
-  for _, name in ipairs(sorted_keys(rules)) do
-    local result = rules[name](full, {})
-    if type(result) == "string" then
-      messages[#messages + 1] = result
-    elseif type(result) == "table" and result.message then
-      messages[#messages + 1] = result.message
-      if result.code == "too_large" then code = "too_large" end
-    elseif type(result) == "table" then
-      for _, message in ipairs(result) do messages[#messages + 1] = message end
-    end
-  end
-  if #messages == 0 then return nil end
-  return { code = code, message = table.concat(messages, "; ") }
-end
-
-function env.policy.retry(kind, attempt, err)
-  local schedule = env.require("retry")
-  return (schedule[kind] or schedule.default)(attempt, err or "error")
-end
-
-function env.policy.should_count(log, now)
-  return env.require("visits").should_count(log, now)
-end
 
 return env
 """#

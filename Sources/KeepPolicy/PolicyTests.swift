@@ -7,6 +7,17 @@ import KeepCore
 import KeepLua
 
 /// `keep policy test [DIR]`: runs the folder's `*_test.lua` files.
+///
+/// The folder's policies are loaded once, as a `PolicySet`, exactly as the
+/// store loads them; `policy.validate`, `policy.retry` and
+/// `policy.should_count` call that set, so a rule is judged on the store's
+/// evaluation path and under its budget (`LuaBudget.policy`). A set that does
+/// not load is reported once and no test runs.
+///
+/// Each file runs in its own sandbox in two steps, as busted and jest do: its
+/// top level (with the `describe` bodies) registers the `it` tests, then every
+/// test runs as its own call under `testBudget`, so a failing or runaway test
+/// is reported as itself and the others still run.
 public enum PolicyTests {
     public struct Report: Sendable {
         public var passed = 0
@@ -15,58 +26,118 @@ public enum PolicyTests {
         public var lines: [String] = []
     }
 
-    /// Runs every `*_test.lua` file in `directory`, each in its own sandbox
-    /// with the test library's globals.
-    public static func run(directory: String) throws(KeepError) -> Report {
-        var report = Report()
+    /// The budget of one test's own code (and of a file's top level); the
+    /// policies it calls run under `LuaBudget.policy`, as in the store.
+    public static let testBudget = LuaBudget(instructions: 50_000_000, memory: 256 << 20, time: .seconds(30))
+
+    /// Runs every `*_test.lua` file in `directory`. With `pattern`, only the
+    /// tests whose full name ("describe › it") contains it as plain text or
+    /// matches it as a Lua pattern. Throws `not_found` when the folder has no
+    /// test files or no test matches.
+    public static func run(directory: String, matching pattern: String? = nil,
+                           clock: @escaping () -> Timestamp) throws(KeepError) -> Report {
+        try PolicyFolder.check(directory)
+        let files = try testFiles(in: directory)
+        guard !files.isEmpty else {
+            throw KeepError(.notFound, "\(directory) has no test files; policy tests are files named NAME_test.lua "
+                + "beside the policies (describe / it / expect, see docs/policies.md)", details: ["folder": .text(directory)])
+        }
         let folder = directory.split(separator: "/").last.map(String.init) ?? directory
-        for file in try testFiles(in: directory) {
-            let lua = try LuaState(trust: .sandboxed(roots: [directory]))
-            let stack = lua.stack
-            let source = try LuaFiles.read(directory + "/" + file)
-            do throws(LuaError) {
-                // results table, then the library's globals merged into the file's sandbox.
-                stack.newTable(fieldCapacity: 3)
-                stack.push(0); stack.setField("passed", of: -2)
-                stack.push(0); stack.setField("failed", of: -2)
-                stack.newTable(); stack.setField("lines", of: -2)
-                let results = stack.top
-                try lua.load(Array(PolicyTestLibrary.source.utf8), chunkName: "=(keep policy test)")
-                stack.pushCopy(of: results)
-                try lua.call(arguments: 1, results: 1, budget: .unlimited)
-                let library = stack.top
-                try lua.load(source, chunkName: "@\(folder)/\(file)")
-                lua.pushEnvironment(ofFunctionAt: -1)
-                // The library shares the test file's environment, so its require finds the same modules.
-                lua_pushnil(lua.L)
-                while keep_next(lua.L, library) == 1 {
-                    lua_pushvalue(lua.L, -2)
-                    lua_rotate(lua.L, -2, 1)
-                    lua_rawset(lua.L, -4)
-                }
-                stack.pushField("require", of: -1)
-                stack.setField("require", of: library)
-                stack.pop()
-                try lua.call(arguments: 0, results: 0, budget: LuaBudget(instructions: 50_000_000, memory: 256 << 20,
-                                                                         time: .seconds(30)))
-                if case .integer(let passed) = stack.rawField("passed", of: results) { report.passed += Int(passed) }
-                if case .integer(let failed) = stack.rawField("failed", of: results) { report.failed += Int(failed) }
-                stack.pushField("lines", of: results)
-                var index: Int64 = 1
-                while true {
-                    lua_rawgeti(lua.L, -1, index)
-                    defer { stack.pop() }
-                    guard let line = stack.text(at: -1) else { break }
-                    report.lines.append(line)
-                    index += 1
-                }
-                stack.setTop(0)
-            } catch {
-                report.failed += 1
-                report.lines.append("FAIL \(folder)/\(file): \(error)")
-            }
+        var report = Report()
+        let policies: PolicySet
+        do {
+            policies = try PolicySet(directory: directory, clock: clock)
+        } catch {
+            report.failed = 1
+            report.lines.append("FAIL loading the policies of \(directory)\n     \(error)\n"
+                + "     no test ran: the policies must load before they can be tested")
+            return report
+        }
+        var registered = 0
+        for file in files {
+            registered += runFile(file, in: directory, folder: folder, pattern: pattern,
+                                  bindings: PolicyTestBindings(policies: policies, now: clock), into: &report)
+        }
+        if let pattern, registered == 0, report.lines.isEmpty {
+            throw KeepError(.notFound, "no test of \(directory) matches --run '\(pattern)'; it selects the tests whose "
+                + "name (\"describe › it\") contains it or matches it as a Lua pattern")
         }
         return report
+    }
+
+    /// Runs one file's selected tests into `report`; returns how many ran.
+    private static func runFile(_ file: String, in directory: String, folder: String, pattern: String?,
+                                bindings: PolicyTestBindings, into report: inout Report) -> Int {
+        let tests: [(name: String, body: Int32)]
+        let lua: LuaState
+        do {
+            lua = try LuaState(trust: .sandboxed(roots: [directory]))
+            tests = try collect(file, in: directory, folder: folder, pattern: pattern, bindings: bindings, lua: lua)
+        } catch {
+            report.failed += 1
+            report.lines.append("FAIL \(folder)/\(file): \(error)")
+            return 0
+        }
+        for test in tests {
+            lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(test.body))
+            do throws(LuaError) {
+                try lua.call(arguments: 0, results: 0, budget: testBudget)
+                report.passed += 1
+                report.lines.append("ok   \(test.name)")
+            } catch {
+                report.failed += 1
+                report.lines.append("FAIL \(test.name)\n     \(error)")
+            }
+            lua.stack.setTop(0)
+        }
+        return tests.count
+    }
+
+    /// Runs the file's top level with the test library and returns the
+    /// selected tests: names and registry references of their bodies.
+    private static func collect(_ file: String, in directory: String, folder: String, pattern: String?,
+                                bindings: PolicyTestBindings, lua: LuaState) throws(LuaError) -> [(name: String, body: Int32)] {
+        let stack = lua.stack
+        let source: [UInt8]
+        do {
+            source = try LuaFiles.read(directory + "/" + file)
+        } catch {
+            throw LuaError(kind: .runtime, message: error.description)
+        }
+        // The registered tests, then the library's globals merged into the file's sandbox.
+        stack.newTable()
+        let registry = stack.top
+        try lua.load(Array(PolicyTestLibrary.source.utf8), chunkName: "=(keep policy test)")
+        stack.pushCopy(of: registry)
+        if let pattern { stack.push(pattern) } else { stack.pushNil() }
+        try lua.call(arguments: 2, results: 1, budget: .unlimited)
+        let library = stack.top
+        stack.pushField("policy", of: library)
+        bindings.install(in: stack, table: stack.top)
+        stack.pop()
+        try lua.load(source, chunkName: "@\(folder)/\(file)")
+        lua.pushEnvironment(ofFunctionAt: -1)
+        lua_pushnil(lua.L)
+        while keep_next(lua.L, library) == 1 {
+            lua_pushvalue(lua.L, -2)
+            lua_rotate(lua.L, -2, 1)
+            lua_rawset(lua.L, -4)
+        }
+        stack.pop()
+        try lua.call(arguments: 0, results: 0, budget: testBudget)
+        var tests: [(name: String, body: Int32)] = []
+        var index: Int64 = 1
+        while true {
+            lua_rawgeti(lua.L, registry, index)
+            guard stack.type(at: -1) == .table else { stack.pop(); break }
+            let name = stack.rawField("name", of: -1).text ?? "?"
+            stack.pushField("body", of: -1)
+            tests.append((name, luaL_ref(lua.L, keep_registryindex())))
+            stack.pop()
+            index += 1
+        }
+        stack.setTop(0)
+        return tests
     }
 
     static func testFiles(in directory: String) throws(KeepError) -> [String] {
@@ -84,4 +155,3 @@ public enum PolicyTests {
         return files.sorted()
     }
 }
-

@@ -35,7 +35,7 @@ struct DotCommand: Equatable {
           s:update{title = "Q3 final"}  s:delete()
           for s in keep.sessions.each{} do print(s) end   every session, all pages
         Snapshots (immutable copies anyone with the id can open):
-          snap = s:snapshot{title = "Q3 for the board"}
+          snap = s:snapshot{title = "Q3 for the board"}   conflict if s changed since you read it
           keep.snapshots.list{}  keep.snapshots.get(id)  snap:to_session{title = "copy"}
           keep.visits.list{}                    snapshots you have opened
         Working copies (edit, autosave to a local journal, save with conflict handling):

@@ -27,19 +27,19 @@ public struct DatabaseFile: Sendable {
         var folderStatus = stat()
         guard stat(folder, &folderStatus) == 0 else {
             throw KeepError(.invalid, "the folder \(folder) does not exist; create it first, or name a database file in an existing folder",
-                            details: ["path": path])
+                            details: ["path": .text(path)])
         }
         guard folderStatus.st_mode & S_IFMT == S_IFDIR else {
-            throw KeepError(.invalid, "\(folder) is not a folder, so it cannot hold the database \(path)", details: ["path": path])
+            throw KeepError(.invalid, "\(folder) is not a folder, so it cannot hold the database \(path)", details: ["path": .text(path)])
         }
         var fileStatus = stat()
         let found = stat(path, &fileStatus) == 0
         if found, fileStatus.st_mode & S_IFMT == S_IFDIR {
             throw KeepError(.invalid, "\(path) is a folder; the database is a file: name one inside it, e.g. \(path.hasSuffix("/") ? path : path + "/")keep.sqlite",
-                            details: ["path": path])
+                            details: ["path": .text(path)])
         }
         if found, fileStatus.st_mode & S_IFMT != S_IFREG {
-            throw KeepError(.invalid, "\(path) is not a regular file, so it cannot be a database", details: ["path": path])
+            throw KeepError(.invalid, "\(path) is not a regular file, so it cannot be a database", details: ["path": .text(path)])
         }
         exists = found && fileStatus.st_size > 0
         if found, !Self.writable(path, fileStatus) {

@@ -137,7 +137,7 @@ public final class SQLiteBackend: Sendable {
         do {
             if let readOnlyReason {
                 throw KeepError(.forbidden, "could not \(doing): the database \(path) is open read-only: \(readOnlyReason); reads work, writes need write permission on the file and its folder",
-                                details: ["path": path])
+                                details: ["path": .text(path)])
             }
             let lockWait = self.lockWait
             return try await writer.connection().writeWithoutTransaction { db in
@@ -203,10 +203,10 @@ public final class SQLiteBackend: Sendable {
                                  details: ["busy": "write_lock"])
             case .SQLITE_NOTADB, .SQLITE_CORRUPT:
                 return KeepError(.invalid, "could not \(doing): the file \(path) is damaged or is not a Keep database (SQLite: \(reason)); restore it from a copy, or name another file with --db",
-                                 details: ["path": path])
+                                 details: ["path": .text(path)])
             case .SQLITE_READONLY:
                 return KeepError(.forbidden, "could not \(doing): the database \(path) cannot be written (SQLite: \(reason))",
-                                 details: ["path": path])
+                                 details: ["path": .text(path)])
             case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN:
                 return KeepError(.unavailable, "could not \(doing): \(reason)")
             default:
@@ -260,7 +260,7 @@ struct SchemaState {
                 """)
             guard tables.isEmpty else {
                 throw KeepError(.invalid, "\(path) is an SQLite database but not a Keep database (it holds tables such as \(tables.joined(separator: ", "))); name another file with --db",
-                                details: ["path": path])
+                                details: ["path": .text(path)])
             }
             isCurrent = false
             return
@@ -268,7 +268,7 @@ struct SchemaState {
         let migrator = SQLiteSchema.migrator
         if try migrator.hasBeenSuperseded(db) {
             throw KeepError(.invalid, "\(path) has a schema this version of Keep does not know (a newer Keep set it up, or it is not a Keep database); use a newer keep",
-                            details: ["path": path])
+                            details: ["path": .text(path)])
         }
         isCurrent = try migrator.hasCompletedMigrations(db)
         if try db.tableExists("keep_meta") {

@@ -66,11 +66,21 @@ final class SessionObjects: @unchecked Sendable {
             stack.pushCopy(of: 1)
             return 1
         }
+        // Snapshots what the object shows, and only while that is what is
+        // stored: an object read before an update is refused as `conflict`.
         hostClass.method("snapshot") { [weak self] handle, stack in
             guard let self else { throw KeepError.releasedAPI }
             let options = try OptionTable(stack, 2, function: "Session:snapshot", allowed: ["title", "description"])
             let session = handle.session
             guard let snapshots = self.snapshots else { throw KeepError(.internal, "snapshots are not installed") }
+            let (user, service) = (handle.context.user, try handle.context.sessions)
+            let stored = try blocking { try await service.get(as: user, id: session.id) }
+            guard stored.version == session.version else {
+                throw KeepError(.conflict, "session \(session.id) is at version \(stored.version), this object holds version "
+                    + "\(session.version); read it again (keep.sessions.get) and snapshot that",
+                    details: ["id": .text(session.id.rawValue), "version": .integer(stored.version),
+                              "object_version": .integer(session.version)])
+            }
             return try snapshots.create(title: try options.text("title") ?? session.title,
                                         description: try options.description("description") ?? session.description,
                                         content: session.content, on: stack)
@@ -114,7 +124,7 @@ final class SessionObjects: @unchecked Sendable {
             throw KeepError(.invalid, "keep.sessions.create: title is required")
         }
         let description = try options.description("description") ?? nil
-        let content = try options.content("content") ?? ""
+        let content = try options.requiredContent("content")
         let (user, service) = (context.user, try context.sessions)
         let session = try blocking { try await service.create(as: user, title: title, description: description, content: content) }
         push(session, on: stack)

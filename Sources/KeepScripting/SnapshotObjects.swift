@@ -87,7 +87,7 @@ final class SnapshotObjects: @unchecked Sendable {
             throw KeepError(.invalid, "keep.snapshots.create: title is required")
         }
         let description = try options.description("description") ?? nil
-        let content = try options.content("content") ?? ""
+        let content = try options.requiredContent("content")
         return try create(title: title, description: description, content: content, on: stack)
     }
 

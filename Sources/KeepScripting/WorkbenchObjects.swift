@@ -262,7 +262,7 @@ final class WorkbenchObjects: @unchecked Sendable {
         }
         let workbench = try self.workbench
         let copy = try workbench.new(as: context.user, title: title, description: try options.description("description") ?? nil,
-                                     content: try options.content("content") ?? "")
+                                     content: try options.requiredContent("content"))
         push(copy, workbench: workbench, on: stack)
         return 1
     }

@@ -40,7 +40,7 @@ public struct SessionService: Sendable {
         let updated = try await storage.updateSession(id: id, owner: user) { stored in
             if let expected = changes.expectedVersion, expected != stored.version {
                 throw KeepError(.conflict, "session \(id) is at version \(stored.version), not \(expected); reload it and apply your change again",
-                                details: ["id": id.rawValue, "version": String(stored.version)])
+                                details: ["id": .text(id.rawValue), "version": .integer(stored.version)])
             }
             var next = stored
             if let title = changes.title { next.title = title }
@@ -81,6 +81,6 @@ public struct SessionService: Sendable {
     }
 
     static func notFound(_ id: ResourceID) -> KeepError {
-        KeepError(.notFound, "session \(id) not found", details: ["id": id.rawValue])
+        KeepError(.notFound, "session \(id) not found", details: ["id": .text(id.rawValue)])
     }
 }

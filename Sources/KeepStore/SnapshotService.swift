@@ -78,7 +78,7 @@ public struct SnapshotService: Sendable {
         guard let snapshot = try await storage.snapshot(id: id) else { throw Self.notFound(id) }
         guard snapshot.owner == user else {
             throw KeepError(.forbidden, "snapshot \(id) belongs to another user; only its owner can delete it",
-                            details: ["id": id.rawValue])
+                            details: ["id": .text(id.rawValue)])
         }
         let now = clock.now()
         let payload = JobPayload.encode(["snapshot_id": id.rawValue, "deleted_at": now.millisecondsSinceEpoch])
@@ -117,12 +117,12 @@ public struct SnapshotService: Sendable {
     /// Removes a snapshot from the visitor's list of visited snapshots.
     public func removeVisit(as user: UserID, snapshotID: ResourceID) async throws {
         guard try await storage.removeAccessLog(visitor: user, snapshotID: snapshotID) else {
-            throw KeepError(.notFound, "no visit of snapshot \(snapshotID) in your list", details: ["id": snapshotID.rawValue])
+            throw KeepError(.notFound, "no visit of snapshot \(snapshotID) in your list", details: ["id": .text(snapshotID.rawValue)])
         }
     }
 
     static func notFound(_ id: ResourceID) -> KeepError {
-        KeepError(.notFound, "snapshot \(id) not found", details: ["id": id.rawValue])
+        KeepError(.notFound, "snapshot \(id) not found", details: ["id": .text(id.rawValue)])
     }
 }
 

@@ -112,7 +112,7 @@ public final class Workbench: @unchecked Sendable {
         if let open = lock.withLock({ copies[copyID] }) { return open }
         guard !journal.isOpenElsewhere(copyID: copyID) else {
             throw KeepError(.conflict, "working copy \(copyID) is open in another process (pid \(entry.processID)); save or close it there, or recover it once that process has ended",
-                            details: ["copy_id": copyID, "pid": String(entry.processID)])
+                            details: ["copy_id": .text(copyID), "pid": .integer(Int64(entry.processID))])
         }
         let base = entry.base.map {
             WorkingCopy.Base(version: $0.version, hash: ContentHash(storedHex: $0.hash), title: $0.title,
@@ -209,7 +209,7 @@ public final class Workbench: @unchecked Sendable {
                 }
             }
             throw KeepError(.conflict, "session \(id) kept changing while it was saved; try again (\(lastError.message))",
-                            details: ["id": id.rawValue])
+                            details: ["id": .text(id.rawValue)])
         }
     }
 
@@ -219,7 +219,7 @@ public final class Workbench: @unchecked Sendable {
         switch choice {
         case .reject:
             throw KeepError(.conflict, "session \(stored.id) was saved elsewhere since this copy was opened (stored version \(stored.version), this copy's base \(base.version)); save.lua's on_conflict chose reject. Reload (w:reload{discard=true}), save as a new session (w:save_as{…}), or choose merge, fork or overwrite in on_conflict",
-                            details: ["id": stored.id.rawValue, "version": String(stored.version), "base_version": String(base.version)])
+                            details: ["id": .text(stored.id.rawValue), "version": .integer(stored.version), "base_version": .integer(base.version)])
         case .overwrite:
             let session = try await retrying { try await self.sessions.update(as: user, id: stored.id,
                 self.changes(captured, against: WorkingCopy.Base(stored), expected: stored.version)) }
@@ -297,7 +297,7 @@ public final class Workbench: @unchecked Sendable {
         } catch let error as KeepError where error.code == .notFound {
             _ = try? copy.withState { $0.backendDeleted = true }
             throw KeepError(.notFound, "session \(id) was deleted since this copy was opened; w:save_as{title = …} saves it as a new session",
-                            details: ["id": id.rawValue])
+                            details: ["id": .text(id.rawValue)])
         }
     }
 

@@ -165,7 +165,7 @@ import Testing
             s = keep.sessions.create{title = "Q3 review", content = {b = 2, a = 1}}
             s.title, s.version
             s:data()
-            keep.sessions.create{title = "second"}.title
+            keep.sessions.create{title = "second", content = {}}.title
             p = keep.sessions.list{page_size = 1, sort_by = "title", direction = "asc"}
             #p.items, p.next_token ~= nil
             keep.sessions.list{sort_by = "title", direction = "asc", page_token = p.next_token}.items[1].title
@@ -185,7 +185,7 @@ import Testing
             """)
 
         let page = try Self.repl("""
-            for i = 1, 3 do keep.sessions.create{title = "s" .. i} end
+            for i = 1, 3 do keep.sessions.create{title = "s" .. i, content = {}} end
             keep.sessions.list{page_size = 2, sort_by = "title", direction = "asc"}
             keep.sessions.list{page_token = _.next_token, page_size = 2, sort_by = "title", direction = "asc"}
 

@@ -40,7 +40,7 @@ import Testing
             try terminal.waitFor(line)
         }
         try terminal.waitFor("\n> ")
-        try terminal.type("keep.sessions.create{title = 'first'}.version\r")
+        try terminal.type("keep.sessions.create{title = 'first', content = {}}.version\r")
         try terminal.waitFor("1\n> ")
         try terminal.type("\u{4}")
         #expect(try terminal.waitForExit() == 0)

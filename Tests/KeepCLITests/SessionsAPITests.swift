@@ -48,13 +48,15 @@ import Testing
             local cleared = keep.sessions.update(s.id, {description = json.null, expected_version = 2})
             print(cleared.version, cleared.description)
             local ok, e = pcall(s.update, s, {title = "late", expected_version = 2})
-            print(e.code, e.details.version)
+            print(e.code, e.details.version, math.type(e.details.version))
             local ok2, e2 = pcall(keep.sessions.create, {title = "", content = ""})
             print(e2.code, e2.message)
             local ok3, e3 = pcall(keep.sessions.create, {title = "x", content = "\\255"})
             print(e3.code)
             local ok4, e4 = pcall(keep.sessions.create, {title = "x", content = string.rep("x", 1572865)})
             print(e4.code, e4.message)
+            local ok5, e5 = pcall(keep.sessions.create, {title = "x", content = string.rep("x", 16 * 1024 * 1024 + 1)})
+            print(e5.code, math.type(e5.details.bytes), e5.details.limit)
             s:delete()
             print(pcall(keep.sessions.get, s.id))
             """, in: directory)
@@ -62,11 +64,61 @@ import Testing
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[0] == "2\ttwo\td")
         #expect(lines[1] == "3\tnil")
-        #expect(lines[2] == "conflict\t3")
+        #expect(lines[2] == "conflict\t3\tinteger")
         #expect(lines[3] == "invalid\ttitle is empty; a title is required")
         #expect(lines[4] == "invalid")
         #expect(lines[5] == "too_large\tcontent is 1572865 bytes; the limit is 1572864 bytes (1.50 MiB)")
-        #expect(lines[6].hasPrefix("false\tnot_found: session "))
+        #expect(lines[6] == "too_large\tinteger\t16777216")
+        #expect(lines[7].hasPrefix("false\tnot_found: session "))
+    }
+
+    @Test func contentIsRequiredToCreateAndNothingIsStoredWithout() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let result = try keep("ana", """
+            for _, create in ipairs{keep.sessions.create, keep.snapshots.create, keep.workbench.new} do
+              local ok, e = pcall(create, {title = "x"})
+              print(ok, e.code, e.message, e.details.field)
+            end
+            print(#keep.sessions.list{}.items, #keep.snapshots.list{}.items)
+            local empty = keep.sessions.create{title = "empty", content = {}}
+            print(empty.content, next(empty:data()))
+            """, in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let allowed = "content is required: give a string (stored as it is, normally JSON) or a table (stored as JSON), "
+            + "e.g. content = {} for an empty document\tcontent"
+        #expect(result.stdout == """
+            false\tinvalid\tkeep.sessions.create: \(allowed)
+            false\tinvalid\tkeep.snapshots.create: \(allowed)
+            false\tinvalid\tkeep.workbench.new: \(allowed)
+            0\t0
+            {}\tnil
+
+            """)
+    }
+
+    @Test func aSessionObjectReadBeforeAnUpdateIsNotSnapshotted() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let result = try keep("ana", """
+            local s = keep.sessions.create{title = "first", content = {n = 1}}
+            local old = keep.sessions.get(s.id)
+            s:update{title = "second", content = {n = 2}}
+            local ok, e = pcall(old.snapshot, old, {})
+            print(ok, e.code, e.details.version, e.details.object_version)
+            print(e.message)
+            print(#keep.snapshots.list{}.items)
+            local snap = s:snapshot{}
+            print(snap.title, snap:data().n, snap.hash == s.hash)
+            local again = keep.sessions.get(s.id):snapshot{title = "again"}
+            print(again.title, again:data().n)
+            """, in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 5)
+        #expect(lines[0] == "false\tconflict\t2\t1")
+        #expect(lines[1].hasSuffix(" is at version 2, this object holds version 1; read it again (keep.sessions.get) and snapshot that"))
+        #expect(lines[2] == "0")
+        #expect(lines[3] == "second\t2\ttrue")
+        #expect(lines[4] == "again\t2")
     }
 
     @Test func uncaughtDomainErrorExitsOneWithCodeAndLine() throws {

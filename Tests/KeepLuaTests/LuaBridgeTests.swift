@@ -33,6 +33,28 @@ final class Tracked {
                            .boolean(false), LuaValue("script.lua:3: ")])
     }
 
+    @Test func numericDetailsAreNumbersInLuaAndBack() throws {
+        let state = try LuaState()
+        state.stack.pushFunction(named: "fail") { _ in
+            throw KeepError(.conflict, "moved", details: ["id": "12", "version": 4, "ratio": .number(0.5), "retry": true])
+        }
+        state.stack.setGlobal("fail")
+        let result = try balanced(state) {
+            try state.execute("""
+                local _, e = pcall(fail)
+                local d = e.details
+                return math.type(d.version), d.version, type(d.id), d.ratio, d.retry
+                """)
+        }
+        #expect(result == [LuaValue("integer"), .integer(4), LuaValue("string"), .number(0.5), .boolean(true)])
+        let raised = try #require(throws: LuaError.self) {
+            try balanced(state) {
+                try state.execute("error({code = 'conflict', message = 'm', details = {version = 5, id = '7'}})")
+            }
+        }
+        #expect(raised.keepError?.details == ["version": .integer(5), "id": .text("7")])
+    }
+
     @Test func uncaughtHostErrorReportsFileLineAndTraceback() throws {
         let state = try LuaState()
         state.stack.pushFunction(named: "fail") { _ in throw KeepError(.conflict, "version moved") }

@@ -128,8 +128,46 @@ func candidate(title: String = "t", description: String? = nil, content: String 
     }
 
     @Test func aMissingRequiredFileIsReported() throws {
-        let error = #expect(throws: KeepError.self) { try load(try policyFolder(removing: ["retry.lua"])) }
-        #expect(error?.message == "policies/retry.lua is missing; a policy folder holds validation.lua, retry.lua, save.lua (and optionally visits.lua)")
+        let folder = try policyFolder(removing: ["retry.lua"])
+        let error = #expect(throws: KeepError.self) { try load(folder) }
+        #expect(error?.message == "\(folder)/retry.lua is missing; a policy folder holds validation.lua, retry.lua, save.lua (and optionally visits.lua)")
+    }
+
+    @Test func aMissingFolderIsNamedAsAFolder() throws {
+        let folder = try policyFolder() + "-gone"
+        let error = #expect(throws: KeepError.self) { try load(folder) }
+        #expect(error?.code == .notFound && error?.message == "the policy folder \(folder) does not exist")
+        let file = try policyFolder() + "/retry.lua"
+        #expect((#expect(throws: KeepError.self) { try load(file) })?.message == "the policy folder \(file) is not a folder")
+    }
+
+    @Test(arguments: [
+        ("42", "returned a number"),
+        ("{foo = 1}", "returned a table with the key 'foo'"),
+        ("{code = 'invalid'}", "returned a table with code but no message"),
+        ("{code = 'nope', message = 'm'}", "returned code 'nope'"),
+        ("{message = 7}", "returned a table whose message is a number, not a string"),
+        ("{'a', 2}", "returned a list whose item 2 is a number, not a message"),
+        ("{'a', message = 'b'}", "returned a table with both a message field and a list of messages"),
+        ("{[1] = 'a', [3] = 'c'}", "returned a list of messages with holes"),
+        ("true", "returned a boolean"),
+    ])
+    func aRuleReturningSomethingElseIsAPolicyError(returned: String, expected: String) throws {
+        let policies = try load(try policyFolder(["validation.lua": "return { rules = { odd = function() return \(returned) end } }"]))
+        let error = #expect(throws: KeepError.self) { try policies.validate(candidate()) }
+        #expect(error?.code == .policy)
+        #expect(error?.message.hasPrefix("validation rule odd \(expected); a rule returns nothing to accept, or a message, "
+            + "a list of messages or {code = \"invalid\" or \"too_large\", message = …} to reject") == true,
+            "\(error?.message ?? "no error")")
+    }
+
+    @Test func aRuleReturningAListOrAnEmptyListIsJudgedByItsMessages() throws {
+        let policies = try load(try policyFolder(["validation.lua": """
+            return { rules = { listed = function(doc) if doc.title == "two" then return {"a", "b"} end return {} end } }
+            """]))
+        try policies.validate(candidate())
+        let error = #expect(throws: KeepError.self) { try policies.validate(candidate(title: "two")) }
+        #expect(error?.code == .invalid && error?.message == "a; b")
     }
 
     @Test func aRuleThatFailsIsAPolicyError() throws {

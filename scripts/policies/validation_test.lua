@@ -2,17 +2,17 @@
 
 describe("validation", function()
   it("accepts the largest content", function()
-    expect(policy.validate { title = "ok", content_bytes = 1572864 }).to_be_nil()
+    expect(policy.validate { title = "ok", content = ("x"):rep(1572864) }).to_be_nil()
   end)
 
   it("rejects one byte more as too large, in bytes when MiB cannot tell", function()
-    local rejection = policy.validate { title = "ok", content_bytes = 1572865 }
+    local rejection = policy.validate { title = "ok", content = ("x"):rep(1572865) }
     expect(rejection.code).to_be("too_large")
     expect(rejection.message).to_be("content is 1572865 bytes; the limit is 1572864 bytes (1.50 MiB)")
   end)
 
   it("gives sizes in MiB when they differ", function()
-    expect(policy.validate { title = "ok", content_bytes = 2422210 }.message)
+    expect(policy.validate { title = "ok", content = ("x"):rep(2422210) }.message)
       .to_be("content is 2.31 MiB; the limit is 1.50 MiB")
   end)
 

@@ -25,6 +25,7 @@ function Session:data() end
 ---@return keep.Session self
 function Session:update(changes) end
 function Session:delete() end
+--- Snapshots what this object holds; `conflict` when the session was updated since it was read.
 ---@param options {title: string?, description: string?}?
 ---@return keep.Snapshot
 function Session:snapshot(options) end
@@ -48,7 +49,7 @@ function Snapshot:to_session(options) end
 ---@class keep.NewDocument
 ---@field title string
 ---@field description string?
----@field content string|table? a table is stored as canonical JSON
+---@field content string|table required; a table is stored as canonical JSON
 
 ---@class keep.SessionChanges
 ---@field title string?

@@ -64,7 +64,7 @@ public struct Limits: Sendable, Equatable {
             var sizes = (Self.mebibytes(bytes), Self.mebibytes(contentBytes))
             if sizes.0 == sizes.1 { sizes = ("\(bytes) bytes", "\(contentBytes) bytes (\(sizes.1))") }
             throw KeepError(.tooLarge, "content is \(sizes.0); the limit is \(sizes.1)",
-                            details: ["field": "content", "bytes": String(bytes), "limit": String(contentBytes)])
+                            details: ["field": "content", "bytes": .integer(Int64(bytes)), "limit": .integer(Int64(contentBytes))])
         }
         let title = candidate.title.trimmingWhitespace().unicodeScalars.count
         if !titleCharacters.contains(title) {

@@ -1,17 +1,16 @@
 import CLua
 import CLuaShim
 import KeepCore
-import KeepLua
 
 /// Reading the option tables scripts pass (`keep.sessions.create{…}`):
 /// unknown keys and wrong types are `invalid` errors that name what is allowed.
-struct OptionTable {
-    let stack: LuaStack
-    let index: Int32
-    let function: String
+public struct OptionTable {
+    public let stack: LuaStack
+    public let index: Int32
+    public let function: String
 
     /// Checks the table at `index` (nil means empty) has only `allowed` keys.
-    init(_ stack: LuaStack, _ index: Int32, function: String, allowed: [String]) throws {
+    public init(_ stack: LuaStack, _ index: Int32, function: String, allowed: [String]) throws {
         self.stack = stack
         self.index = stack.absolute(index)
         self.function = function
@@ -36,7 +35,7 @@ struct OptionTable {
 
     /// [-0, +1] Pushes the field (nil when absent).
     @discardableResult
-    func push(_ key: String) -> LuaType {
+    public func push(_ key: String) -> LuaType {
         guard isTable else { stack.pushNil(); return .nil }
         return stack.pushField(key, of: index)
     }
@@ -49,7 +48,7 @@ struct OptionTable {
         return text
     }
 
-    func text(_ key: String) throws -> String? {
+    public func text(_ key: String) throws -> String? {
         let type = push(key)
         defer { stack.pop() }
         switch type {
@@ -60,7 +59,7 @@ struct OptionTable {
         }
     }
 
-    func integer(_ key: String) throws -> Int64? {
+    public func integer(_ key: String) throws -> Int64? {
         let type = push(key)
         defer { stack.pop() }
         switch type {
@@ -72,7 +71,7 @@ struct OptionTable {
         }
     }
 
-    func boolean(_ key: String) throws -> Bool? {
+    public func boolean(_ key: String) throws -> Bool? {
         let type = push(key)
         defer { stack.pop() }
         switch type {
@@ -83,12 +82,12 @@ struct OptionTable {
         }
     }
 
-    func timestamp(_ key: String) throws -> Timestamp? {
+    public func timestamp(_ key: String) throws -> Timestamp? {
         try text(key).map { text throws(KeepError) in try Timestamp(iso8601: text) }
     }
 
     /// Content as a string (stored as given) or a table (stored as canonical JSON).
-    func content(_ key: String) throws -> String? {
+    public func content(_ key: String) throws -> String? {
         let type = push(key)
         defer { stack.pop() }
         switch type {
@@ -101,8 +100,19 @@ struct OptionTable {
         }
     }
 
+    /// Content that must be given (creating a document): there is no
+    /// default, since no string is valid JSON for every reader (`s:data()`).
+    public func requiredContent(_ key: String) throws -> String {
+        guard let content = try content(key) else {
+            throw KeepError(.invalid, "\(function): \(key) is required: give a string (stored as it is, normally JSON) "
+                + "or a table (stored as JSON), e.g. \(key) = {} for an empty document",
+                details: ["field": .text(key)])
+        }
+        return content
+    }
+
     /// A description: a string, or json.null to clear it. `.none` when absent.
-    func description(_ key: String) throws -> String?? {
+    public func description(_ key: String) throws -> String?? {
         let type = push(key)
         defer { stack.pop() }
         switch type {
