@@ -250,7 +250,7 @@ import Testing
                                                       "EDITOR": "false"])
         #expect(result.stdout == "ana\n")
         #expect(result.stderr == """
-            invalid: a user id is 1 to 200 characters
+            invalid: the user id '\(String(repeating: "a", count: 40))…' is 201 bytes long; a user id is 1 to 128 bytes of UTF-8 (after NFC normalization), with no control characters and no white space at the start or end
             usage: .time
             cannot read \(directory.path): Is a directory
             usage: .edit
@@ -288,7 +288,8 @@ import Testing
         chmod(editor.path, 0o755)
         let result = try KeepBinary.run(["repl", "--db", directory.appendingPathComponent("keep.sqlite").path],
                                         stdin: "x = 1\n.policy\n.edit\nfrom_editor\n", directory: directory,
-                                        environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin", "EDITOR": editor.path])
+                                        environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin", "EDITOR": editor.path,
+                                                      "KEEP_USER": "ana"])
         #expect(result.stdout.hasSuffix("}\n42\n6\n"))
         #expect(result.stderr == "")
     }
@@ -302,7 +303,8 @@ import Testing
     static func startRepl() throws -> (Process, FileHandle) {
         let directory = try KeepBinary.temporaryDirectory()
         let process = try KeepBinary.start(["repl", "--db", directory.appendingPathComponent("keep.sqlite").path],
-                                           directory: directory, environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin"])
+                                           directory: directory,
+                                           environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin", "KEEP_USER": "ana"])
         return (process, (process.standardInput as! Pipe).fileHandleForWriting)
     }
 

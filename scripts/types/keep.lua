@@ -162,7 +162,7 @@ keep = {}
 ---@return string now ISO-8601 UTC with milliseconds
 function keep.now() end
 
----@param user string
+---@param user string a user id: 1 to 128 bytes of UTF-8 after NFC normalization, no control characters, no white space at either end
 ---@param fn fun(...): ...
 ---@return ...
 function keep.as(user, fn, ...) end
