@@ -61,14 +61,18 @@ public struct JobRunner: Sendable {
         return try await attempt(job)
     }
 
+    /// The job kinds this runner knows.
+    public static let kinds = [SnapshotService.markLogsDeleted, SnapshotService.recordVisit]
+
     private func attempt(_ job: Job) async throws -> Outcome {
         do {
             try await execute(job)
         } catch {
-            let message = (error as? KeepError)?.description ?? "\(error)"
+            let message = (error as? KeepError)?.description ?? String(describing: error)
             let attempt = job.attempts + 1
             let now = clock.now()
-            let retryAt = schedule.delay(kind: job.kind, attempt: attempt, error: message)
+            // A job that can never succeed is not retried on the schedule.
+            let retryAt = error is Unrunnable ? nil : schedule.delay(kind: job.kind, attempt: attempt, error: message)
                 .map { Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + max(0, $0)) }
             _ = try await storage.failJob(id: job.id, holder: holder, error: message, retryAt: retryAt, now: now)
             return Outcome(job: try await storage.job(id: job.id) ?? job, error: message)
@@ -77,18 +81,28 @@ public struct JobRunner: Sendable {
         return Outcome(job: try await storage.job(id: job.id) ?? job, error: nil)
     }
 
+    /// A job that no attempt can run: an unknown kind, or a payload that does
+    /// not say what to do. It goes `dead` at once, with this as its reason.
+    struct Unrunnable: Error, CustomStringConvertible {
+        var message: String
+        var description: String { KeepError(.invalid, message + "; it can never succeed, so it is dead").description }
+    }
+
     private func execute(_ job: Job) async throws {
         let payload = JobPayload(job.payload)
         switch job.kind {
         case SnapshotService.markLogsDeleted:
             guard let id = payload.text("snapshot_id").flatMap({ try? ResourceID($0) }),
                   let deletedAt = payload.integer("deleted_at")
-            else { throw KeepError(.invalid, "job \(job.id): payload lacks snapshot_id or deleted_at") }
+            else { throw Unrunnable(message: "job \(job.id): the payload lacks a snapshot_id (an id) or deleted_at (ms)") }
             try await markLogsDeleted(snapshotID: id, at: Timestamp(millisecondsSinceEpoch: deletedAt))
         case SnapshotService.recordVisit:
             guard let id = payload.text("snapshot_id").flatMap({ try? ResourceID($0) }),
-                  let visitor = payload.text("visitor"), let at = payload.integer("at")
-            else { throw KeepError(.invalid, "job \(job.id): payload lacks snapshot_id, visitor or at") }
+                  let visitor = payload.text("visitor").flatMap({ try? UserID(checking: $0) }),
+                  let at = payload.integer("at")
+            else {
+                throw Unrunnable(message: "job \(job.id): the payload lacks a snapshot_id (an id), visitor (a user id) or at (ms)")
+            }
             guard let snapshot = try await storage.snapshot(id: id) else { return }  // deleted since: nothing to log
             let time = Timestamp(millisecondsSinceEpoch: at)
             let visits = self.visits
@@ -96,7 +110,8 @@ public struct JobRunner: Sendable {
                 visits.shouldCount($0, now: time)
             }
         default:
-            throw KeepError(.invalid, "job \(job.id): unknown kind '\(job.kind)'")
+            throw Unrunnable(message: "job \(job.id): unknown kind '\(job.kind)'; the kinds are "
+                + Self.kinds.joined(separator: ", "))
         }
     }
 
