@@ -39,7 +39,8 @@ public enum KeepAPI {
         ])
         table("workbench", in: keep, stack, [
             ("open", workbench.open), ("new", workbench.new), ("recoverable", workbench.recoverable),
-            ("recover", workbench.recover), ("copies", workbench.copies), ("wait", workbench.wait),
+            ("recover", workbench.recover), ("discard", workbench.discard), ("copies", workbench.copies),
+            ("wait", workbench.wait),
         ])
         workbench.installActivity(in: keep, stack)
         table("policy", in: keep, stack, [("status", { stack in try policyStatus(stack, context: context) })])

@@ -121,9 +121,14 @@ function WorkingCopy:set(content) end
 function WorkingCopy:edit(fn) end
 ---@return any
 function WorkingCopy:data() end
+---@alias keep.ConflictChoice "reject"|"overwrite"|"fork"|"merge"
+
+---@param options {on_conflict: keep.ConflictChoice?, fallback: keep.ConflictChoice?}? this save only, instead of save.lua's on_conflict (fallback: merge's, when edits overlap)
 ---@return "saved"|"no_changes"|"in_progress" result
 ---@return ("created"|"updated"|"overwrote"|"forked"|"merged")? how
-function WorkingCopy:save() end
+function WorkingCopy:save(options) end
+---@return string? diff what a save would change in the stored session (title, description, canonical JSON lines); nil when nothing
+function WorkingCopy:diff() end
 ---@param options {title: string?, description: string?}?
 ---@return "saved"
 function WorkingCopy:save_as(options) end
@@ -229,6 +234,8 @@ function keep.workbench.recoverable() end
 ---@param entry keep.RecoveryEntry|string an entry or its copy_id
 ---@return keep.WorkingCopy
 function keep.workbench.recover(entry) end
+---@param entry keep.RecoveryEntry|string an entry or its copy_id: its journaled edits are deleted
+function keep.workbench.discard(entry) end
 ---@return keep.WorkingCopy[]
 function keep.workbench.copies() end
 ---@param ms integer let the timers (journal, polls) run this long
