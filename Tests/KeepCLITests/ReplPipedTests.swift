@@ -352,4 +352,30 @@ import Testing
             seen += buffer[0 ..< count]
         }
     }
+
+    @Test(".help's tour does what it says: an empty array stays an array, w:edit changes the content, w.title the title")
+    func helpTourExamplesWork() throws {
+        let help = try Self.repl(".help\n").stdout
+        #expect(help.contains("content = {dashboards = json.array()}"))
+        #expect(help.contains("w.title = \"Q3 final\""))
+        #expect(!help.contains("d.title"), "the content has no title: \(help)")
+        // The tour's lines, as printed.
+        let result = try Self.repl("""
+            s = keep.sessions.create{title = "Q3 review", content = {dashboards = json.array()}}
+            s.content
+            w = keep.workbench.open(s.id)
+            w:edit(function(d) table.insert(d.dashboards, {name = "Revenue"}) end)
+            w.title = "Q3 final"
+            w:save()
+            keep.sessions.get(s.id).title
+            keep.sessions.get(s.id):data().title
+            keep.sessions.get(s.id):data().dashboards[1].name
+
+            """)
+        #expect(result.stderr == "")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(3)) == ["{", "  \"dashboards\": []", "}"], "stored as an array: \(result.stdout)")
+        #expect(lines[3].hasPrefix("WorkingCopy<") && lines[3].hasSuffix(" \"Q3 review\" modified>"))
+        #expect(Array(lines.dropFirst(4)) == ["saved\tupdated", "Q3 final", "nil", "Revenue"])
+    }
 }
