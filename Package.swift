@@ -75,7 +75,7 @@ let package = Package(
         ]),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
         .testTarget(name: "KeepPolicyTests", dependencies: ["KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
-        .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepSQLite", "KeepCore"]),
+        .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepSQLite", "KeepPolicy", "KeepCore"]),
         .testTarget(name: "KeepWorkbenchTests", dependencies: ["KeepWorkbench", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepMigrateTests", dependencies: ["KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
