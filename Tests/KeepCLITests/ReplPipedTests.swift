@@ -374,6 +374,7 @@ import Testing
             """)
         #expect(result.stderr == "")
         let lines = result.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == 8, "\(result.stdout)")
         #expect(Array(lines.prefix(3)) == ["{", "  \"dashboards\": []", "}"], "stored as an array: \(result.stdout)")
         #expect(lines[3].hasPrefix("WorkingCopy<") && lines[3].hasSuffix(" \"Q3 review\" modified>"))
         #expect(Array(lines.dropFirst(4)) == ["saved\tupdated", "Q3 final", "nil", "Revenue"])

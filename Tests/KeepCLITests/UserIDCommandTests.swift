@@ -98,7 +98,7 @@ import Testing
             print(keep.user)
             """)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 5, "\(result.stdout) \(result.stderr)")
+        try #require(lines.count == 5, "\(result.stdout) \(result.stderr)")
         #expect(lines[0].hasPrefix("false\tinvalid: the user id ' bob' starts or ends with white space"))
         #expect(lines[1].hasPrefix("false\tinvalid: the user id 'bob\\0' contains the control character U+0000"))
         #expect(lines[2].hasPrefix("false\tinvalid: the user id 'a\u{FFFD}' is not valid UTF-8"))

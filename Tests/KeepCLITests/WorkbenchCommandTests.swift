@@ -370,7 +370,7 @@ import Testing
             """)
         #expect(second.status == 0, "\(second.stderr)")
         let lines = second.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 3)
+        try #require(lines.count == 3, "\(second.stdout)")
         #expect(lines[0].hasPrefix("1\tfalse\tinvalid: bad argument #1 to 'discard' (an entry of keep.workbench.recoverable() expected"))
         #expect(lines[1] == "0\tnot_found")
         #expect(lines[2] == "true", "the stored session is untouched")
