@@ -46,14 +46,13 @@ struct GlobalOptions: ParsableArguments {
     /// `invalid` and exit status 2: Keep never guesses who acts.
     func actingUser() -> UserID {
         do throws(KeepError) {
-            if user != nil {
-                return try UserID(checking: Self.rawArgument(of: "--user", parsedAs: user!) ?? Array(user!.utf8))
+            if let user {
+                return try UserID(checking: Self.rawArgument(of: "--user", parsedAs: user) ?? Array(user.utf8))
             }
             for name in ["KEEP_USER", "USER"] {
                 if let value = getenv(name), value.pointee != 0 {
                     do throws(KeepError) {
-                        return try UserID(checking: Array(UnsafeBufferPointer(start: value, count: strlen(value)))
-                            .map { UInt8(bitPattern: $0) })
+                        return try UserID(checking: Self.bytes(value))
                     } catch {
                         throw KeepError(error.code, "$\(name): \(error.message)", details: error.details)
                     }
@@ -76,10 +75,7 @@ struct GlobalOptions: ParsableArguments {
     /// The last occurrence that decodes to the parsed `value` is taken (a
     /// script's own `--user` after `run FILE` is not Keep's).
     static func rawArgument(of name: String, parsedAs value: String) -> [UInt8]? {
-        let arguments = (0 ..< Int(CommandLine.argc)).map { index -> [UInt8] in
-            guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
-            return Array(UnsafeBufferPointer(start: pointer, count: strlen(pointer))).map { UInt8(bitPattern: $0) }
-        }
+        let arguments = (0 ..< Int(CommandLine.argc)).map { CommandLine.unsafeArgv[$0].map { bytes($0) } ?? [] }
         let flag = Array(name.utf8), inline = flag + [UInt8(ascii: "=")]
         var found: [UInt8]?
         var index = 1
@@ -96,6 +92,11 @@ struct GlobalOptions: ParsableArguments {
             index += 1
         }
         return found
+    }
+
+    /// The bytes of a C string, as they are (no UTF-8 repair).
+    static func bytes(_ text: UnsafePointer<CChar>) -> [UInt8] {
+        UnsafeRawBufferPointer(start: text, count: strlen(text)).map { $0 }
     }
 
     /// SPEC §6 puts the global options before the command (`keep --db x run …`);
