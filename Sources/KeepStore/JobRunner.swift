@@ -68,11 +68,12 @@ public struct JobRunner: Sendable {
         do {
             try await execute(job)
         } catch {
-            let message = (error as? KeepError)?.description ?? String(describing: error)
+            let message = (error as? KeepError)?.description ?? "\(error)"
             let attempt = job.attempts + 1
             let now = clock.now()
             // A job that can never succeed is not retried on the schedule.
-            let retryAt = error is Unrunnable ? nil : schedule.delay(kind: job.kind, attempt: attempt, error: message)
+            let unrunnable = (error as? KeepError)?.details["retry"] == "never"
+            let retryAt = unrunnable ? nil : schedule.delay(kind: job.kind, attempt: attempt, error: message)
                 .map { Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + max(0, $0)) }
             _ = try await storage.failJob(id: job.id, holder: holder, error: message, retryAt: retryAt, now: now)
             return Outcome(job: try await storage.job(id: job.id) ?? job, error: message)
@@ -81,11 +82,11 @@ public struct JobRunner: Sendable {
         return Outcome(job: try await storage.job(id: job.id) ?? job, error: nil)
     }
 
-    /// A job that no attempt can run: an unknown kind, or a payload that does
-    /// not say what to do. It goes `dead` at once, with this as its reason.
-    struct Unrunnable: Error, CustomStringConvertible {
-        var message: String
-        var description: String { KeepError(.invalid, message + "; it can never succeed, so it is dead").description }
+    /// Why no attempt can run `job`: an unknown kind, or a payload that does
+    /// not say what to do. The job goes `dead` at once, with this as its reason.
+    static func unrunnable(_ job: Job, _ problem: String) -> KeepError {
+        KeepError(.invalid, "job \(job.id): \(problem); it can never succeed, so it is dead",
+                  details: ["job": String(job.id), "retry": "never"])
     }
 
     private func execute(_ job: Job) async throws {
@@ -94,14 +95,14 @@ public struct JobRunner: Sendable {
         case SnapshotService.markLogsDeleted:
             guard let id = payload.text("snapshot_id").flatMap({ try? ResourceID($0) }),
                   let deletedAt = payload.integer("deleted_at")
-            else { throw Unrunnable(message: "job \(job.id): the payload lacks a snapshot_id (an id) or deleted_at (ms)") }
+            else { throw Self.unrunnable(job, "the payload lacks a snapshot_id (an id) or deleted_at (ms)") }
             try await markLogsDeleted(snapshotID: id, at: Timestamp(millisecondsSinceEpoch: deletedAt))
         case SnapshotService.recordVisit:
             guard let id = payload.text("snapshot_id").flatMap({ try? ResourceID($0) }),
                   let visitor = payload.text("visitor").flatMap({ try? UserID(checking: $0) }),
                   let at = payload.integer("at")
             else {
-                throw Unrunnable(message: "job \(job.id): the payload lacks a snapshot_id (an id), visitor (a user id) or at (ms)")
+                throw Self.unrunnable(job, "the payload lacks a snapshot_id (an id), visitor (a user id) or at (ms)")
             }
             guard let snapshot = try await storage.snapshot(id: id) else { return }  // deleted since: nothing to log
             let time = Timestamp(millisecondsSinceEpoch: at)
@@ -110,8 +111,7 @@ public struct JobRunner: Sendable {
                 visits.shouldCount($0, now: time)
             }
         default:
-            throw Unrunnable(message: "job \(job.id): unknown kind '\(job.kind)'; the kinds are "
-                + Self.kinds.joined(separator: ", "))
+            throw Self.unrunnable(job, "unknown kind '\(job.kind)'; the kinds are " + Self.kinds.joined(separator: ", "))
         }
     }
 
