@@ -35,7 +35,7 @@ let package = Package(
         // Policies in Lua (SPEC §4): validation, retry schedules, visit limits, save settings.
         .target(name: "KeepPolicy", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         // The `keep` table scripts use (SPEC §3), over the store.
-        .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepWorkbench", "KeepPolicy", "KeepCore", "CLua", "CLuaShim"]),
+        .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepWorkbench", "KeepPolicy", "KeepMigrate", "KeepCore", "CLua", "CLuaShim"]),
         // Working copies of sessions (SPEC §5): autosave to a local recovery
         // journal, the save lock, polling, conflicts, the activity observer.
         .target(name: "KeepWorkbench", dependencies: ["KeepStore", "KeepCore"]),
@@ -75,7 +75,7 @@ let package = Package(
         ]),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
         .testTarget(name: "KeepPolicyTests", dependencies: ["KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
-        .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepSQLite", "KeepCore"]),
+        .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepSQLite", "KeepPolicy", "KeepCore"]),
         .testTarget(name: "KeepWorkbenchTests", dependencies: ["KeepWorkbench", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepMigrateTests", dependencies: ["KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),

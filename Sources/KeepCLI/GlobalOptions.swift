@@ -11,7 +11,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The database file (default ./keep.sqlite, or $KEEP_DB).", valueName: "PATH"))
     var db: String?
 
-    @Option(help: ArgumentHelp("The acting user (default $KEEP_USER, else $USER).", valueName: "ID"))
+    @Option(help: ArgumentHelp("The acting user (default $KEEP_USER, else $USER): 1 to 128 bytes of UTF-8, no control characters, no white space at either end.", valueName: "ID"))
     var user: String?
 
     @Option(help: ArgumentHelp("The policy folder (default ./policies if it exists, else the shipped scripts/policies; or $KEEP_POLICIES).", valueName: "DIR"))
@@ -43,12 +43,32 @@ struct GlobalOptions: ParsableArguments {
 
     var databasePath: String { db ?? environment("KEEP_DB") ?? "./keep.sqlite" }
 
-    var actingUser: String { user ?? environment("KEEP_USER") ?? environment("USER") ?? "user" }
+    /// The acting user: `--user`, else $KEEP_USER, else $USER, validated
+    /// (SPEC §1 "User ids"). None of them, or a bad one, ends the command with
+    /// `invalid` and exit status 2: Keep never guesses who acts.
+    func actingUser() -> UserID {
+        do throws(KeepError) {
+            if let user {
+                return try UserID(checking: Self.rawArgument(of: "--user", parsedAs: user) ?? Array(user.utf8))
+            }
+            for name in ["KEEP_USER", "USER"] {
+                if let value = getenv(name), value.pointee != 0 {
+                    do throws(KeepError) {
+                        return try UserID(checking: Self.bytes(value))
+                    } catch {
+                        throw KeepError(error.code, "$\(name): \(error.message)", details: error.details)
+                    }
+                }
+            }
+            throw KeepError(.invalid, "no user to act as: give --user ID, or set KEEP_USER (or USER); "
+                + UserID.userIDRule)
+        } catch {
+            fail("keep: \(error)", status: ExitStatus.usage)
+        }
+    }
 
     func validate() throws {
-        if let user, user.isEmpty || user.utf8.count > 200 {
-            throw ValidationError("--user must be 1 to 200 characters")
-        }
+        if user != nil { _ = actingUser() }
         // A path that cannot name a database file is a usage error, found
         // before any work (SQLite alone would only say "unable to open").
         do {
@@ -64,6 +84,36 @@ struct GlobalOptions: ParsableArguments {
             throw ValidationError("the policy folder \(directory) (\(source)) \(problem); give a folder that holds "
                 + PolicySet.requiredFiles.joined(separator: ", "))
         }
+    }
+
+    /// The bytes of option `name`'s value as the process received them.
+    /// Swift repairs invalid UTF-8 in `CommandLine.arguments` (into U+FFFD),
+    /// which would make a different, valid id of it; argv still has the bytes.
+    /// The last occurrence that decodes to the parsed `value` is taken (a
+    /// script's own `--user` after `run FILE` is not Keep's).
+    static func rawArgument(of name: String, parsedAs value: String) -> [UInt8]? {
+        let arguments = (0 ..< Int(CommandLine.argc)).map { CommandLine.unsafeArgv[$0].map { bytes($0) } ?? [] }
+        let flag = Array(name.utf8), inline = flag + [UInt8(ascii: "=")]
+        var found: [UInt8]?
+        var index = 1
+        while index < arguments.count {
+            let argument = arguments[index]
+            var candidate: [UInt8]?
+            if argument == flag, index + 1 < arguments.count {
+                candidate = arguments[index + 1]
+                index += 1
+            } else if argument.starts(with: inline) {
+                candidate = Array(argument.dropFirst(inline.count))
+            }
+            if let candidate, String(decoding: candidate, as: UTF8.self) == value { found = candidate }
+            index += 1
+        }
+        return found
+    }
+
+    /// The bytes of a C string, as they are (no UTF-8 repair).
+    static func bytes(_ text: UnsafePointer<CChar>) -> [UInt8] {
+        UnsafeRawBufferPointer(start: text, count: strlen(text)).map { $0 }
     }
 
     /// Opens the database for a command: read-only for commands that only

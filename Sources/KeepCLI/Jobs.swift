@@ -36,7 +36,7 @@ extension Keep {
                 } else if jobs.isEmpty {
                     print("no jobs")
                 } else {
-                    for job in jobs { print(JobCommand.line(job, error: job.lastError)) }
+                    print(JobCommand.table(jobs.map { ($0, $0.lastError) }))
                 }
             }
         }
@@ -50,8 +50,17 @@ extension Keep {
                 let runner = JobRunner(storage: try JobCommand.open(global), schedule: policies.retry,
                                        visits: policies.visits, holder: "keep-jobs:\(getpid())")
                 let outcomes = try JobCommand.wait { try await runner.runDue() }
-                if outcomes.isEmpty { print("no due jobs") }
-                for outcome in outcomes { print(JobCommand.line(outcome.job, error: outcome.error)) }
+                if outcomes.isEmpty {
+                    print("no due jobs")
+                    return
+                }
+                print(JobCommand.table(outcomes.map { ($0.job, $0.error) }))
+                let failed = outcomes.filter { $0.error != nil }
+                guard failed.isEmpty else {
+                    let ids = failed.map { "\($0.job.id) (\($0.job.state == .dead ? "dead" : "will retry"))" }
+                    fail("keep: \(failed.count) of \(outcomes.count) jobs failed: "
+                        + ids.joined(separator: ", "), status: ExitStatus.failure)
+                }
             }
         }
 
@@ -67,7 +76,7 @@ extension Keep {
                                        visits: policies.visits, holder: "keep-jobs:\(getpid())")
                 let id = self.id
                 let outcome = try JobCommand.wait { try await runner.run(id: id) }
-                print(JobCommand.line(outcome.job, error: outcome.error))
+                print(JobCommand.table([(outcome.job, outcome.error)]))
                 if outcome.error != nil { throw ExitCode(ExitStatus.failure) }
             }
         }
@@ -104,10 +113,15 @@ enum JobCommand {
         }
     }
 
-    static func line(_ job: Job, error: String?) -> String {
-        var text = "\(job.id)\t\(job.kind)\t\(job.state.rawValue)\tattempts=\(job.attempts)\tnext=\(job.nextRunAt.iso8601)"
-        if let error { text += "\terror=\(error)" }
-        return text
+    /// Jobs under a header, one a line, columns split by tabs. Done and dead
+    /// jobs have no next run ("-"); `error` is the attempt's or the last one.
+    static func table(_ rows: [(job: Job, error: String?)]) -> String {
+        var lines = ["id\tkind\tstate\tattempts\tnext_run_at\tlast_error"]
+        for (job, error) in rows {
+            let next = job.state == .done || job.state == .dead ? "-" : job.nextRunAt.iso8601
+            lines.append("\(job.id)\t\(job.kind)\t\(job.state.rawValue)\t\(job.attempts)\t\(next)\t\(error ?? "-")")
+        }
+        return lines.joined(separator: "\n")
     }
 
     static func fields(_ job: Job, error: String?) -> [String: Any] {

@@ -40,11 +40,15 @@ extension Keep {
                 let runner = try options.runner(global, readOnly: true, validating: false)
                 let status = try MigrateCommand.attempt { try runner.status() }
                 let lock = try MigrateCommand.attempt { try runner.lock() }
+                var failures: [String: [MigrationFailure]] = [:]
+                for entry in status.entries where (entry.record?.failed ?? 0) > 0 || entry.state == .rolledBack {
+                    failures[entry.id] = try MigrateCommand.attempt { try runner.failures(of: entry.id) }
+                }
                 CommandDatabase.close()
                 if options.json {
-                    MigrateCommand.printJSON(MigrateCommand.statusFields(status, lock: lock))
+                    MigrateCommand.printJSON(MigrateCommand.statusFields(status, lock: lock, failures: failures))
                 } else {
-                    print(MigrateCommand.describe(status, lock: lock, folder: options.dir))
+                    print(MigrateCommand.describe(status, lock: lock, failures: failures, folder: options.dir))
                 }
             }
         }
@@ -58,6 +62,8 @@ extension Keep {
             var to: String?
             @Option(help: ArgumentHelp("Show up to N changed documents per migration.", valueName: "N"))
             var samples = 3
+
+            func validate() throws { try MigrateCommand.validate(samples: samples) }
 
             func run() throws {
                 try MigrateCommand.up(global, options, to: to, accepting: [], dryRun: true, samples: samples)
@@ -77,11 +83,24 @@ extension Keep {
             var acceptChanged: [String] = []
             @Flag(help: "Do not keep the previous content of changed documents (no rollback possible).")
             var noBackup = false
+            @Option(help: ArgumentHelp("With --dry-run: show up to N changed documents per migration (default 3).",
+                                       valueName: "N"))
+            var samples: Int?
+
+            func validate() throws {
+                if let samples {
+                    guard dryRun else {
+                        throw ValidationError("--samples shows what a dry run would change: add --dry-run (or use `keep migrate plan`)")
+                    }
+                    try MigrateCommand.validate(samples: samples)
+                }
+            }
 
             func run() throws {
                 var options = self.options
                 options.keepsBackup = !noBackup
-                try MigrateCommand.up(global, options, to: to, accepting: acceptChanged, dryRun: dryRun, samples: 3)
+                try MigrateCommand.up(global, options, to: to, accepting: acceptChanged, dryRun: dryRun,
+                                      samples: samples ?? 3)
             }
         }
 
@@ -94,6 +113,12 @@ extension Keep {
             var id: String
 
             func run() throws {
+                // Nothing ran where there is no database: say so instead of creating one.
+                guard access(global.databasePath, F_OK) == 0 else {
+                    fail("keep: not_found: there is no database at \(global.databasePath), so no migration ran there "
+                        + "and there is nothing to roll back (give --db, or $KEEP_DB, for the database it ran on)",
+                         status: ExitStatus.failure)
+                }
                 let runner = try options.runner(global, readOnly: false)
                 let report = try MigrateCommand.attempt(interruptible: true) { try runner.rollback(id) }
                 MigrateCommand.finish(report, json: options.json)
@@ -183,6 +208,12 @@ struct MigrateOptions: ParsableArguments {
 
 /// What the migrate commands share: error handling, reports, progress.
 enum MigrateCommand {
+    static func validate(samples: Int) throws {
+        guard samples >= 0, samples <= 1000 else {
+            throw ValidationError("--samples must be between 0 and 1000 documents")
+        }
+    }
+
     static func up(_ global: GlobalOptions, _ options: MigrateOptions, to: String?, accepting: [String], dryRun: Bool,
                    samples: Int) throws {
         let runner = try options.runner(global, readOnly: dryRun, samples: samples)
@@ -247,11 +278,13 @@ enum MigrateCommand {
                     + "failed \(entry.failed)" + String(format: " (%.2f s%@)", seconds, rate))
             }
             if let error = entry.error { lines.append("  error: \(error)") }
-            // A stopped migration's one failure is its error, printed above.
-            for failure in entry.failures.prefix(20) where entry.state != "failed" {
+            // The failure that stopped a migration (or a dry run) is its error, printed above.
+            let listed = entry.failures.filter { entry.error?.hasPrefix("\($0.kind) \($0.id):") != true }
+            for failure in listed.prefix(20) {
                 lines.append("  \(failure.kind) \(failure.id): \(failure.message)")
             }
-            if entry.failures.count > 20 { lines.append("  … \(entry.failures.count - 20) more (see --json)") }
+            if listed.count > 20 { lines.append("  … \(listed.count - 20) more (see --json)") }
+            for warning in entry.warnings { lines.append("  warning: \(warning)") }
             for sample in entry.samples {
                 lines.append("  \(sample.kind) \(sample.id):")
                 if let title = sample.title { lines.append("    title: \(quoted(title.before)) → \(quoted(title.after))") }
@@ -270,20 +303,45 @@ enum MigrateCommand {
 
     static func quoted(_ text: String?) -> String { text.map { "\"\($0)\"" } ?? "nil" }
 
-    static func describe(_ status: MigrationStatus, lock: MigrationLock?, folder: String) -> String {
+    /// The state `status` shows: a migration the ledger says is running
+    /// while no live runner holds the lock was interrupted (Ctrl-C, a crash);
+    /// the next `up` resumes it from its checkpoint.
+    static func shownState(_ entry: MigrationStatus.Entry, lock: MigrationLock?, now: Timestamp) -> String {
+        if entry.state == .running, lock.map({ $0.expiresAt <= now }) ?? true { return "interrupted" }
+        return entry.state.rawValue
+    }
+
+    static func describe(_ status: MigrationStatus, lock: MigrationLock?, failures: [String: [MigrationFailure]] = [:],
+                         folder: String) -> String {
         guard !status.entries.isEmpty else { return "no migrations in \(folder) (create one with `keep migrate new NAME`)" }
+        let now = KeepClock.system.now()
         let width = status.entries.map(\.fileName.count).max() ?? 0
         var lines: [String] = []
         for entry in status.entries {
+            let state = shownState(entry, lock: lock, now: now)
             var line = entry.fileName.padding(toLength: width + 2, withPad: " ", startingAt: 0)
-                + entry.state.rawValue.replacingOccurrences(of: "_", with: " ")
+                + state.replacingOccurrences(of: "_", with: " ")
             if let record = entry.record, entry.state != .pending {
                 line += "  scanned \(record.scanned), changed \(record.changed), failed \(record.failed)"
+                if entry.state == .failed { line += " before it stopped" }
                 if let finished = record.finishedAt, entry.state == .applied { line += ", at \(finished)" }
                 if let checkpoint = record.checkpoint, [.running, .failed].contains(entry.state) {
                     line += ", checkpoint \(checkpoint.kind.rawValue) \(checkpoint.id)"
                 }
+                if state == "interrupted" {
+                    line += "\n    its runner is gone (no live lock); `keep migrate up` resumes it after the checkpoint"
+                }
                 if let error = record.lastError, entry.state == .failed { line += "\n    error: \(error)" }
+            }
+            let documents = failures[entry.id] ?? []
+            for failure in documents.prefix(20) {
+                line += "\n    \(failure.message.hasPrefix("rollback:") ? "left" : "skipped") "
+                    + "\(failure.kind.rawValue) \(failure.id): \(failure.message)"
+            }
+            if documents.count > 20 { line += "\n    … \(documents.count - 20) more (see --json)" }
+            if let other = entry.otherFile {
+                line += "\n    ! \(folder) has \(other.fileName) with this number instead: a different migration "
+                    + "(up is blocked; see `keep migrate up`)"
             }
             if entry.fileChanged { line += "\n    ! the file changed since it ran (up is blocked until --accept-changed \(entry.id))" }
             if entry.fileMissing { line += "\n    ! the file is gone from \(folder)" }
@@ -300,10 +358,17 @@ enum MigrateCommand {
         return lines.joined(separator: "\n")
     }
 
-    static func statusFields(_ status: MigrationStatus, lock: MigrationLock?) -> [String: Any] {
+    static func statusFields(_ status: MigrationStatus, lock: MigrationLock?,
+                             failures: [String: [MigrationFailure]] = [:]) -> [String: Any] {
+        let now = KeepClock.system.now()
         let migrations: [[String: Any]] = status.entries.map { entry in
-            var fields: [String: Any] = ["id": entry.id, "file": entry.fileName, "state": entry.state.rawValue,
+            var fields: [String: Any] = ["id": entry.id, "file": entry.fileName,
+                                         "state": shownState(entry, lock: lock, now: now),
                                          "file_changed": entry.fileChanged, "file_missing": entry.fileMissing]
+            if let other = entry.otherFile { fields["other_file"] = other.fileName }
+            if let documents = failures[entry.id] {
+                fields["failures"] = documents.map { ["kind": $0.kind.rawValue, "id": $0.id.rawValue, "message": $0.message] }
+            }
             if let record = entry.record {
                 fields["scanned"] = record.scanned
                 fields["changed"] = record.changed

@@ -43,8 +43,7 @@ extension Keep {
                 runTimers: { context.runDueTimers() },
                 nextTimer: { context.timers.nextDeadline.map { $0.millisecondsSinceEpoch - context.clock.now().millisecondsSinceEpoch } })
             let host = ReplSession.Host(banner: banner(user: context.user), switchUser: { user in
-                try KeepAPI.switchUser(to: user, in: state, context: context)
-                return "acting as \(user)"
+                "acting as \(try KeepAPI.switchUser(to: user, in: state, context: context))"
             }, activity: activity)
             let interactive = isatty(STDIN_FILENO) == 1
             let home = global.environment("HOME")

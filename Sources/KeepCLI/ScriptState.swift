@@ -21,7 +21,7 @@ extension GlobalOptions {
         let recovery = ScriptContext.RecoveryLocation(root: RecoveryJournal.defaultRoot(
             environment: ["XDG_STATE_HOME": environment("XDG_STATE_HOME"), "HOME": environment("HOME")].compactMapValues { $0 }),
                                                       databasePath: databasePath)
-        let context = ScriptContext(user: actingUser, holder: holder, recovery: recovery,
+        let context = ScriptContext(user: actingUser(), holder: holder, recovery: recovery,
                                     loadPolicies: { try options.loadPolicies(watch: true) },
                                     closeStorage: { storage in
                                         do {

@@ -147,6 +147,9 @@ public final class LuaState {
         if lua_getupvalue(L, index, 1) == nil { stack.pushNil() }
     }
 
+    /// The Lua release Keep is built with, e.g. "Lua 5.4.4" (`keep --version`).
+    public static var release: String { String(cString: keep_lua_release()) }
+
     /// Installs the SIGINT handler that interrupts interruptible calls (it
     /// only sets a flag; the count hook raises `interrupted`).
     public static func installInterruptHandler() { keep_install_sigint_handler() }

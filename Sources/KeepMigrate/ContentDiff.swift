@@ -1,16 +1,17 @@
 /// Line differences between two canonical JSON texts, for the sample diffs
 /// of `keep migrate plan`: common leading and trailing lines are dropped,
 /// the middle is aligned by longest common subsequence when it is small
-/// enough, and shown whole otherwise.
-enum ContentDiff {
+/// enough, and shown whole otherwise. Also `w:diff()` of working copies.
+public enum ContentDiff {
     /// At most this many lines are returned; the last says how many more there were.
     static let lineLimit = 40
     /// Middles longer than this (in lines, either side) are not aligned.
     static let alignLimit = 2_000
 
-    static func lines(before: String, after: String) -> [String] {
-        let old = before.split(separator: "\n", omittingEmptySubsequences: false)
-        let new = after.split(separator: "\n", omittingEmptySubsequences: false)
+    public static func lines(before: String, after: String) -> [String] {
+        // Empty text has no lines (a working copy not saved yet is compared with nothing).
+        let old = before.isEmpty ? [] : before.split(separator: "\n", omittingEmptySubsequences: false)
+        let new = after.isEmpty ? [] : after.split(separator: "\n", omittingEmptySubsequences: false)
         var prefix = 0
         while prefix < old.count, prefix < new.count, old[prefix] == new[prefix] { prefix += 1 }
         var suffix = 0

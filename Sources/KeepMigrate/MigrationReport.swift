@@ -26,11 +26,13 @@ public struct MigrationReport: Sendable, Encodable {
         public var conflicts: Int64?
         public var gone: Int64?
         public var error: String?
+        /// What `up` did that has no effect (returning a value, changing `doc.id`), each once.
+        public var warnings: [String] = []
 
         enum CodingKeys: String, CodingKey {
             case id, file, description, target, state, resumed, scanned, changed, failed
             case elapsedMilliseconds = "elapsed_ms"
-            case failures, samples, restored, conflicts, gone, error
+            case failures, samples, restored, conflicts, gone, error, warnings
         }
     }
 

@@ -59,6 +59,13 @@ public final class MigrationRunner {
         return MigrationStatus(directory: directory, ledger: try blocking { try await storage.migrationLedger() })
     }
 
+    /// The documents recorded for migration `id`: those `up --on-error skip`
+    /// left as they were, and those a rollback could not restore.
+    public func failures(of id: String) throws -> [MigrationFailure] {
+        let storage = storage
+        return try blocking { try await storage.migrationFailures(migration: id) }
+    }
+
     /// The lock as stored (live or expired), for `status`.
     public func lock() throws -> MigrationLock? {
         let storage = storage
@@ -81,7 +88,9 @@ public final class MigrationRunner {
         var report = MigrationReport(dryRun: dryRun)
         if dryRun {
             for entry in preview.pending {
-                report.migrations.append(try simulate(entry, scripts[entry.id]!))
+                var result = try simulate(entry, scripts[entry.id]!)
+                result.warnings = scripts[entry.id]!.warnings
+                report.migrations.append(result)
             }
             return report
         }
@@ -95,7 +104,8 @@ public final class MigrationRunner {
                 try save(record, startingOver: false)
             }
             for entry in pending {
-                let result = try apply(entry, scripts[entry.id]!, keeper)
+                var result = try apply(entry, scripts[entry.id]!, keeper)
+                result.warnings = scripts[entry.id]!.warnings
                 report.migrations.append(result)
                 if result.state != MigrationRecord.State.applied.rawValue { break }
             }
@@ -157,6 +167,8 @@ public final class MigrationRunner {
         // Batch N commits on the store's writer while this thread reads and
         // transforms batch N + 1; one commit in flight keeps them in order.
         let commits = CommitPipeline()
+        /// Documents of the batch in flight: if its commit stops the run, they were looked at but not written.
+        var inFlight: Int64 = 0
         // However the loop ends, nothing is left writing behind the caller's back.
         defer { _ = try? commits.wait() }
         /// Waits for the commit in flight; a document that failed inside it (`redo`) stops the run.
@@ -167,8 +179,9 @@ public final class MigrationRunner {
             } catch let error as KeepError where error.details[Self.stopKey] != nil {
                 let failure = MigrationFailure(kind: DocumentKind(rawValue: error.details["kind"]?.text ?? "") ?? .session,
                                                id: try ResourceID(error.details["id"]?.text ?? ""), message: error.message)
-                return try stop(&record, result, at: failure, since: lastSubmitted)
+                return try stop(&record, result, at: failure, looked: inFlight, since: lastSubmitted)
             }
+            inFlight = 0
             progress(MigrationProgress(id: record.id, file: script.file.fileName, done: record.scanned, total: total,
                                        changed: record.changed, failed: record.failed,
                                        elapsedSeconds: Self.seconds(since: started),
@@ -187,7 +200,7 @@ public final class MigrationRunner {
                 var changes: [MigrationChange] = []
                 var unchanged: [MigrationDocument] = []
                 var failures: [MigrationFailure] = []
-                for document in documents {
+                for (index, document) in documents.enumerated() {
                     try checkInterrupt()
                     switch try script.transform(document) {
                     case .unchanged: unchanged.append(document)
@@ -196,7 +209,7 @@ public final class MigrationRunner {
                         let failure = MigrationFailure(kind: kind, id: document.id, message: message)
                         if onError == .stop {
                             if let stopped = try settle() { return stopped }
-                            return try stop(&record, result, at: failure, since: lastSubmitted)
+                            return try stop(&record, result, at: failure, looked: Int64(index + 1), since: lastSubmitted)
                         }
                         failures.append(failure)
                     }
@@ -208,6 +221,7 @@ public final class MigrationRunner {
                                            checkpoint: MigrationCheckpoint(kind: kind, id: last.id),
                                            elapsedMilliseconds: Self.milliseconds(between: lastSubmitted, submitted))
                 lastSubmitted = submitted
+                inFlight = Int64(documents.count)
                 let now = clock.now()
                 commits.submit {
                     try await storage.commitMigrationBatch(batch, holder: holder, now: now,
@@ -241,10 +255,12 @@ public final class MigrationRunner {
 
     /// `--on-error stop`: the failing batch is not written; the record keeps
     /// the checkpoint before it and says what failed.
-    /// The report's counts are the ledger's: what committed batches did (the
-    /// failing document's batch did not commit; the error names it).
+    /// The ledger counts what committed batches did; the report adds the
+    /// `looked` documents of the failing batch (up to the failing one) to
+    /// `scanned` and the failing document to `failed`, so that it agrees with
+    /// the error below it. Nothing of that batch was written (`changed`).
     private func stop(_ record: inout MigrationRecord, _ entry: MigrationReport.Entry,
-                      at failure: MigrationFailure, since lastCommit: ContinuousClock.Instant) throws
+                      at failure: MigrationFailure, looked: Int64, since lastCommit: ContinuousClock.Instant) throws
         -> MigrationReport.Entry {
         record.state = .failed
         record.lastError = "\(failure.kind.rawValue) \(failure.id): \(failure.message)"
@@ -252,9 +268,9 @@ public final class MigrationRunner {
         try save(record, startingOver: false)
         var result = entry
         result.state = record.state.rawValue
-        result.scanned = record.scanned
+        result.scanned = record.scanned + max(1, looked)
         result.changed = record.changed
-        result.failed = record.failed
+        result.failed = record.failed + 1
         result.elapsedMilliseconds = record.elapsedMilliseconds
         result.error = record.lastError
         result.failures = [MigrationReport.Failure(kind: failure.kind.rawValue, id: failure.id.rawValue,

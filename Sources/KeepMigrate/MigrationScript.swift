@@ -79,13 +79,36 @@ public final class MigrationScript: @unchecked Sendable {
         self.target = target
     }
 
+    /// Calls `up` and returns the three fields it may change, then what it
+    /// did that has no effect (a warning, or nil): returning values, or
+    /// changing one of the read-only facts.
     static let runnerSource = """
         local up = ...
+        local select = select
         return function(doc)
-          up(doc)
-          return doc.title, doc.description, doc.data
+          local id, owner, kind = doc.id, doc.owner, doc.kind
+          local count, first = select("#", up(doc)), nil
+          local warning
+          if doc.id ~= id or doc.owner ~= owner or doc.kind ~= kind then
+            warning = "up changes doc.id, doc.owner or doc.kind, which has no effect: they are read-only facts; "
+              .. "a migration changes doc.data, doc.title and doc.description"
+          elseif count > 0 then
+            warning = "up returns a value, which is ignored: change doc in place (doc.data, doc.title, "
+              .. "doc.description) or assign doc.data = new_value"
+          end
+          return doc.title, doc.description, doc.data, warning
         end
         """
+
+    /// What `up` did that had no effect, each said once, with the first
+    /// document it happened on (the report shows them as warnings).
+    public var warnings: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return noticed
+    }
+
+    private var noticed: [String] = []
 
     static func shapeError(_ file: MigrationFile, _ problem: String) -> KeepError {
         KeepError(.invalid, "\(file.fileName) \(problem)", details: ["file": .text(file.fileName)])
@@ -124,11 +147,15 @@ public final class MigrationScript: @unchecked Sendable {
         }
         stack.setField("data", of: -2)
         do throws(LuaError) {
-            try lua.call(arguments: 1, results: 3, budget: budget)
+            try lua.call(arguments: 1, results: 4, budget: budget)
         } catch {
             if error.keepError?.code == .interrupted { throw KeepError(.interrupted, "the migration was interrupted") }
             return .failed(error.description)
         }
+        if let warning = stack.text(at: -1), !noticed.contains(where: { $0.hasPrefix(warning) }) {
+            noticed.append("\(warning) (first seen on \(document.kind.rawValue) \(document.id))")
+        }
+        stack.pop()
         guard stack.type(at: -3) == .string else {
             return .failed("up left doc.title as \(stack.typeName(at: -3)); it must be a string")
         }

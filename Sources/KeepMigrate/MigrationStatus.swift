@@ -15,6 +15,11 @@ public struct MigrationStatus: Sendable {
         public var name: String
         public var file: MigrationFile?
         public var record: MigrationRecord?
+        /// A file in the folder with this entry's number that is not the
+        /// migration that ran under it (another name and another checksum):
+        /// `up` refuses to run until one of the two is renumbered or the
+        /// folder is the right one.
+        public var otherFile: MigrationFile?
 
         public var state: State {
             guard let record else { return .pending }
@@ -34,7 +39,7 @@ public struct MigrationStatus: Sendable {
         }
 
         /// In the ledger, but its file is gone.
-        public var fileMissing: Bool { file == nil }
+        public var fileMissing: Bool { file == nil && otherFile == nil }
 
         /// What `up` would run: never ran, ran in part, or rolled back.
         public var isPending: Bool { file != nil && [.pending, .running, .failed, .rolledBack].contains(state) }
@@ -52,7 +57,13 @@ public struct MigrationStatus: Sendable {
         var entries = directory.files.map { Entry(id: $0.id, name: $0.name, file: $0, record: nil) }
         for record in ledger {
             if let index = entries.firstIndex(where: { Int($0.id) == Int(record.id) }) {
-                entries[index].record = record
+                let file = entries[index].file!
+                // Matched by number and name; a renamed file with the same content is the same migration.
+                if file.name == record.name || file.checksum == record.checksum {
+                    entries[index].record = record
+                } else {
+                    entries[index] = Entry(id: record.id, name: record.name, file: nil, record: record, otherFile: file)
+                }
             } else {
                 entries.append(Entry(id: record.id, name: record.name, file: nil, record: record))
             }
@@ -70,6 +81,17 @@ public struct MigrationStatus: Sendable {
         if let unfinished = entries.first(where: { $0.state == .rollingBack }) {
             throw KeepError(.conflict, "the rollback of \(unfinished.fileName) did not finish; finish it with "
                 + "`keep migrate rollback \(unfinished.id)` before running migrations")
+        }
+        let mismatched = entries.filter { $0.otherFile != nil }
+        if !mismatched.isEmpty {
+            let lines = mismatched.map { entry in
+                "  \(entry.otherFile!.fileName) has the number of \(entry.fileName), which ran here "
+                    + "(\(entry.state.rawValue.replacingOccurrences(of: "_", with: " ")), checksum \(entry.record!.checksum.prefix(12))…)"
+            }
+            throw KeepError(.conflict, "the folder has files that are not the migrations that ran under their numbers:\n"
+                + lines.joined(separator: "\n")
+                + "\nRun with the folder those migrations came from (--dir), or renumber the new files above the "
+                + "highest that ran")
         }
         let changed = entries.filter { $0.fileChanged && !accepted.contains($0.id) }
         if !changed.isEmpty {

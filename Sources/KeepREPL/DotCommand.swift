@@ -27,7 +27,8 @@ struct DotCommand: Equatable {
         the last result is in _. Incomplete input continues on a ...> prompt.
 
         Sessions (your private, editable work):
-          s = keep.sessions.create{title = "Q3 review", content = {dashboards = {}}}
+          s = keep.sessions.create{title = "Q3 review", content = {dashboards = json.array()}}
+              ({} alone is stored as an object; json.array() makes an empty array [])
           keep.sessions.list{}                  a page of your sessions, newest first
           keep.sessions.list{title_contains = "q3", sort_by = "title"}
           s = keep.sessions.get("Ab3_x9Kq2LmZ")   open one by its id
@@ -39,8 +40,13 @@ struct DotCommand: Equatable {
           keep.snapshots.list{}  keep.snapshots.get(id)  snap:to_session{title = "copy"}
           keep.visits.list{}                    snapshots you have opened
         Working copies (edit, autosave to a local journal, save with conflict handling):
-          w = keep.workbench.open(s.id)  w:edit(function(d) d.title = "Q3" end)  w:save()
-          w.has_changes  w.out_of_sync  keep.workbench.recoverable()  keep.activity.state
+          w = keep.workbench.open(s.id)
+          w:edit(function(d) table.insert(d.dashboards, {name = "Revenue"}) end)   d: the content
+          w.title = "Q3 final"                  the session's title (and w.description)
+          w:diff()  w:save()                    what a save would change; save it
+          w:save{on_conflict = "merge"}         resolve a conflict so for this save only
+          w.has_changes  w.out_of_sync  keep.activity.state
+          keep.workbench.recoverable()  keep.workbench.discard(entry)   unsaved copies
         A page shows its items; for the next, repeat the call with page_token = _.next_token added:
           keep.sessions.list{sort_by = "title", page_token = _.next_token}
 

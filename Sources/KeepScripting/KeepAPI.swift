@@ -46,7 +46,8 @@ public enum KeepAPI {
         }
         table("workbench", in: keep, stack, [
             ("open", workbench.open), ("new", workbench.new), ("recoverable", workbench.recoverable),
-            ("recover", workbench.recover), ("copies", workbench.copies), ("wait", workbench.wait),
+            ("recover", workbench.recover), ("discard", workbench.discard), ("copies", workbench.copies),
+            ("wait", workbench.wait),
         ])
         workbench.installActivity(in: keep, stack)
         table("policy", in: keep, stack, [("status", { stack in try policyStatus(stack, context: context) })])
@@ -113,21 +114,20 @@ public enum KeepAPI {
     }
 
     /// Makes `user` the acting user of `context` and of `keep.user` in
-    /// `state` (the REPL's `.user ID`). Throws `invalid` for a bad id.
-    public static func switchUser(to user: UserID, in state: LuaState, context: ScriptContext) throws(KeepError) {
-        guard !user.isEmpty, user.utf8.count <= 200 else {
-            throw KeepError(.invalid, "a user id is 1 to 200 characters")
-        }
+    /// `state` (the REPL's `.user ID`), and returns it normalized. Throws
+    /// `invalid` for a bad id (SPEC §1 "User ids").
+    @discardableResult
+    public static func switchUser(to text: String, in state: LuaState, context: ScriptContext) throws(KeepError)
+        -> UserID {
+        let user = try UserID(checking: text)
         context.user = user
         setUserField(state.stack, user)
+        return user
     }
 
     /// keep.as(user, fn, ...): calls fn with `user` as the acting user, then restores it.
     private static func actAs(_ stack: LuaStack, context: ScriptContext) throws -> Int32 {
-        let user = try stack.checkText(1)
-        guard !user.isEmpty, user.utf8.count <= 200 else {
-            throw stack.argumentError(1, "a user id of 1 to 200 characters expected")
-        }
+        let user = try UserID(checking: try stack.checkBytes(1))
         guard stack.type(at: 2) == .function else {
             throw stack.argumentError(2, "function expected, got \(stack.typeName(at: 2))")
         }

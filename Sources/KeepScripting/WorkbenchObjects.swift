@@ -5,6 +5,7 @@ import CLua
 import CLuaShim
 import KeepCore
 import KeepLua
+import KeepMigrate
 import KeepStore
 import KeepWorkbench
 
@@ -165,9 +166,10 @@ final class WorkbenchObjects: @unchecked Sendable {
         }
         hostClass.method("save") { [weak self] handle, stack in
             guard let self else { throw WorkbenchObjects.released }
+            let onConflict = try Self.conflictDecision(stack, 2)
             let workbench = try self.workbench
             let copy = handle.copy
-            switch try blocking({ try await workbench.save(copy) }) {
+            switch try blocking({ try await workbench.save(copy, onConflict: onConflict) }) {
             case .saved(let resolution):
                 stack.push("saved")
                 stack.push(resolution.rawValue)
@@ -176,6 +178,10 @@ final class WorkbenchObjects: @unchecked Sendable {
             case .inProgress: stack.push("in_progress")
             }
             return 1
+        }
+        hostClass.method("diff") { [weak self] handle, stack in
+            guard let self else { throw WorkbenchObjects.released }
+            return try self.diff(handle.copy, stack)
         }
         hostClass.method("save_as") { [weak self] handle, stack in
             guard let self else { throw WorkbenchObjects.released }
@@ -222,6 +228,69 @@ final class WorkbenchObjects: @unchecked Sendable {
             stack.push(try self.workbench.close(handle.copy, discard: discard).rawValue)
             return 1
         }
+    }
+
+    /// The options of `w:save{on_conflict = choice, fallback = choice}`: what
+    /// this save does on a conflict instead of save.lua's `on_conflict`; nil
+    /// (the policy decides) when not given.
+    static func conflictDecision(_ stack: LuaStack, _ index: Int32) throws -> ConflictDecision? {
+        let options = try OptionTable(stack, index, function: "WorkingCopy:save", allowed: ["on_conflict", "fallback"])
+        let choices = ConflictChoice.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        func choice(_ key: String) throws -> ConflictChoice? {
+            guard let text = try options.text(key) else { return nil }
+            guard let choice = ConflictChoice(rawValue: text) else {
+                throw KeepError(.invalid, "WorkingCopy:save: \(key) must be one of \(choices), got \"\(text)\"")
+            }
+            return choice
+        }
+        let fallback = try choice("fallback")
+        guard let chosen = try choice("on_conflict") else {
+            if fallback != nil { throw KeepError(.invalid, "WorkingCopy:save: fallback goes with on_conflict = \"merge\"") }
+            return nil
+        }
+        if let fallback {
+            guard chosen == .merge else {
+                throw KeepError(.invalid, "WorkingCopy:save: fallback goes with on_conflict = \"merge\", not \"\(chosen.rawValue)\"")
+            }
+            guard fallback != .merge else {
+                throw KeepError(.invalid, "WorkingCopy:save: merge's fallback must be \"reject\", \"overwrite\" or \"fork\"")
+            }
+        }
+        return ConflictDecision(chosen, fallback: fallback ?? .reject)
+    }
+
+    /// w:diff() → what saving would change in the stored session, as text
+    /// (nil when nothing): title and description changes, then the content's
+    /// changed lines (canonical JSON, `-` stored, `+` this copy), the diff
+    /// `keep migrate plan` shows. A new copy is compared with nothing.
+    private func diff(_ copy: WorkingCopy, _ stack: LuaStack) throws -> Int32 {
+        _ = try workbench
+        var stored: Session?
+        if let id = copy.sessionID {
+            let (user, service) = (context.user, try context.sessions)
+            stored = try blocking { try await service.get(as: user, id: id) }
+        }
+        /// Canonical JSON when the text is JSON (so key order and spacing do not show), else the text.
+        func canonical(_ text: String) -> String {
+            guard !text.isEmpty, (try? stack.pushDecodedJSON(text)) != nil else { return text }
+            defer { stack.pop() }
+            return (try? stack.canonicalJSON(at: -1)) ?? text
+        }
+        func quoted(_ text: String?) -> String { text.map { "\"\($0)\"" } ?? "nil" }
+        var lines: [String] = []
+        if stored?.title != copy.title { lines.append("title: \(quoted(stored?.title)) → \(quoted(copy.title))") }
+        if stored?.description != copy.description {
+            lines.append("description: \(quoted(stored?.description)) → \(quoted(copy.description))")
+        }
+        let (before, after) = (canonical(stored?.content ?? ""), canonical(copy.content))
+        if before != after { lines += ContentDiff.lines(before: before, after: after) }
+        guard !lines.isEmpty else {
+            stack.pushNil()
+            return 1
+        }
+        let header = stored.map { "--- session \($0.id) v\($0.version) (stored)" } ?? "--- (not saved yet)"
+        stack.push(([header, "+++ working copy \(copy.copyID)"] + lines).joined(separator: "\n"))
+        return 1
     }
 
     static func content(_ stack: LuaStack, _ index: Int32, function: String) throws -> String {
@@ -290,20 +359,33 @@ final class WorkbenchObjects: @unchecked Sendable {
 
     /// keep.workbench.recover(entry or copy_id) → WorkingCopy.
     func recover(_ stack: LuaStack) throws -> Int32 {
-        let copyID: String
-        switch stack.type(at: 1) {
-        case .table:
-            guard case .string = stack.rawField("copy_id", of: 1), let id = stack.rawField("copy_id", of: 1).text else {
-                throw stack.argumentError(1, "an entry of keep.workbench.recoverable() expected (it has no copy_id)")
-            }
-            copyID = id
-        case .string: copyID = try stack.checkText(1)
-        default:
-            throw stack.argumentError(1, "an entry of keep.workbench.recoverable() or its copy_id expected, got \(stack.typeName(at: 1))")
-        }
+        let copyID = try journalEntryID(stack, 1)
         let (workbench, user) = (try self.workbench, context.user)
         push(try blocking { try await workbench.recover(copyID, as: user) }, workbench: workbench, on: stack)
         return 1
+    }
+
+    /// keep.workbench.discard(entry or copy_id): deletes a journaled copy
+    /// not wanted back (an entry of keep.workbench.recoverable()).
+    func discard(_ stack: LuaStack) throws -> Int32 {
+        let copyID = try journalEntryID(stack, 1)
+        let (workbench, user) = (try self.workbench, context.user)
+        try workbench.discard(copyID, as: user)
+        return 0
+    }
+
+    /// The copy id of argument `index`: an entry of keep.workbench.recoverable(), or the id itself.
+    private func journalEntryID(_ stack: LuaStack, _ index: Int32) throws -> String {
+        switch stack.type(at: index) {
+        case .table:
+            guard case .string = stack.rawField("copy_id", of: index), let id = stack.rawField("copy_id", of: index).text else {
+                throw stack.argumentError(index, "an entry of keep.workbench.recoverable() expected (it has no copy_id)")
+            }
+            return id
+        case .string: return try stack.checkText(index)
+        default:
+            throw stack.argumentError(index, "an entry of keep.workbench.recoverable() or its copy_id expected, got \(stack.typeName(at: index))")
+        }
     }
 
     /// keep.workbench.copies() → the working copies open in this process.

@@ -61,6 +61,9 @@ public struct JobRunner: Sendable {
         return try await attempt(job)
     }
 
+    /// The job kinds this runner knows.
+    public static let kinds = [SnapshotService.markLogsDeleted, SnapshotService.recordVisit]
+
     private func attempt(_ job: Job) async throws -> Outcome {
         do {
             try await execute(job)
@@ -68,7 +71,9 @@ public struct JobRunner: Sendable {
             let message = (error as? KeepError)?.description ?? "\(error)"
             let attempt = job.attempts + 1
             let now = clock.now()
-            let retryAt = schedule.delay(kind: job.kind, attempt: attempt, error: message)
+            // A job that can never succeed is not retried on the schedule.
+            let unrunnable = (error as? KeepError)?.details["retry"] == "never"
+            let retryAt = unrunnable ? nil : schedule.delay(kind: job.kind, attempt: attempt, error: message)
                 .map { Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + max(0, $0)) }
             _ = try await storage.failJob(id: job.id, holder: holder, error: message, retryAt: retryAt, now: now)
             return Outcome(job: try await storage.job(id: job.id) ?? job, error: message)
@@ -77,18 +82,28 @@ public struct JobRunner: Sendable {
         return Outcome(job: try await storage.job(id: job.id) ?? job, error: nil)
     }
 
+    /// Why no attempt can run `job`: an unknown kind, or a payload that does
+    /// not say what to do. The job goes `dead` at once, with this as its reason.
+    static func unrunnable(_ job: Job, _ problem: String) -> KeepError {
+        KeepError(.invalid, "job \(job.id): \(problem); it can never succeed, so it is dead",
+                  details: ["job": .integer(job.id), "retry": "never"])
+    }
+
     private func execute(_ job: Job) async throws {
         let payload = JobPayload(job.payload)
         switch job.kind {
         case SnapshotService.markLogsDeleted:
             guard let id = payload.text("snapshot_id").flatMap({ try? ResourceID($0) }),
                   let deletedAt = payload.integer("deleted_at")
-            else { throw KeepError(.invalid, "job \(job.id): payload lacks snapshot_id or deleted_at") }
+            else { throw Self.unrunnable(job, "the payload lacks a snapshot_id (an id) or deleted_at (ms)") }
             try await markLogsDeleted(snapshotID: id, at: Timestamp(millisecondsSinceEpoch: deletedAt))
         case SnapshotService.recordVisit:
             guard let id = payload.text("snapshot_id").flatMap({ try? ResourceID($0) }),
-                  let visitor = payload.text("visitor"), let at = payload.integer("at")
-            else { throw KeepError(.invalid, "job \(job.id): payload lacks snapshot_id, visitor or at") }
+                  let visitor = payload.text("visitor").flatMap({ try? UserID(checking: $0) }),
+                  let at = payload.integer("at")
+            else {
+                throw Self.unrunnable(job, "the payload lacks a snapshot_id (an id), visitor (a user id) or at (ms)")
+            }
             guard let snapshot = try await storage.snapshot(id: id) else { return }  // deleted since: nothing to log
             let time = Timestamp(millisecondsSinceEpoch: at)
             let visits = self.visits
@@ -96,7 +111,7 @@ public struct JobRunner: Sendable {
                 visits.shouldCount($0, now: time)
             }
         default:
-            throw KeepError(.invalid, "job \(job.id): unknown kind '\(job.kind)'")
+            throw Self.unrunnable(job, "unknown kind '\(job.kind)'; the kinds are " + Self.kinds.joined(separator: ", "))
         }
     }
 

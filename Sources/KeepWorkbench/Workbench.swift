@@ -136,6 +136,25 @@ public final class Workbench: @unchecked Sendable {
         return copy
     }
 
+    /// Deletes a journaled copy the user does not want back
+    /// (`keep.workbench.discard(entry)`). A copy open here is closed with
+    /// `close(discard: true)` instead; one open in another process is left alone.
+    public func discard(_ copyID: String, as user: UserID) throws(KeepError) {
+        guard (try? ResourceID(copyID)) != nil, let entry = journal.entry(copyID: copyID),
+              entry.user == user, entry.database == journal.database else {
+            throw KeepError(.notFound, "no recoverable working copy \(copyID) for \(user) in this database; keep.workbench.recoverable() lists them")
+        }
+        if lock.withLock({ copies[copyID] }) != nil {
+            throw KeepError(.conflict, "working copy \(copyID) is open here; close it with w:close{discard = true}",
+                            details: ["copy_id": .text(copyID)])
+        }
+        guard !journal.isOpenElsewhere(copyID: copyID) else {
+            throw KeepError(.conflict, "working copy \(copyID) is open in another process (pid \(entry.processID)); close it there",
+                            details: ["copy_id": .text(copyID), "pid": .integer(Int64(entry.processID))])
+        }
+        journal.remove(copyID: copyID)
+    }
+
     @discardableResult
     private func register(_ copy: WorkingCopy) -> WorkingCopy {
         copy.workbench = self
@@ -148,8 +167,9 @@ public final class Workbench: @unchecked Sendable {
 
     /// Saves the copy's content as captured now. Edits made while the save
     /// runs stay unsaved (`hasChanges`); a second save meanwhile answers
-    /// `inProgress`. A conflict goes to the policy's `on_conflict`.
-    public func save(_ copy: WorkingCopy) async throws -> SaveOutcome {
+    /// `inProgress`. A conflict goes to the policy's `on_conflict`, or to
+    /// `onConflict` when given (`w:save{on_conflict = …}`, this save only).
+    public func save(_ copy: WorkingCopy, onConflict: ConflictDecision? = nil) async throws -> SaveOutcome {
         let capture = try copy.withState { state throws(KeepError) -> Capture in
             guard !state.closed else { throw WorkingCopy.closedError(copy.copyID) }
             if state.saving { return .busy }
@@ -164,7 +184,7 @@ public final class Workbench: @unchecked Sendable {
         case .captured(let state): captured = state
         }
         defer { _ = try? copy.withState { $0.saving = false } }
-        let (session, resolution, mergedFrom) = try await write(captured, of: copy)
+        let (session, resolution, mergedFrom) = try await write(captured, of: copy, onConflict: onConflict)
         finishSave(copy, captured: captured, saved: session, mergedFrom: mergedFrom)
         return .saved(resolution)
     }
@@ -176,7 +196,7 @@ public final class Workbench: @unchecked Sendable {
 
     /// Writes the captured state; on a conflict, does what the policy says.
     /// `mergedFrom` is the stored version a merge or overwrite was written over.
-    private func write(_ captured: WorkingCopy.State, of copy: WorkingCopy) async throws
+    private func write(_ captured: WorkingCopy.State, of copy: WorkingCopy, onConflict: ConflictDecision? = nil) async throws
         -> (Session, SaveResolution, Int64?) {
         let user = copy.owner
         guard let id = captured.sessionID, let base = captured.base else {
@@ -200,7 +220,7 @@ public final class Workbench: @unchecked Sendable {
                 let info = ConflictInfo(sessionID: id, owner: user, title: captured.title, baseVersion: base.version,
                                         storedVersion: stored.version, localHash: ContentHash(of: captured.content),
                                         storedHash: stored.hash, storedUpdatedAt: stored.updatedAt)
-                let decision = try policy.resolveConflict(info)
+                let decision = try onConflict ?? policy.resolveConflict(info)
                 do {
                     return try await resolve(decision.choice, fallback: decision.fallback, captured: captured,
                                              base: base, stored: stored, copy: copy)

@@ -113,8 +113,13 @@ public final class WorkingCopy: @unchecked Sendable {
     /// Replaces the content. Content beyond the hard ceiling is refused here,
     /// so the journal never holds what no save could store.
     public func set(content: String) throws(KeepError) {
-        guard content.utf8.count <= HardCeilings.contentBytes else {
-            throw KeepError(.tooLarge, "content is \(content.utf8.count) bytes; no session can hold more than \(HardCeilings.contentBytes) bytes")
+        // The limits' own check, so the message is the one saves give (in MiB).
+        do throws(KeepError) {
+            try Limits(contentBytes: HardCeilings.contentBytes, titleCharacters: 0 ... Int.max, descriptionCharacters: Int.max)
+                .check(DocumentCandidate(kind: .session, operation: .update, owner: owner, title: "", description: nil,
+                                         content: content))
+        } catch {
+            throw KeepError(error.code, error.message + " (the hard ceiling, whatever the policy)", details: error.details)
         }
         try edit { $0.content = content }
     }

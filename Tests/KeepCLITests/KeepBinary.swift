@@ -32,10 +32,13 @@ struct KeepBinary {
         return try finish(process)
     }
 
-    /// `environment` nil inherits the test's environment.
+    /// `environment` nil inherits the test's environment, acting as `tester`
+    /// unless it names a user: Keep refuses to guess one (SPEC §1).
     static func start(_ arguments: [String], directory: URL? = nil, environment: [String: String]? = nil) throws -> Process {
         let process = Process()
-        if let environment { process.environment = environment }
+        var inherited = ProcessInfo.processInfo.environment
+        if (inherited["KEEP_USER"] ?? "").isEmpty { inherited["KEEP_USER"] = "tester" }
+        process.environment = environment ?? inherited
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.currentDirectoryURL = directory

@@ -212,7 +212,10 @@ import Testing
         let stopped = try KeepBinary.finish(runner)
         #expect(stopped.status == 130, "\(stopped.stderr)")
         #expect(stopped.stderr.contains("interrupted"), "\(stopped.stderr)")
-        #expect(try store.migrate(["status"]).stdout.contains("0001_slow.lua  running"))
+        let status = try store.migrate(["status"])
+        #expect(status.stdout.contains("0001_slow.lua  interrupted  scanned "), "nothing runs it now: \(status.stdout)")
+        #expect(status.stdout.contains("its runner is gone (no live lock); `keep migrate up` resumes it after the checkpoint"))
+        #expect(status.stdout.contains("lock: free"))
         let resumed = try store.migrate(["up"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("applied (resumed) — scanned 301, changed 301"), "\(resumed.stdout)")
@@ -276,5 +279,110 @@ import Testing
         #expect(missing.status == 1 && missing.stderr.hasPrefix("keep: not_found: there is no migration folder nowhere"))
         let created = try store.keep(["migrate", "new", "split settings", "--dir", store.migrations])
         #expect(created.stdout.hasSuffix("/0002_split_settings.lua\n"))
+    }
+
+    @Test("documents skipped with --on-error skip are listed by status, with id and reason")
+    func skippedDocumentsAreFindable() throws {
+        let failing = """
+            return { description = "fails on one", target = "sessions", up = function(doc)
+              if doc.title == "Well study 3" then error("no dashboards here") end
+              doc.data.ok = true
+            end }
+            """
+        let store = try Store(sessions: 5, migrations: ["0001_fails.lua": failing])
+        let skipped = try store.migrate(["up", "--on-error", "skip"])
+        #expect(skipped.status == 0, "\(skipped.stderr)")
+        let id = try #require(skipped.stdout.firstMatch(of: #/session ([A-Za-z0-9_-]{12}): /#)?.1)
+        let status = try store.migrate(["status"])
+        #expect(status.stdout.contains("0001_fails.lua  applied  scanned 5, changed 4, failed 1"), "\(status.stdout)")
+        #expect(status.stdout.contains("\n    skipped session \(id): 0001_fails.lua:2: no dashboards here"), "\(status.stdout)")
+        let json = try store.migrate(["status", "--json"])
+        let fields = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let entry = (fields?["migrations"] as? [[String: Any]])?.first
+        let failures = entry?["failures"] as? [[String: String]]
+        #expect(failures?.count == 1)
+        #expect(failures?.first?["id"] == String(id) && failures?.first?["kind"] == "session")
+        #expect(failures?.first?["message"]?.contains("no dashboards here") == true)
+    }
+
+    @Test("a file from another folder with a number that ran is named as a different migration, with the one that ran")
+    func ledgerComparesNames() throws {
+        let store = try Store(sessions: 3)
+        #expect(try store.migrate(["up"]).status == 0)
+        let other = store.directory.appendingPathComponent("other")
+        try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+        try """
+            return { description = "something else", target = "sessions", up = function(doc) doc.data.other = true end }
+            """.write(to: other.appendingPathComponent("0001_other.lua"), atomically: true, encoding: .utf8)
+        let up = try store.keep(["migrate", "up", "--dir", other.path])
+        #expect(up.status == 1)
+        #expect(up.stderr.contains("0001_other.lua has the number of 0001_rename_map_view.lua, which ran here (applied, checksum "),
+                "\(up.stderr)")
+        #expect(!up.stderr.contains("0001_other.lua: checksum"))
+        let status = try store.keep(["migrate", "status", "--dir", other.path])
+        #expect(status.stdout.hasPrefix("0001_rename_map_view.lua  applied"), "\(status.stdout)")
+        #expect(status.stdout.contains("has 0001_other.lua with this number instead: a different migration"))
+        // The same file renamed (same checksum) is the same migration.
+        let renamed = store.directory.appendingPathComponent("renamed")
+        try FileManager.default.createDirectory(at: renamed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: store.migrations + "/0001_rename_map_view.lua",
+                                         toPath: renamed.appendingPathComponent("0001_map_view_to_geo_map.lua").path)
+        let same = try store.keep(["migrate", "up", "--dir", renamed.path])
+        #expect(same.status == 0 && same.stdout.contains("nothing to migrate"), "\(same.stdout) \(same.stderr)")
+    }
+
+    @Test("the reports agree with themselves: stop counts the failing document, plan prints an error once, warnings for up without effect")
+    func reportsAgree() throws {
+        let failing = """
+            return { description = "fails on the first", target = "sessions", up = function(doc)
+              error("cannot read this one")
+            end }
+            """
+        let store = try Store(sessions: 3, migrations: ["0001_fails.lua": failing])
+        let stopped = try store.migrate(["up"])
+        #expect(stopped.status == 1)
+        #expect(stopped.stdout.contains("0001_fails.lua: failed — scanned 1, changed 0, failed 1"), "\(stopped.stdout)")
+        let plan = try store.migrate(["plan"])
+        #expect(plan.status == 1)
+        #expect(plan.stdout.components(separatedBy: "cannot read this one").count == 2, "once: \(plan.stdout)")
+
+        let noEffect = """
+            return { description = "no effect", target = "sessions", up = function(doc)
+              doc.id = "other"
+              return doc
+            end }
+            """
+        let quiet = try Store(sessions: 2, migrations: ["0001_no_effect.lua": noEffect])
+        let dry = try quiet.migrate(["up", "--dry-run", "--samples", "1"])
+        #expect(dry.status == 0, "--samples goes with --dry-run: \(dry.stderr)")
+        #expect(dry.stdout.contains("warning: up changes doc.id, doc.owner or doc.kind, which has no effect"), "\(dry.stdout)")
+        let returning = """
+            return { description = "returns", target = "sessions", up = function(doc)
+              local data = doc.data
+              data.ok = true
+              return data
+            end }
+            """
+        let returns = try Store(sessions: 2, migrations: ["0001_returns.lua": returning])
+        let up = try returns.migrate(["up", "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(up.stdout.utf8)) as? [String: Any]
+        let warnings = (report?["migrations"] as? [[String: Any]])?.first?["warnings"] as? [String]
+        #expect(warnings?.count == 1)
+        #expect(warnings?.first?.hasPrefix("up returns a value, which is ignored") == true, "\(up.stdout)")
+        #expect(try returns.migrate(["up", "--samples", "2"]).status == 2, "--samples without --dry-run is a usage error")
+    }
+
+    @Test("read-only commands never create a database")
+    func readOnlyCommandsCreateNothing() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("migrations"), withIntermediateDirectories: true)
+        let rollback = try KeepBinary.run(["migrate", "rollback", "1"], directory: directory)
+        #expect(rollback.status == 1)
+        #expect(rollback.stderr.hasPrefix("keep: not_found: there is no database at ./keep.sqlite"), "\(rollback.stderr)")
+        for arguments in [["migrate", "status"], ["migrate", "plan"], ["migrate", "up", "--dry-run"]] {
+            _ = try KeepBinary.run(arguments, directory: directory)
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(files == ["migrations"], "\(files)")
     }
 }

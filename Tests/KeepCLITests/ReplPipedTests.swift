@@ -250,7 +250,7 @@ import Testing
                                                       "EDITOR": "false"])
         #expect(result.stdout == "ana\n")
         #expect(result.stderr == """
-            invalid: a user id is 1 to 200 characters
+            invalid: the user id '\(String(repeating: "a", count: 40))…' is 201 bytes long; a user id is 1 to 128 bytes of UTF-8 (after NFC normalization), with no control characters and no white space at the start or end
             usage: .time
             cannot read \(directory.path): Is a directory
             usage: .edit
@@ -288,7 +288,8 @@ import Testing
         chmod(editor.path, 0o755)
         let result = try KeepBinary.run(["repl", "--db", directory.appendingPathComponent("keep.sqlite").path],
                                         stdin: "x = 1\n.policy\n.edit\nfrom_editor\n", directory: directory,
-                                        environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin", "EDITOR": editor.path])
+                                        environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin", "EDITOR": editor.path,
+                                                      "KEEP_USER": "ana"])
         #expect(result.stdout.hasSuffix("}\n42\n6\n"))
         #expect(result.stderr == "")
     }
@@ -302,7 +303,8 @@ import Testing
     static func startRepl() throws -> (Process, FileHandle) {
         let directory = try KeepBinary.temporaryDirectory()
         let process = try KeepBinary.start(["repl", "--db", directory.appendingPathComponent("keep.sqlite").path],
-                                           directory: directory, environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin"])
+                                           directory: directory,
+                                           environment: ["HOME": directory.path, "PATH": "/usr/bin:/bin", "KEEP_USER": "ana"])
         return (process, (process.standardInput as! Pipe).fileHandleForWriting)
     }
 
@@ -349,5 +351,32 @@ import Testing
             guard count > 0 else { throw Timeout() }  // the process closed its output (it died)
             seen += buffer[0 ..< count]
         }
+    }
+
+    @Test(".help's tour does what it says: an empty array stays an array, w:edit changes the content, w.title the title")
+    func helpTourExamplesWork() throws {
+        let help = try Self.repl(".help\n").stdout
+        #expect(help.contains("content = {dashboards = json.array()}"))
+        #expect(help.contains("w.title = \"Q3 final\""))
+        #expect(!help.contains("d.title"), "the content has no title: \(help)")
+        // The tour's lines, as printed.
+        let result = try Self.repl("""
+            s = keep.sessions.create{title = "Q3 review", content = {dashboards = json.array()}}
+            s.content
+            w = keep.workbench.open(s.id)
+            w:edit(function(d) table.insert(d.dashboards, {name = "Revenue"}) end)
+            w.title = "Q3 final"
+            w:save()
+            keep.sessions.get(s.id).title
+            keep.sessions.get(s.id):data().title
+            keep.sessions.get(s.id):data().dashboards[1].name
+
+            """)
+        #expect(result.stderr == "")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == 8, "\(result.stdout)")
+        #expect(Array(lines.prefix(3)) == ["{", "  \"dashboards\": []", "}"], "stored as an array: \(result.stdout)")
+        #expect(lines[3].hasPrefix("WorkingCopy<") && lines[3].hasSuffix(" \"Q3 review\" modified>"))
+        #expect(Array(lines.dropFirst(4)) == ["saved\tupdated", "Q3 final", "nil", "Revenue"])
     }
 }

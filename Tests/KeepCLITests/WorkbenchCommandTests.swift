@@ -280,4 +280,99 @@ import Testing
         ]
         #expect(third.stdout == expected[choice]! + "\n")
     }
+
+    @Test func oneSaveCanOverrideOnConflict() throws {
+        let id = try createSession()
+        let result = try keep("""
+            local w = keep.workbench.open("\(id)")
+            w:edit(function(doc) doc.dashboards[1].name = "Mine" end)
+            local stored = keep.sessions.get("\(id)")
+            local theirs = stored:data()
+            theirs.dashboards[2].name = "Theirs"
+            stored:update{content = theirs}
+            print(select(2, pcall(w.save, w)).code)
+            print(select(2, pcall(w.save, w, {on_conflict = "maybe"})))
+            print(select(2, pcall(w.save, w, {fallback = "fork"})))
+            print(select(2, pcall(w.save, w, {on_conflict = "merge", fallback = "merge"})))
+            print(w:save{on_conflict = "merge", fallback = "fork"})
+            local data = keep.sessions.get("\(id)"):data()
+            print(data.dashboards[1].name, data.dashboards[2].name, w.has_changes)
+            """, policies: try policies(onConflict: "'reject'"))
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines == [
+            "conflict",
+            "invalid: WorkingCopy:save: on_conflict must be one of \"reject\", \"overwrite\", \"fork\", \"merge\", got \"maybe\"",
+            "invalid: WorkingCopy:save: fallback goes with on_conflict = \"merge\"",
+            "invalid: WorkingCopy:save: merge's fallback must be \"reject\", \"overwrite\" or \"fork\"",
+            "saved\tmerged",
+            "Mine\tTheirs\tfalse",
+        ])
+    }
+
+    @Test func diffShowsWhatASaveWouldChange() throws {
+        let id = try createSession()
+        let result = try keep("""
+            local w = keep.workbench.open("\(id)")
+            print(w:diff())
+            w:edit(function(doc) doc.dashboards[1].name = "Wells" end)
+            w.title = "Field study 2"
+            print(w:diff())
+            w:save()
+            print(w:diff())
+            local n = keep.workbench.new{title = "Draft", content = {a = 1}}
+            print((n:diff():gsub("copy %S+", "copy ID")))
+            """)
+        #expect(result.status == 0, "\(result.stderr)")
+        let copyLine = try #require(result.stdout.firstMatch(of: #/\+\+\+ working copy (\S+)\n/#)?.1)
+        #expect(result.stdout == """
+            nil
+            --- session \(id) v1 (stored)
+            +++ working copy \(copyLine)
+            title: "Field study" → "Field study 2"
+            -      "name": "Logs"
+            +      "name": "Wells"
+            nil
+            --- (not saved yet)
+            +++ working copy ID
+            title: nil → "Draft"
+            +{
+            +  "a": 1
+            +}
+
+            """)
+    }
+
+    @Test func setReportsTooLargeContentInMiBAndDiscardDropsAJournalEntry() throws {
+        let id = try createSession()
+        let large = try keep("""
+            local w = keep.workbench.open("\(id)")
+            local ok, e = pcall(w.set, w, string.rep("x", 17 * 1024 * 1024))
+            print(e.code, e.message, w.has_changes)
+            """)
+        #expect(large.stdout == "too_large\tcontent is 17.00 MiB; the limit is 16.00 MiB (the hard ceiling, whatever the policy)\tfalse\n",
+                "\(large.stderr)")
+        let first = try keep("""
+            local w = keep.workbench.open("\(id)")
+            w:set("not wanted")
+            """)
+        #expect(first.status == 0)
+        let other = try KeepBinary.run(["--user", "bob", "run", "-e", """
+            print(select(2, pcall(keep.workbench.discard, "AAAAAAAAAAAA")).code)
+            """], environment: environment)
+        #expect(other.stdout == "not_found\n", "\(other.stderr)")
+        let second = try keep("""
+            local list = keep.workbench.recoverable()
+            print(#list, pcall(keep.workbench.discard, {}))
+            keep.workbench.discard(list[1])
+            print(#keep.workbench.recoverable(), select(2, pcall(keep.workbench.discard, list[1].copy_id)).code)
+            print(keep.sessions.get("\(id)").content == [[\(Self.dashboards)]])
+            """)
+        #expect(second.status == 0, "\(second.stderr)")
+        let lines = second.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == 3, "\(second.stdout)")
+        #expect(lines[0].hasPrefix("1\tfalse\tinvalid: bad argument #1 to 'discard' (an entry of keep.workbench.recoverable() expected"))
+        #expect(lines[1] == "0\tnot_found")
+        #expect(lines[2] == "true", "the stored session is untouched")
+    }
 }

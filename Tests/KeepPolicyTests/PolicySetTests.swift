@@ -186,30 +186,3 @@ func candidate(title: String = "t", description: String? = nil, content: String 
         try policies.validate(candidate())
     }
 }
-
-/// A retry policy drives a real failing job's schedule.
-@Suite struct PolicyDrivenJobTests {
-    @Test func theRetryPolicyDecidesAFailingJobsDelaysAndDeath() async throws {
-        let folder = try policyFolder(["retry.lua": """
-            return { default = function(attempt) if attempt < 3 then return 250 * attempt end end }
-            """])
-        let policies = try load(folder)
-        let storage = try SQLiteStorageForTests.make()
-        let start = Timestamp(millisecondsSinceEpoch: 1_000_000)
-        // A job of a kind no runner knows fails on every attempt.
-        let job = try await storage.enqueueJob(JobDraft(kind: "no_such_kind", payload: "{}", runAt: start))
-        var delays: [Int64] = []
-        var clock = start.millisecondsSinceEpoch
-        for _ in 0 ..< 3 {
-            let now = Timestamp(millisecondsSinceEpoch: clock)
-            let runner = JobRunner(storage: storage, schedule: policies, clock: KeepClock { now }, holder: "test")
-            let outcome = try await runner.run(id: job.id)
-            if outcome.job.state == .pending { delays.append(outcome.job.nextRunAt.millisecondsSinceEpoch - clock) }
-            clock += 10_000
-        }
-        #expect(delays == [250, 500])
-        let final = try #require(try await storage.job(id: job.id))
-        #expect(final.state == .dead && final.attempts == 3)
-        #expect(final.lastError == "invalid: job \(job.id): unknown kind 'no_such_kind'")
-    }
-}

@@ -122,9 +122,14 @@ function WorkingCopy:set(content) end
 function WorkingCopy:edit(fn) end
 ---@return any
 function WorkingCopy:data() end
+---@alias keep.ConflictChoice "reject"|"overwrite"|"fork"|"merge"
+
+---@param options {on_conflict: keep.ConflictChoice?, fallback: keep.ConflictChoice?}? this save only, instead of save.lua's on_conflict (fallback: merge's, when edits overlap)
 ---@return "saved"|"no_changes"|"in_progress" result
 ---@return ("created"|"updated"|"overwrote"|"forked"|"merged")? how
-function WorkingCopy:save() end
+function WorkingCopy:save(options) end
+---@return string? diff what a save would change in the stored session (title, description, canonical JSON lines); nil when nothing
+function WorkingCopy:diff() end
 ---@param options {title: string?, description: string?}?
 ---@return "saved"
 function WorkingCopy:save_as(options) end
@@ -163,7 +168,7 @@ keep = {}
 ---@return string now ISO-8601 UTC with milliseconds
 function keep.now() end
 
----@param user string
+---@param user string a user id: 1 to 128 bytes of UTF-8 after NFC normalization, no control characters, no white space at either end
 ---@param fn fun(...): ...
 ---@return ...
 function keep.as(user, fn, ...) end
@@ -230,6 +235,8 @@ function keep.workbench.recoverable() end
 ---@param entry keep.RecoveryEntry|string an entry or its copy_id
 ---@return keep.WorkingCopy
 function keep.workbench.recover(entry) end
+---@param entry keep.RecoveryEntry|string an entry or its copy_id: its journaled edits are deleted
+function keep.workbench.discard(entry) end
 ---@return keep.WorkingCopy[]
 function keep.workbench.copies() end
 ---@param ms integer let the timers (journal, polls) run this long

@@ -28,6 +28,8 @@ static inline void keep_replace(lua_State *L, int idx) { lua_replace(L, idx); }
 static inline void keep_newtable(lua_State *L) { lua_newtable(L); }
 static inline void keep_pushcfunction(lua_State *L, lua_CFunction f) { lua_pushcfunction(L, f); }
 static inline int keep_ridx_globals(void) { return LUA_RIDX_GLOBALS; }
+/// The Lua release Keep was built against, e.g. "Lua 5.4.4" (a string macro).
+static inline const char *keep_lua_release(void) { return LUA_RELEASE; }
 /// lua_gc is variadic. Finalizer errors during the collection become warnings.
 static inline void keep_collect_garbage(lua_State *L) { lua_gc(L, LUA_GCCOLLECT); }
 /// Stops the collector and returns whether it was running: while Swift walks
