@@ -24,7 +24,7 @@ import Testing
         let work = try KeepBinary.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let script = Self.directory.appendingPathComponent(name).path
-        let run = try MeasuredRun.run(["--db", work.appendingPathComponent("keep.sqlite").path, "run"] + Self.budget + [script], directory: work)
+        let run = try MeasuredRun.run(["--db", work.appendingPathComponent("keep.sqlite").path, "--user", "tester", "run"] + Self.budget + [script], directory: work)
         #expect(run.signal == nil, "\(name) ended by signal \(run.signal ?? 0)")
         #expect(run.elapsed < .seconds(10), "\(name) took \(run.elapsed)")
         #expect(run.peakMemory < 400 << 20, "\(name) peaked at \(run.peakMemory >> 20) MiB")
