@@ -374,8 +374,6 @@ static int keep_resume(lua_State *L) {
     return r + 1;
 }
 
-// lua_resetthread(co) under the nesting guard. Returns its status, or -1
-// without closing anything when the guard refuses.
 // Bytes of C stack left below this frame on the calling thread (its lowest
 // address is looked up once per thread); SIZE_MAX when it cannot be known.
 static __thread uintptr_t keep_stack_floor = 0;
@@ -403,6 +401,8 @@ static int keep_may_close(KeepBudget *b) {
     return b->close_depth < KEEP_MAX_CLOSE_DEPTH && keep_stack_left() >= KEEP_CLOSE_STACK_RESERVE;
 }
 
+// lua_resetthread(co) under the nesting guard. Returns its status, or -1
+// without closing anything when the guard refuses.
 static int keep_reset_thread(lua_State *L, lua_State *co) {
     KeepBudget *b = budget_of(L);
     if (keep_is_stopped(co) || !keep_may_close(b)) return -1;
@@ -518,9 +518,23 @@ static const char *keep_piece_reader(lua_State *L, void *ud, size_t *size) {
     return start;
 }
 
+// The chunk's name as Lua's messages show it, short: `load`'s default name
+// is the source text itself, which may be megabytes long.
+static void keep_chunk_label(char *out, size_t size, const char *chunkname) {
+    if (*chunkname == '=' || *chunkname == '@') {
+        snprintf(out, size, "%.60s", chunkname + 1);
+    } else {
+        size_t line = strcspn(chunkname, "\n");
+        int cut = line > 40 || chunkname[line] != '\0';
+        snprintf(out, size, "[string \"%.*s%s\"]", (int)(line > 40 ? 40 : line), chunkname, cut ? "..." : "");
+    }
+}
+
 int keep_load_buffer(lua_State *L, const char *data, size_t size, const char *chunkname, const char *mode) {
+    char label[80];
+    keep_chunk_label(label, sizeof label, chunkname);
     if (size > KEEP_MAX_CHUNK) {
-        lua_pushfstring(L, "%s: the chunk is %I bytes; chunks are limited to %d MiB", chunkname,
+        lua_pushfstring(L, "%s: the chunk is %I bytes; chunks are limited to %d MiB", label,
                         (lua_Integer)size, (int)(KEEP_MAX_CHUNK >> 20));
         return LUA_ERRSYNTAX;
     }
@@ -539,7 +553,7 @@ int keep_load_buffer(lua_State *L, const char *data, size_t size, const char *ch
         const char *problem = keep_check_compiled(L);
         if (problem != NULL) {
             lua_pop(L, 1);
-            lua_pushfstring(L, "%s: refused: %s", chunkname, problem);
+            lua_pushfstring(L, "%s: refused: %s", label, problem);
             return LUA_ERRSYNTAX;
         }
     }
