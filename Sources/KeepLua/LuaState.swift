@@ -49,6 +49,12 @@ public final class LuaState {
         stack.setGlobal("json")
         if case .sandboxed(let roots) = trust {
             try installSandbox(roots: roots)
+        } else {
+            do {
+                _ = try execute(TrustedPrelude.source, chunkName: "=(keep trusted prelude)")
+            } catch {
+                throw KeepError(.internal, "trusted prelude: \(error.message)")
+            }
         }
     }
 

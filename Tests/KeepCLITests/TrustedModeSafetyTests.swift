@@ -74,6 +74,29 @@ import Testing
         #expect(run.stderr.contains("attempt to load a binary chunk"), "\(run.stderr)")
     }
 
+    /// dofile, loadfile and require compile through the same checked, budgeted
+    /// load: a file with code Lua 5.4.4 miscompiles (a segfault in stock
+    /// lua5.4) is refused, not run.
+    @Test(arguments: ["dofile(PATH)", "assert(loadfile(PATH))()", "package.path = DIR .. '/?.lua' require('crash')"])
+    func filesLoadThroughTheCheckedLoad(_ call: String) throws {
+        let work = try KeepBinary.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        try """
+            local mt = {__close = function() end}
+            local function f()
+              for k in next, {1, 2, 3}, nil, setmetatable({}, mt) do local g = function() return k end break end
+              local a <close> = setmetatable({}, mt)
+            end
+            for _ = 1, 1000 do f() end
+            """.write(to: work.appendingPathComponent("crash.lua"), atomically: true, encoding: .utf8)
+        let code = call.replacingOccurrences(of: "PATH", with: "'\(work.path)/crash.lua'")
+            .replacingOccurrences(of: "DIR", with: "'\(work.path)'")
+        let run = try run(code)
+        #expect(run.signal == nil)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("refused: a 'break' out of a generic 'for'"), "\(run.stderr)")
+    }
+
     /// keep.as and keep.jobs are for the user's own trusted scripts; a
     /// sandboxed run sees no `keep` at all. keep.activity's metatable is hidden.
     @Test func keepAsAndJobsOnlyInTrustedStates() throws {
