@@ -69,7 +69,8 @@ public final class LuaState {
     public enum ChunkMode: String, Sendable {
         /// Source text only (always, in the sandbox).
         case text = "t"
-        /// Source text or precompiled binary chunks.
+        /// Asked for by callers that would accept binary chunks; Keep still
+        /// compiles text only (a damaged binary chunk can crash Lua 5.4.4).
         case textOrBinary = "bt"
     }
 
