@@ -171,6 +171,8 @@ static int piecewise_date(lua_State *L) {
                 end += 1;
             }
         }
+        // A last piece of exactly "*t" would ask os.date for a table.
+        if (length - end == 2 && format[end] == '*' && format[end + 1] == 't') end = length;
         keep_budget_charge(L, (int64_t)(end - at) + 1);
         lua_pushvalue(L, lua_upvalueindex(1));
         if (utc) {

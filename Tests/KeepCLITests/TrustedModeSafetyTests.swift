@@ -97,6 +97,13 @@ import Testing
         #expect(run.stderr.contains("refused: a 'break' out of a generic 'for'"), "\(run.stderr)")
     }
 
+    /// os.date formats long formats piece by piece: the result is the one
+    /// stock Lua gives, also when the format ends in "*t".
+    @Test func longDateFormatsMatchStockLua() throws {
+        let run = try run("print(#os.date(('x'):rep(256) .. '*t', 0), #os.date(('%Y'):rep(300), 0))")
+        #expect(run.stdout == "258\t1200\n", "\(run.stderr)")
+    }
+
     /// keep.as and keep.jobs are for the user's own trusted scripts; a
     /// sandboxed run sees no `keep` at all. keep.activity's metatable is hidden.
     @Test func keepAsAndJobsOnlyInTrustedStates() throws {
