@@ -19,7 +19,6 @@ typedef enum Cost {
     COST_CONCAT,         // table.concat(list, sep, i, j): j - i + 1, plus the separator's bytes
     COST_SLICE,          // string.byte/utf8.codepoint(s, i, j): one unit per byte of s[i..j]
     COST_FORMAT,         // string.pack/packsize/unpack: a unit per format byte, plus all strings' bytes
-    COST_DATE,           // os.date: a unit per format byte, plus os.date's own piecewise handling
     COST_LENGTH,         // table.insert/remove: #t
     COST_SORT,           // table.sort: n log n
     COST_HEAP,           // collectgarbage: the heap
@@ -104,8 +103,6 @@ static int64_t cost_of(lua_State *L, Cost cost) {
         for (int i = 1; i <= lua_gettop(L); i++) total = saturating_add(total, string_length(L, i));
         return saturating_add(string_length(L, 1), total / BYTES_PER_UNIT);
     }
-    case COST_DATE:
-        return string_length(L, 1);
     case COST_LENGTH:
         return table_length(L, 1);
     case COST_SORT: {

@@ -378,7 +378,7 @@ final class WorkbenchObjects: @unchecked Sendable {
     private func journalEntryID(_ stack: LuaStack, _ index: Int32) throws -> String {
         switch stack.type(at: index) {
         case .table:
-            guard case .string = stack.rawField("copy_id", of: index), let id = stack.rawField("copy_id", of: index).text else {
+            guard let id = stack.rawField("copy_id", of: index).text else {
                 throw stack.argumentError(index, "an entry of keep.workbench.recoverable() expected (it has no copy_id)")
             }
             return id
