@@ -4,7 +4,7 @@ import Testing
 /// The hostile corpus (Tests/Fixtures/hostile) run through the built binary
 /// as a user would run an untrusted script, with the audit's budgets: every
 /// script ends as its first line announces, with a message on stderr, within
-/// twice its time budget and under 400 MB of resident memory, never by a signal.
+/// twice its time budget (as CPU time, which a busy machine does not stretch) and under 400 MB of resident memory, never by a signal.
 @Suite struct HostileCorpusTests {
     static let directory: URL = {
         let file = URL(fileURLWithPath: #filePath)
@@ -26,7 +26,7 @@ import Testing
         let script = Self.directory.appendingPathComponent(name).path
         let run = try MeasuredRun.run(["--db", work.appendingPathComponent("keep.sqlite").path, "--user", "tester", "run"] + Self.budget + [script], directory: work)
         #expect(run.signal == nil, "\(name) ended by signal \(run.signal ?? 0)")
-        #expect(run.elapsed < .seconds(10), "\(name) took \(run.elapsed)")
+        #expect(run.cpuTime < .seconds(10), "\(name) used \(run.cpuTime) of CPU (\(run.elapsed) in all)")
         #expect(run.peakMemory < 400 << 20, "\(name) peaked at \(run.peakMemory >> 20) MiB")
         switch expectation {
         case "ok":

@@ -15,6 +15,8 @@ struct MeasuredRun {
     /// Peak resident set size, in bytes.
     var peakMemory: Int
     var elapsed: Duration
+    /// User plus system CPU time: unlike `elapsed`, not stretched by a busy machine.
+    var cpuTime: Duration
 
     /// Runs `keep arguments…` with stdin from /dev/null; its output goes to
     /// files in `directory` (a pipe left unread could stall the child).
@@ -44,6 +46,8 @@ struct MeasuredRun {
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "",
             peakMemory: usage.ru_maxrss * 1024,
-            elapsed: elapsed)
+            elapsed: elapsed,
+            cpuTime: .seconds(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+                + .microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec))
     }
 }
