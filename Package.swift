@@ -39,6 +39,9 @@ let package = Package(
         // Working copies of sessions (SPEC §5): autosave to a local recovery
         // journal, the save lock, polling, conflicts, the activity observer.
         .target(name: "KeepWorkbench", dependencies: ["KeepStore", "KeepCore"]),
+        // The composition root: opens the backend `--db` names, loads and watches
+        // the policies, builds the services; shared by every command.
+        .target(name: "KeepRuntime", dependencies: ["KeepPolicy", "KeepSQLite", "KeepStore", "KeepCore"]),
         // Content migrations in Lua (SPEC §7): files, ledger status, the runner.
         .target(name: "KeepMigrate", dependencies: ["KeepLua", "KeepStore", "KeepCore", "CLua", "CLuaShim"]),
         // libedit for the REPL's line editing (Debian: libedit-dev). Module map and

@@ -1,0 +1,32 @@
+import KeepCore
+import KeepStore
+
+/// What a process's service graph is built from: the command line's
+/// `--db`, `--policies` and the acting process's identity.
+public struct RuntimeConfiguration: Sendable {
+    /// `--db` or `$KEEP_DB`: a file path, or a server URL.
+    public var database: String
+    /// The policy folder; nil runs on the built-in defaults.
+    public var policyDirectory: String?
+    /// Reload the policy folder when a file in it changes (`run`, the REPL, `serve`).
+    public var watchPolicies: Bool
+    /// Open for reading only (`migrate status`, dry runs).
+    public var readOnly: Bool
+    /// Names the job and migration leases this process takes ("keep-run:<pid>").
+    public var holder: String
+    public var clock: KeepClock
+    /// Where problems that must not stop the process go (a failed reload, a
+    /// visit that could not be logged, waiting for a write lock): one line each.
+    public var warn: @Sendable (String) -> Void
+
+    public init(database: String, policyDirectory: String? = nil, watchPolicies: Bool = false, readOnly: Bool = false,
+                holder: String, clock: KeepClock = .system, warn: @escaping @Sendable (String) -> Void) {
+        self.database = database
+        self.policyDirectory = policyDirectory
+        self.watchPolicies = watchPolicies
+        self.readOnly = readOnly
+        self.holder = holder
+        self.clock = clock
+        self.warn = warn
+    }
+}
