@@ -76,14 +76,16 @@ let package = Package(
             "KeepLua", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepMigrate", "KeepWorkbench", "KeepCore", "CLua", "CLuaShim",
             "CLuaBench",
         ]),
+        // What the test targets share: clocks, temporary stores, the checkout's files, seeded randomness.
+        .target(name: "KeepTestSupport", dependencies: ["KeepSQLite", "KeepStore", "KeepCore"], path: "Tests/KeepTestSupport"),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
-        .testTarget(name: "KeepPolicyTests", dependencies: ["KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
-        .testTarget(name: "KeepStoreTests", dependencies: ["KeepStore", "KeepSQLite", "KeepPolicy", "KeepCore"]),
-        .testTarget(name: "KeepWorkbenchTests", dependencies: ["KeepWorkbench", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
-        .testTarget(name: "KeepMigrateTests", dependencies: ["KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
+        .testTarget(name: "KeepPolicyTests", dependencies: ["KeepTestSupport", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
+        .testTarget(name: "KeepStoreTests", dependencies: ["KeepTestSupport", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepCore"]),
+        .testTarget(name: "KeepWorkbenchTests", dependencies: ["KeepTestSupport", "KeepWorkbench", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
+        .testTarget(name: "KeepMigrateTests", dependencies: ["KeepTestSupport", "KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         // GRDB: a second connection that holds the write lock while the binary reads.
-        .testTarget(name: "KeepCLITests", dependencies: ["KeepLua", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "KeepCLITests", dependencies: ["KeepTestSupport", "KeepLua", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "KeepCore", "CLua"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import KeepTestSupport
 import Testing
 
 /// The hostile corpus (Tests/Fixtures/hostile) run through the built binary
@@ -6,10 +7,7 @@ import Testing
 /// script ends as its first line announces, with a message on stderr, within
 /// twice its time budget (as CPU time, which a busy machine does not stretch) and under 400 MB of resident memory, never by a signal.
 @Suite struct HostileCorpusTests {
-    static let directory: URL = {
-        let file = URL(fileURLWithPath: #filePath)
-        return file.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/hostile")
-    }()
+    static let directory = Checkout.fixtures.appendingPathComponent("hostile")
 
     static let budget = ["--sandbox", "--max-instructions", "200000000", "--max-memory", "64MiB", "--timeout", "5"]
 

@@ -1,11 +1,11 @@
 import Foundation
+import KeepTestSupport
 import Testing
 
 /// `keep migrate` through the built binary: crash and resume, the lock
 /// between processes, dry runs, rollback, reports.
 @Suite(.serialized) struct MigrateCommandTests {
-    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts")
+    static let scripts = Checkout.scripts
 
     /// A database of `count` small workbench sessions (scripts/bench/small_sessions.lua), and a
     /// migration folder holding the shipped example 0001 (rename MapView to GeoMap).

@@ -1,10 +1,10 @@
 import Foundation
+import KeepTestSupport
 import Testing
 
 @Suite struct PolicyCommandTests {
     func shippedPolicies() -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/policies").path
+        Checkout.policies.path
     }
 
     @Test func checkReportsAGoodFolderAndABadOne() throws {
@@ -45,8 +45,7 @@ import Testing
 
 @Suite struct PolicyTestCommandTests {
     @Test func failingPolicyTestsAreReportedAndExitOne() throws {
-        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/policies").path
+        let shipped = Checkout.policies.path
         let directory = try KeepBinary.temporaryDirectory()
         let folder = directory.appendingPathComponent("policies")
         try FileManager.default.copyItem(atPath: shipped, toPath: folder.path)
@@ -68,8 +67,7 @@ import Testing
 
 @Suite struct PolicyHotReloadCommandTests {
     @Test func aRunningScriptSeesAnEditedTitleLimitWithoutARestart() throws {
-        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/policies").path
+        let shipped = Checkout.policies.path
         let directory = try KeepBinary.temporaryDirectory()
         let folder = directory.appendingPathComponent("policies")
         try FileManager.default.copyItem(atPath: shipped, toPath: folder.path)
@@ -112,8 +110,7 @@ import Testing
 
 /// What a new user trips over in `keep policy` and `--policies` (issue 13).
 @Suite struct PolicyNewUserTests {
-    static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/policies").path
+    static let shipped = Checkout.policies.path
 
     /// A copy of the shipped policies with `files` written over it.
     func folder(_ files: [String: String]) throws -> URL {

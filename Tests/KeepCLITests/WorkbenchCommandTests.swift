@@ -1,4 +1,5 @@
 import Foundation
+import KeepTestSupport
 import Testing
 
 /// `keep.workbench` and `keep.activity` through the built binary: each
@@ -20,8 +21,7 @@ import Testing
     func policies(onConflict choice: String) throws -> String {
         let folder = directory.appendingPathComponent("policies-\(choice)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/policies").path
+        let shipped = Checkout.policies.path
         for file in ["validation.lua", "retry.lua"] {
             try FileManager.default.copyItem(atPath: shipped + "/" + file, toPath: folder + "/" + file)
         }

@@ -3,15 +3,9 @@ import KeepCore
 import KeepMigrate
 import KeepSQLite
 import KeepStore
+import KeepTestSupport
 import Synchronization
 import Testing
-
-/// A clock the test moves by hand.
-final class ManualClock: Sendable {
-    private let current = Mutex<Int64>(1_795_761_694_000)
-    func advance(milliseconds: Int64) { current.withLock { $0 += milliseconds } }
-    var clock: KeepClock { KeepClock { [self] in Timestamp(millisecondsSinceEpoch: current.withLock { $0 }) } }
-}
 
 /// A database and a migration folder in a fresh temporary directory.
 final class MigrationFixture: @unchecked Sendable {
@@ -19,7 +13,7 @@ final class MigrationFixture: @unchecked Sendable {
     let migrations: String
     let databasePath: String
     let backend: SQLiteBackend
-    let clock = ManualClock()
+    let clock = TestClock()
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("keep-migrate-\(UUID().uuidString)").path

@@ -1,13 +1,13 @@
 import Foundation
 import KeepCore
 import KeepPolicy
+import KeepTestSupport
 import KeepStore
 import Testing
 
 /// A copy of the shipped policies in a temporary folder, to edit per test.
 func policyFolder(_ edits: [String: String] = [:], removing: [String] = []) throws -> String {
-    let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/policies")
+    let shipped = Checkout.policies
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keep-policies-\(UUID().uuidString)/policies")
     try FileManager.default.createDirectory(at: folder.deletingLastPathComponent(), withIntermediateDirectories: true)
     try FileManager.default.copyItem(at: shipped, to: folder)
@@ -60,7 +60,7 @@ func candidate(title: String = "t", description: String? = nil, content: String 
             } }
             """])
         let policies = try load(folder)
-        let service = SessionService(storage: try SQLiteStorageForTests.make(), validator: policies)
+        let service = SessionService(storage: try BackendKind.sqlite.makeStorage(), validator: policies)
         let error = await #expect(throws: KeepError.self) {
             try await service.create(as: "ana", title: "Draft plan", content: "{}")
         }

@@ -2,6 +2,7 @@ import Foundation
 import KeepCore
 import KeepPolicy
 import KeepStore
+import KeepTestSupport
 import Testing
 
 /// How the runner treats failing jobs: the retry schedule for failures that
@@ -9,8 +10,7 @@ import Testing
 @Suite struct JobRunnerTests {
     /// The shipped policies with `retry.lua` replaced.
     static func policies(retry source: String) throws -> PolicySet {
-        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/policies")
+        let shipped = Checkout.policies
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keep-retry-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: shipped, to: folder)
         try source.write(to: folder.appendingPathComponent("retry.lua"), atomically: true, encoding: .utf8)
@@ -18,7 +18,7 @@ import Testing
     }
 
     /// A snapshot bob visited, deleted by ana: its job marks bob's log, and fails while that write does.
-    static func failingJob(_ storage: FaultyStorage, clock: SteppingClock) async throws -> Job {
+    static func failingJob(_ storage: FaultyStorage, clock: TestClock) async throws -> Job {
         let snapshots = SnapshotService(storage: storage, clock: clock.clock)
         let snapshot = try await snapshots.create(as: "ana", title: "doomed", content: "{}")
         _ = try await snapshots.get(as: "bob", id: snapshot.id)
@@ -31,7 +31,7 @@ import Testing
         let policies = try Self.policies(retry: """
             return { default = function(attempt) if attempt < 3 then return 250 * attempt end end }
             """)
-        let clock = SteppingClock()
+        let clock = TestClock.stepping()
         let storage = FaultyStorage(try kind.makeStorage())
         let job = try await Self.failingJob(storage, clock: clock)
         let runner = JobRunner(storage: storage, schedule: policies, clock: clock.clock, holder: "test")
@@ -52,7 +52,7 @@ import Testing
     @Test(arguments: BackendKind.allCases)
     func jobsNoAttemptCanRunGoDeadAtOnceWithTheReason(_ kind: BackendKind) async throws {
         let storage = try kind.makeStorage()
-        let clock = SteppingClock()
+        let clock = TestClock.stepping()
         // A schedule that would retry for ever: it is not asked.
         let runner = JobRunner(storage: storage, schedule: DefaultRetrySchedule(), clock: clock.clock, holder: "test")
         let drafts = [

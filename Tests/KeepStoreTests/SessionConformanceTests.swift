@@ -1,6 +1,7 @@
 import Foundation
 import KeepCore
 import KeepStore
+import KeepTestSupport
 import Testing
 
 /// The rules of SPEC §1 for sessions, written once and run against every backend.

@@ -1,5 +1,6 @@
 import KeepCore
 import KeepStore
+import KeepTestSupport
 import Testing
 
 /// Listing rules of SPEC §1, run against every backend.

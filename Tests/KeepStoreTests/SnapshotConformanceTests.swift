@@ -1,11 +1,12 @@
 import KeepCore
 import KeepStore
+import KeepTestSupport
 import Testing
 
 /// Snapshots, access logs and jobs (SPEC §1), run against every backend.
 @Suite struct SnapshotConformanceTests {
     struct World {
-        let clock = SteppingClock()
+        let clock = TestClock.stepping()
         let storage: FaultyStorage
         let snapshots: SnapshotService
         let runner: JobRunner

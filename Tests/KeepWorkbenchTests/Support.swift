@@ -3,16 +3,10 @@ import KeepCore
 import KeepPolicy
 import KeepSQLite
 import KeepStore
+import KeepTestSupport
 import KeepWorkbench
 import Synchronization
 import Testing
-
-/// A clock the test moves by hand.
-final class ManualClock: Sendable {
-    private let current = Mutex<Int64>(1_795_761_694_000)
-    func advance(milliseconds: Int64) { current.withLock { $0 += milliseconds } }
-    var clock: KeepClock { KeepClock { [self] in Timestamp(millisecondsSinceEpoch: current.withLock { $0 }) } }
-}
 
 /// Session storage that counts reads and can hold an update until released,
 /// so a test can act while a save is in flight.
@@ -70,7 +64,7 @@ final class WorkbenchFixture: @unchecked Sendable {
     let databasePath: String
     let journalRoot: String
     let policyFolder: String
-    let clock = ManualClock()
+    let clock = TestClock()
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("keep-workbench-\(UUID().uuidString)").path
@@ -78,8 +72,7 @@ final class WorkbenchFixture: @unchecked Sendable {
         journalRoot = directory + "/state/keep/recovery"
         policyFolder = directory + "/policies"
         try FileManager.default.createDirectory(atPath: policyFolder, withIntermediateDirectories: true)
-        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/policies").path
+        let shipped = Checkout.policies.path
         for file in ["validation.lua", "retry.lua", "save.lua"] {
             try FileManager.default.copyItem(atPath: shipped + "/" + file, toPath: policyFolder + "/" + file)
         }
