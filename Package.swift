@@ -82,6 +82,8 @@ let package = Package(
         .testTarget(name: "KeepPolicyTests", dependencies: ["KeepTestSupport", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepStoreTests", dependencies: ["KeepTestSupport", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepCore"]),
         .testTarget(name: "KeepWorkbenchTests", dependencies: ["KeepTestSupport", "KeepWorkbench", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
+        .testTarget(name: "KeepSQLiteTests", dependencies: ["KeepTestSupport", "KeepSQLite", "KeepStore", "KeepCore",
+                                                          .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "KeepMigrateTests", dependencies: ["KeepTestSupport", "KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         // GRDB: a second connection that holds the write lock while the binary reads.

@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+import KeepCore
+import KeepSQLite
+import KeepStore
+import KeepTestSupport
+import Testing
+
+/// What only the SQLite backend does: its file, its schema versions, its
+/// write-ahead log, its read-only modes. What every backend does is in
+/// KeepStoreTests' conformance suite.
+@Suite struct SQLiteBackendTests {
+    let folder: URL
+    let path: String
+
+    init() throws {
+        folder = try TemporaryDirectory.make("keep-sqlite")
+        path = folder.appendingPathComponent("keep.sqlite").path
+    }
+
+    func write(_ backend: SQLiteBackend, title: String = "t") async throws -> Session {
+        try await SessionService(storage: backend).create(as: "ana", title: title, content: "{}")
+    }
+
+    @Test func pathsThatCannotNameADatabaseFileAreRefusedWithWhatIsWrong() throws {
+        let cases: [(String, String)] = [
+            ("", "the database path is empty"),
+            (folder.path + "/missing/keep.sqlite", "does not exist; create it first"),
+            (folder.path, "is a folder; the database is a file"),
+        ]
+        for (path, message) in cases {
+            do {
+                _ = try SQLiteBackend(path: path)
+                Issue.record("\(path) was opened")
+            } catch let error as KeepError {
+                #expect(error.code == .invalid && error.message.contains(message), "\(path): \(error.message)")
+            }
+        }
+    }
+
+    @Test func readOnlyNeverCreatesAFile() throws {
+        expectErrorNow(.notFound) { try SQLiteBackend(path: path, readOnly: true) }
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func closingFoldsTheWriteAheadLogIntoTheFile() async throws {
+        let backend = try SQLiteBackend(path: path)
+        _ = try await write(backend)
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+        try backend.close()
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+        let reopened = try SQLiteBackend(path: path, readOnly: true)
+        #expect(try await SessionService(storage: reopened).list(as: "ana", SessionQuery()).items.count == 1)
+        try reopened.close()
+    }
+
+    @Test func thePageTokenSecretIsStoredOnceAndKept() async throws {
+        let first = try SQLiteBackend(path: path)
+        let secret = try await first.tokenSecret()
+        try first.close()
+        let second = try SQLiteBackend(path: path)
+        #expect(try await second.tokenSecret() == secret)
+        #expect(secret.count >= 32)
+        try second.close()
+    }
+
+    @Test func aSchemaFromANewerKeepIsRefusedAndLeftAlone() async throws {
+        try SQLiteBackend(path: path).close()
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
+        }
+        try queue.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        do {
+            _ = try SQLiteBackend(path: path)
+            Issue.record("a newer schema was opened")
+        } catch let error as KeepError {
+            #expect(error.code == .invalid)
+            #expect(error.message.contains("a newer Keep set it up"), "\(error.message)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "the file is unchanged")
+    }
+
+    @Test func anotherApplicationsDatabaseIsNotTakenOver() async throws {
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in try db.execute(sql: "CREATE TABLE invoices (id INTEGER PRIMARY KEY)") }
+        try queue.close()
+        do {
+            _ = try SQLiteBackend(path: path)
+            Issue.record("a foreign database was opened")
+        } catch let error as KeepError {
+            #expect(error.message.contains("not a Keep database (it holds tables such as invoices)"), "\(error.message)")
+        }
+    }
+
+    @Test func aFileWithoutWritePermissionOpensForReadingAndRefusesWrites() async throws {
+        let backend = try SQLiteBackend(path: path)
+        let session = try await write(backend)
+        try backend.close()
+        #expect(chmod(path, 0o444) == 0)
+        defer { chmod(path, 0o644) }
+        let readOnly = try SQLiteBackend(path: path)
+        let service = SessionService(storage: readOnly)
+        #expect(try await service.get(as: "ana", id: session.id).title == "t")
+        await expectError(.forbidden) { try await write(readOnly, title: "again") }
+        try readOnly.close()
+    }
+}
