@@ -26,7 +26,7 @@ let package = Package(
         // What every layer shares: the error type and the domain's values.
         .target(name: "KeepCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The domain's rules over a backend-agnostic storage interface.
-        .target(name: "KeepStore", dependencies: ["KeepCore"]),
+        .target(name: "KeepStore", dependencies: ["KeepCore", .product(name: "Crypto", package: "swift-crypto")]),
         // The embedded SQLite backend (GRDB).
         .target(name: "KeepSQLite", dependencies: ["KeepStore", .product(name: "GRDB", package: "GRDB.swift")]),
         // The safe Swift bridge over Lua: states, host functions and objects,
@@ -59,6 +59,7 @@ let package = Package(
             name: "KeepCLI",
             dependencies: [
                 "KeepREPL",
+                "KeepRuntime",
                 "KeepLua",
                 "KeepScripting",
                 "KeepWorkbench",

@@ -16,7 +16,7 @@ struct Keep: ParsableCommand {
             Environment: KEEP_DB, KEEP_USER, KEEP_POLICIES (flags override them).
             """,
         version: versionText,
-        subcommands: [Repl.self, Run.self, Jobs.self, Policy.self, Migrate.self],
+        subcommands: [Repl.self, Run.self, Jobs.self, Policy.self, Migrate.self, Db.self],
         defaultSubcommand: Repl.self
     )
 

@@ -399,41 +399,21 @@ enum MigrateCommand {
     }
 }
 
-/// Progress on stderr: a bar redrawn in place on a terminal, a plain line at
-/// most every two seconds otherwise (and nothing with --json).
+/// A migration's progress on stderr (nothing with --json).
 final class ProgressDisplay {
     private let json: Bool
-    private let terminal = isatty(2) == 1
-    private var lastLine = ContinuousClock.now - .seconds(10)
+    private let bar = ProgressBar()
 
     init(json: Bool) { self.json = json }
 
     func show(_ progress: MigrationProgress) {
         guard !json else { return }
         let rate = progress.elapsedSeconds > 0 ? Double(progress.processedThisRun) / progress.elapsedSeconds : 0
-        let remaining = max(0, progress.total - progress.done)
-        let eta = rate > 0 ? Self.duration(Double(remaining) / rate) : "?"
-        let counts = "\(progress.done)/\(progress.total)  \(Int(rate)) docs/s  changed \(progress.changed)"
-            + (progress.failed > 0 ? "  failed \(progress.failed)" : "")
-        if terminal {
-            let width = 24
-            let filled = progress.total > 0 ? min(width, Int(Double(width) * Double(progress.done) / Double(progress.total))) : width
-            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            Console.write("\r\u{1B}[2K\(progress.file) \(bar) \(counts)  ETA \(progress.finished ? "0s" : eta)")
-            if progress.finished { Console.write("\n") }
-        } else if progress.finished || ContinuousClock.now - lastLine >= .seconds(2) {
-            lastLine = ContinuousClock.now
-            Console.error("\(progress.file): \(counts)" + (progress.finished ? "  done" : "  ETA \(eta)"))
-        }
+        bar.show(label: progress.file, done: progress.done, total: progress.total, unit: "docs", rate: rate,
+                 counts: "changed \(progress.changed)" + (progress.failed > 0 ? "  failed \(progress.failed)" : ""),
+                 finished: progress.finished)
     }
 
     /// Ends a half-drawn bar so what follows starts on a clean line.
-    static func clearLine() {
-        if isatty(2) == 1 { Console.write("\r\u{1B}[2K") }
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        if seconds < 60 { return "\(Int(seconds.rounded(.up)))s" }
-        return "\(Int(seconds) / 60)m\(Int(seconds) % 60)s"
-    }
+    static func clearLine() { ProgressBar.clearLine() }
 }

@@ -8,15 +8,14 @@ import Synchronization
 /// them, built the same way for every command (`run`, the REPL, `migrate`,
 /// `jobs`, `serve`), so that no command wires its own.
 public final class KeepServices: Sendable {
-    public let storage: any KeepStorage
-    /// Migrations need more of the backend than the services do.
-    public let migrationStorage: any MigrationStorage
+    /// Everything the backend offers (migrations and copies need more than the services).
+    public let storage: any BackendStorage
     public let policies: Policies
     public let sessions: SessionService
     public let snapshots: SnapshotService
     public let jobs: JobRunner
     public let configuration: RuntimeConfiguration
-    private let backend: Backend
+    private let backend: DatabaseBackend
     private let watcher: PolicyWatcher?
     private let closed = Mutex(false)
 
@@ -29,13 +28,13 @@ public final class KeepServices: Sendable {
         policies = loaded.policies
         watcher = loaded.watcher
         do {
-            backend = try Backend.open(configuration)
+            backend = try DatabaseBackend(configuration.database, readOnly: configuration.readOnly,
+                                          warn: configuration.warn)
         } catch {
             loaded.watcher?.stop()
             throw error
         }
         storage = backend.storage
-        migrationStorage = backend.migrationStorage
         sessions = SessionService(storage: storage, validator: policies.validator, clock: configuration.clock)
         let warn = configuration.warn
         snapshots = SnapshotService(storage: storage, validator: policies.validator, visits: policies.visits,
@@ -54,16 +53,16 @@ public final class KeepServices: Sendable {
     }
 }
 
-/// The storage a database location names, with how to close it.
-struct Backend: Sendable {
-    let storage: any KeepStorage
-    let migrationStorage: any MigrationStorage
-    let close: @Sendable () throws -> Void
+/// The storage a database location (`--db`, `$KEEP_DB`) names, with how to close it.
+public struct DatabaseBackend: Sendable {
+    public let storage: any BackendStorage
+    public let close: @Sendable () throws -> Void
 
-    static func open(_ configuration: RuntimeConfiguration) throws -> Backend {
-        let warn = configuration.warn
-        let sqlite = try SQLiteBackend(path: configuration.database, readOnly: configuration.readOnly,
-                                       notice: { warn($0) })
-        return Backend(storage: sqlite, migrationStorage: sqlite, close: { try sqlite.close() })
+    /// Opens the database at `location`; `warn` hears when opening must wait
+    /// for another connection.
+    public init(_ location: String, readOnly: Bool = false, warn: @escaping @Sendable (String) -> Void) throws {
+        let sqlite = try SQLiteBackend(path: location, readOnly: readOnly, notice: { warn($0) })
+        storage = sqlite
+        close = { try sqlite.close() }
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import GRDB
 import KeepCore
 import KeepStore
+import Synchronization
 
 /// The embedded backend: one SQLite file through GRDB, in WAL mode, every
 /// operation in a transaction, the schema created and upgraded by versioned
@@ -27,7 +28,8 @@ public final class SQLiteBackend: Sendable {
     private let fileIsWritable: Bool
     private let writer: WriterConnection
     let lockWait: WriteLockWait
-    private let pageTokenSecret: [UInt8]
+    /// Read at open; replaced when `keep db copy` brings another database's.
+    let pageTokenSecret: Mutex<[UInt8]>
 
     /// Opens (creating if needed) the database at `path` and, when it was set
     /// up by an older Keep, brings its schema up to date.
@@ -64,7 +66,7 @@ public final class SQLiteBackend: Sendable {
             }
             // A read-only database set up before the secret existed: tokens
             // then hold for this process only.
-            pageTokenSecret = schema.secret ?? SQLiteSchema.newSecret()
+            pageTokenSecret = Mutex(schema.secret ?? SQLiteSchema.newSecret())
         } catch {
             throw Self.keepError(error, doing: "open the database \(path)", path: path, lockWait: lockWait)
         }
@@ -127,7 +129,7 @@ public final class SQLiteBackend: Sendable {
     }
 
     /// The secret page tokens are signed with, read when the database opened.
-    public func tokenSecret() async throws -> [UInt8] { pageTokenSecret }
+    public func tokenSecret() async throws -> [UInt8] { pageTokenSecret.withLock { $0 } }
 
     /// Runs `body` in a write transaction, mapping database errors to
     /// `KeepError`. Unless `waiting` is false it waits for another

@@ -8,7 +8,7 @@ public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible
 
     public var description: String { rawValue }
 
-    public func makeStorage() throws -> any KeepStorage {
+    public func makeStorage() throws -> any BackendStorage {
         switch self {
         case .sqlite:
             try SQLiteBackend(path: TemporaryDirectory.make("keep-store").appendingPathComponent("keep.sqlite").path)
