@@ -124,8 +124,10 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// SPEC §6 puts the global options before the command (`keep --db x run …`);
-    /// each subcommand declares them, so move any found there after its name.
-    static func movedAfterSubcommand(_ arguments: [String]) -> [String] {
+    /// each subcommand declares them, so move any found there after its name
+    /// (the leaf command's, for groups such as `keep jobs list`: the command
+    /// tree of `root`'s configuration says which words name groups).
+    static func movedAfterSubcommand(_ arguments: [String], root: ParsableCommand.Type = Keep.self) -> [String] {
         let names: Set<String> = ["--db", "--user", "--policies"]
         var moved: [String] = []
         var index = 0
@@ -142,8 +144,13 @@ struct GlobalOptions: ParsableArguments {
         }
         guard !moved.isEmpty, index < arguments.count else { return arguments }
         // Command groups (`keep jobs list`) take the options after their leaf command.
-        let groups: Set<String> = ["jobs", "policy", "migrate"]
-        let leaf = groups.contains(arguments[index]) && index + 1 < arguments.count ? index + 1 : index
+        var leaf = index
+        var command = root
+        while let next = command.configuration.subcommands.first(where: { $0._commandName == arguments[leaf] }) {
+            command = next
+            guard !next.configuration.subcommands.isEmpty, leaf + 1 < arguments.count else { break }
+            leaf += 1
+        }
         return Array(arguments[index ... leaf]) + moved + arguments[(leaf + 1)...]
     }
 

@@ -126,7 +126,7 @@ enum JobCommand {
 
     static func fields(_ job: Job, error: String?) -> [String: Any] {
         var fields: [String: Any] = [
-            "id": job.id, "kind": job.kind, "state": job.state.rawValue, "attempts": job.attempts,
+            "id": job.id, "kind": job.kind.rawValue, "state": job.state.rawValue, "attempts": job.attempts,
             "next_run_at": job.nextRunAt.iso8601, "payload": job.payload, "created_at": job.createdAt.iso8601,
         ]
         if let error { fields["last_error"] = error }

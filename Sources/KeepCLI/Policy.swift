@@ -53,9 +53,9 @@ extension Keep.Policy {
 
         func run() throws {
             let directory = global.policyDirectory(given: directory)
-            let report: PolicyTests.Report
+            let report: PolicyTestRunner.Report
             do {
-                report = try PolicyTests.run(directory: directory, matching: pattern, clock: KeepClock.system.now)
+                report = try PolicyTestRunner.run(directory: directory, matching: pattern, clock: KeepClock.system.now)
             } catch {
                 fail("keep: \(error)", status: ExitStatus.failure)
             }
@@ -82,7 +82,10 @@ extension GlobalOptions {
     /// (a failed reload keeps the last good set and is reported on stderr).
     func loadPolicies(watch: Bool = false) throws -> ScriptContext.Policies {
         guard let directory = policyDirectory else { return ScriptContext.Policies() }
-        let registry = try PolicyRegistry(directory: directory, clock: KeepClock.system.now)
+        // A hook that falls back to the built-in default is counted in
+        // keep.policy.status() and warned about, once a minute at most per hook.
+        let failures = PolicyFailureLog(clock: KeepClock.system.now) { Console.error("keep: warning: " + $0) }
+        let registry = try PolicyRegistry(directory: directory, clock: KeepClock.system.now, failures: failures)
         if watch {
             registry.onReload = { status in
                 if let error = status.lastError {

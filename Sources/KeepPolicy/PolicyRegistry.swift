@@ -17,18 +17,26 @@ public final class PolicyRegistry: @unchecked Sendable {
         public var loadedAt: Timestamp
         /// The last failed reload's error (file:line and message), cleared by a successful one.
         public var lastError: String?
+        /// Hooks that failed at run time and fell back to the built-in default, by hook.
+        public var failures: [PolicyFailure] = []
     }
 
     private let lock = NSLock()
     private var set: PolicySet
     private var currentStatus: Status
     private let clock: @Sendable () -> Timestamp
+    /// Shared by every set this registry loads: counts survive reloads.
+    public let failures: PolicyFailureLog
     /// Called after every reload attempt (the log line of SPEC §4).
     public var onReload: (@Sendable (Status) -> Void)?
 
-    public init(directory: String, clock: @escaping @Sendable () -> Timestamp) throws(KeepError) {
+    /// `failures` defaults to a log that counts without warning.
+    public init(directory: String, clock: @escaping @Sendable () -> Timestamp,
+                failures: PolicyFailureLog? = nil) throws(KeepError) {
         self.clock = clock
-        set = try PolicySet(directory: directory, clock: clock)
+        let failures = failures ?? PolicyFailureLog(clock: clock)
+        self.failures = failures
+        set = try PolicySet(directory: directory, clock: clock, failures: failures)
         currentStatus = Status(version: 1, directory: directory, files: set.files, loadedAt: set.loadedAt, lastError: nil)
     }
 
@@ -41,17 +49,19 @@ public final class PolicyRegistry: @unchecked Sendable {
 
     public var status: Status {
         lock.lock()
-        defer { lock.unlock() }
-        return currentStatus
+        var status = currentStatus
+        lock.unlock()
+        status.failures = failures.failures
+        return status
     }
 
     /// Loads the folder again; swaps the new set in only if it loads completely.
     @discardableResult
     public func reload() -> Status {
         let directory = status.directory
-        let result: Status
+        var result: Status
         do {
-            let fresh = try PolicySet(directory: directory, clock: clock)
+            let fresh = try PolicySet(directory: directory, clock: clock, failures: failures)
             lock.lock()
             set = fresh
             currentStatus = Status(version: currentStatus.version + 1, directory: directory, files: fresh.files,
@@ -64,6 +74,7 @@ public final class PolicyRegistry: @unchecked Sendable {
             result = currentStatus
             lock.unlock()
         }
+        result.failures = failures.failures
         onReload?(result)
         return result
     }
@@ -72,7 +83,7 @@ public final class PolicyRegistry: @unchecked Sendable {
 extension PolicyRegistry: DocumentValidator, RetrySchedule, VisitPolicy {
     public func validate(_ candidate: DocumentCandidate) throws(KeepError) { try current.validate(candidate) }
 
-    public func delay(kind: String, attempt: Int, error: String) -> Int64? {
+    public func delay(kind: JobKind, attempt: Int, error: String) -> Int64? {
         current.delay(kind: kind, attempt: attempt, error: error)
     }
 

@@ -133,10 +133,15 @@ extension PolicySet: DocumentValidator {
 
 extension PolicySet: RetrySchedule {
     /// retry.lua's function for `kind` (else `default`); a failing policy
-    /// falls back to the built-in schedule so that jobs are never stuck.
-    public func delay(kind: String, attempt: Int, error: String) -> Int64? {
-        let result: Int64?? = try? retryDelay(kind: kind, attempt: attempt, error: error)
-        return result ?? DefaultRetrySchedule().delay(kind: kind, attempt: attempt, error: error)
+    /// falls back to the built-in schedule so that jobs are never stuck, and
+    /// is recorded in `failures`.
+    public func delay(kind: JobKind, attempt: Int, error: String) -> Int64? {
+        do {
+            return try retryDelay(kind: kind.rawValue, attempt: attempt, error: error)
+        } catch let failure {
+            failures.record(hook: "retry." + kind.rawValue, failure, fallback: "using the built-in retry schedule")
+            return DefaultRetrySchedule().delay(kind: kind, attempt: attempt, error: error)
+        }
     }
 
     /// What retry.lua answers for `kind` (else its `default`): a delay in
@@ -172,10 +177,15 @@ extension PolicySet: RetrySchedule {
 
 extension PolicySet: VisitPolicy {
     /// visits.lua's `should_count(log, now)` (times in ms since the epoch), or
-    /// the built-in 5-minute rule when the set has no visits.lua or it fails.
+    /// the built-in 5-minute rule when the set has no visits.lua or it fails
+    /// (recorded in `failures`).
     public func shouldCount(_ log: AccessLog, now: Timestamp) -> Bool {
-        let decided: Bool?? = try? countsVisit(log, now: now)
-        return (decided ?? nil) ?? IntervalVisitPolicy().shouldCount(log, now: now)
+        do {
+            if let decided = try countsVisit(log, now: now) { return decided }
+        } catch {
+            failures.record(hook: "visits.should_count", error, fallback: "using the built-in 5-minute rule")
+        }
+        return IntervalVisitPolicy().shouldCount(log, now: now)
     }
 
     /// visits.lua's answer, or nil when the set has no visits.lua. Throws the

@@ -7,21 +7,38 @@ extension PolicySet: SavePolicy {
     public var saveSettings: SaveSettings { save }
 
     /// save.lua's `poll_when(activity)`; without it, or when it fails, polling
-    /// runs unless hidden (a broken policy must not stop out-of-sync detection).
+    /// runs unless hidden (a broken policy must not stop out-of-sync detection;
+    /// the failure is recorded in `failures`).
     public func shouldPoll(_ activity: ActivityState) -> Bool {
-        let decided: Bool?? = try? withState { loaded throws(KeepError) -> Bool? in
-            try Self.callSaveHook("poll_when", loaded) { stack in
-                stack.push(activity.rawValue)
-                return 1
-            } result: { stack in
-                lua_toboolean(stack.L, -1) != 0
+        do {
+            let decided = try withState { loaded throws(KeepError) -> Bool? in
+                try Self.callSaveHook("poll_when", loaded) { stack in
+                    stack.push(activity.rawValue)
+                    return 1
+                } result: { stack in
+                    lua_toboolean(stack.L, -1) != 0
+                }
             }
+            if let decided { return decided }
+        } catch {
+            failures.record(hook: "save.poll_when", error, fallback: "polling unless hidden")
         }
-        return (decided ?? nil) ?? DefaultSavePolicy().shouldPoll(activity)
+        return DefaultSavePolicy().shouldPoll(activity)
     }
 
-    /// save.lua's `on_activity(state, info)`: nothing, an action name or a list of them.
+    /// save.lua's `on_activity(state, info)`: nothing, an action name or a
+    /// list of them. A failure is recorded in `failures` and thrown: the
+    /// workbench then does nothing for this change.
     public func activityChanged(to state: ActivityState, info: ActivityInfo) throws(KeepError) -> [ActivityAction] {
+        do {
+            return try onActivity(state, info: info)
+        } catch {
+            failures.record(hook: "save.on_activity", error, fallback: "no action taken")
+            throw error
+        }
+    }
+
+    private func onActivity(_ state: ActivityState, info: ActivityInfo) throws(KeepError) -> [ActivityAction] {
         try withState { loaded throws(KeepError) -> [ActivityAction] in
             try Self.callSaveHook("on_activity", loaded) { stack in
                 stack.push(state.rawValue)

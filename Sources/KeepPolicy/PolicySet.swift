@@ -11,13 +11,15 @@ import Foundation
 ///
 /// Policy functions run under `LuaBudget.policy` and see plain tables only:
 /// they cannot reach the stores. Evaluations are serialized by a lock (one
-/// state per set); the policies issue's pool of states comes with hot reload.
+/// state per set; docs/policies.md "Concurrency" says why there is no pool).
 public final class PolicySet: @unchecked Sendable {
     public let directory: String
     public let loadedAt: Timestamp
     public let files: [String]
     /// Settings of save.lua, read once at load.
     public let save: SaveSettings
+    /// Where hooks that fall back to the built-in default record their failure.
+    public let failures: PolicyFailureLog
     /// The state is used under `lock` only (`withState`).
     private let loaded: LoadedState
     private let lock = NSLock()
@@ -58,10 +60,13 @@ public final class PolicySet: @unchecked Sendable {
     public static let requiredFiles = ["validation.lua", "retry.lua", "save.lua"]
     public static let optionalFiles = ["visits.lua"]
 
-    /// Loads every policy file of `directory` into a fresh state.
-    public init(directory: String, clock: () -> Timestamp) throws(KeepError) {
+    /// Loads every policy file of `directory` into a fresh state. `failures`
+    /// is shared by the sets of one registry, so that counts survive reloads.
+    public init(directory: String, clock: @escaping @Sendable () -> Timestamp,
+                failures: PolicyFailureLog? = nil) throws(KeepError) {
         try PolicyFolder.check(directory)
         self.directory = directory
+        self.failures = failures ?? PolicyFailureLog(clock: clock)
         let folder = directory.split(separator: "/").last.map(String.init) ?? directory
         let lua = try LuaState(trust: .sandboxed(roots: [directory]))
         var present: [String] = []

@@ -1,6 +1,6 @@
 /// The small test library of `keep policy test` (SPEC §4): `describe`, `it`
 /// and `expect`, written in Lua and loaded into each test file's sandbox;
-/// `it` registers tests for `PolicyTests` to run one by one. The `policy`
+/// `it` registers tests for `PolicyTestRunner` to run one by one. The `policy`
 /// table it returns is filled by `PolicyTestBindings`.
 enum PolicyTestLibrary {
     static let source = #"""

@@ -92,7 +92,7 @@ public enum KeepAPI {
         stack.setField(name, of: keep)
     }
 
-    /// keep.policy.status() → {version, directory, files, loaded_at, last_error} (version 0: built-in defaults).
+    /// keep.policy.status() → {version, directory, files, loaded_at, last_error, failures} (version 0: built-in defaults).
     private static func policyStatus(_ stack: LuaStack, context: ScriptContext) throws -> Int32 {
         stack.newTable(fieldCapacity: 5)
         guard let status = try context.policies.registry?.status else {
@@ -110,6 +110,16 @@ public enum KeepAPI {
         stack.setField("files", of: -2)
         stack.push(status.loadedAt.iso8601); stack.setField("loaded_at", of: -2)
         if let error = status.lastError { stack.push(error); stack.setField("last_error", of: -2) }
+        stack.newTable(arrayCapacity: Int32(status.failures.count))
+        for (index, failure) in status.failures.enumerated() {
+            stack.newTable(fieldCapacity: 4)
+            stack.push(failure.hook); stack.setField("hook", of: -2)
+            stack.push(Int64(failure.count)); stack.setField("count", of: -2)
+            stack.push(failure.lastMessage); stack.setField("last_message", of: -2)
+            stack.push(failure.lastAt.iso8601); stack.setField("last_at", of: -2)
+            stack.setIndex(Int64(index + 1), of: -2)
+        }
+        stack.setField("failures", of: -2)
         return 1
     }
 

@@ -225,7 +225,7 @@ final class SnapshotObjects: @unchecked Sendable {
     static func push(_ job: Job, error: String?, on stack: LuaStack) {
         stack.newTable(fieldCapacity: 8)
         stack.push(job.id); stack.setField("id", of: -2)
-        stack.push(job.kind); stack.setField("kind", of: -2)
+        stack.push(job.kind.rawValue); stack.setField("kind", of: -2)
         stack.push(job.state.rawValue); stack.setField("state", of: -2)
         stack.push(Int64(job.attempts)); stack.setField("attempts", of: -2)
         stack.push(job.nextRunAt.iso8601); stack.setField("next_run_at", of: -2)

@@ -1,4 +1,3 @@
-import Foundation
 import KeepCore
 
 /// Runs durable jobs (SPEC §1 "Background jobs"): takes a lease, does the
@@ -62,19 +61,25 @@ public struct JobRunner: Sendable {
     }
 
     /// The job kinds this runner knows.
-    public static let kinds = [SnapshotService.markLogsDeleted, SnapshotService.recordVisit]
+    public static let kinds: [JobKind] = [.markLogsDeleted, .recordVisit]
 
     private func attempt(_ job: Job) async throws -> Outcome {
         do {
             try await execute(job)
         } catch {
-            let message = (error as? KeepError)?.description ?? "\(error)"
             let attempt = job.attempts + 1
             let now = clock.now()
-            // A job that can never succeed is not retried on the schedule.
-            let unrunnable = (error as? KeepError)?.details["retry"] == "never"
-            let retryAt = unrunnable ? nil : schedule.delay(kind: job.kind, attempt: attempt, error: message)
-                .map { Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + max(0, $0)) }
+            let message: String
+            let retryAt: Timestamp?
+            if let unrunnable = error as? Unrunnable {
+                // A job that can never succeed is not retried on the schedule.
+                message = unrunnable.error.description
+                retryAt = nil
+            } else {
+                message = (error as? KeepError)?.description ?? "\(error)"
+                retryAt = schedule.delay(kind: job.kind, attempt: attempt, error: message)
+                    .map { Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + max(0, $0)) }
+            }
             _ = try await storage.failJob(id: job.id, holder: holder, error: message, retryAt: retryAt, now: now)
             return Outcome(job: try await storage.job(id: job.id) ?? job, error: message)
         }
@@ -82,36 +87,42 @@ public struct JobRunner: Sendable {
         return Outcome(job: try await storage.job(id: job.id) ?? job, error: nil)
     }
 
-    /// Why no attempt can run `job`: an unknown kind, or a payload that does
-    /// not say what to do. The job goes `dead` at once, with this as its reason.
-    static func unrunnable(_ job: Job, _ problem: String) -> KeepError {
-        KeepError(.invalid, "job \(job.id): \(problem); it can never succeed, so it is dead",
-                  details: ["job": .integer(job.id), "retry": "never"])
+    /// Why no attempt can run a job (an unknown kind, a payload that does not
+    /// decode): the job goes `dead` at once, with the error as its reason.
+    /// A type of its own, so that no string in the error steers the runner.
+    struct Unrunnable: Error {
+        let error: KeepError
+
+        init(_ job: Job, _ problem: String) {
+            error = KeepError(.invalid, "job \(job.id): \(problem); it can never succeed, so it is dead",
+                              details: ["job": .integer(job.id)])
+        }
+    }
+
+    /// The payload of `job`, or `Unrunnable` naming what is wrong with it.
+    private func payload<Payload: JobPayload>(_ type: Payload.Type, of job: Job) throws(Unrunnable) -> Payload {
+        do {
+            return try Payload.decode(job)
+        } catch {
+            throw Unrunnable(job, error.message)
+        }
     }
 
     private func execute(_ job: Job) async throws {
-        let payload = JobPayload(job.payload)
         switch job.kind {
-        case SnapshotService.markLogsDeleted:
-            guard let id = payload.text("snapshot_id").flatMap({ try? ResourceID($0) }),
-                  let deletedAt = payload.integer("deleted_at")
-            else { throw Self.unrunnable(job, "the payload lacks a snapshot_id (an id) or deleted_at (ms)") }
-            try await markLogsDeleted(snapshotID: id, at: Timestamp(millisecondsSinceEpoch: deletedAt))
-        case SnapshotService.recordVisit:
-            guard let id = payload.text("snapshot_id").flatMap({ try? ResourceID($0) }),
-                  let visitor = payload.text("visitor").flatMap({ try? UserID(checking: $0) }),
-                  let at = payload.integer("at")
-            else {
-                throw Self.unrunnable(job, "the payload lacks a snapshot_id (an id), visitor (a user id) or at (ms)")
-            }
-            guard let snapshot = try await storage.snapshot(id: id) else { return }  // deleted since: nothing to log
-            let time = Timestamp(millisecondsSinceEpoch: at)
+        case .markLogsDeleted:
+            let payload = try payload(MarkLogsDeletedPayload.self, of: job)
+            try await markLogsDeleted(snapshotID: payload.snapshotID, at: payload.deletedAt)
+        case .recordVisit:
+            let payload = try payload(RecordVisitPayload.self, of: job)
+            guard let snapshot = try await storage.snapshot(id: payload.snapshotID) else { return }  // deleted since: nothing to log
             let visits = self.visits
-            _ = try await storage.recordVisit(AccessLog(visitor: visitor, snapshot: snapshot, at: time), now: time) {
-                visits.shouldCount($0, now: time)
+            _ = try await storage.recordVisit(AccessLog(visitor: payload.visitor, snapshot: snapshot, at: payload.at),
+                                              now: payload.at) {
+                visits.shouldCount($0, now: payload.at)
             }
         default:
-            throw Self.unrunnable(job, "unknown kind '\(job.kind)'; the kinds are " + Self.kinds.joined(separator: ", "))
+            throw Unrunnable(job, "unknown kind '\(job.kind)'; the kinds are " + Self.kinds.map(\.rawValue).joined(separator: ", "))
         }
     }
 
@@ -131,23 +142,5 @@ public struct JobRunner: Sendable {
             for _ in 0 ..< concurrency { startNext() }
             while try await group.next() != nil { startNext() }
         }
-    }
-}
-
-/// Job payloads: small flat JSON objects.
-struct JobPayload {
-    private let fields: [String: Any]
-
-    init(_ text: String) {
-        fields = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
-    }
-
-    func text(_ key: String) -> String? { fields[key] as? String }
-    func integer(_ key: String) -> Int64? { (fields[key] as? NSNumber)?.int64Value }
-
-    /// JSON text of a flat object.
-    static func encode(_ fields: [String: Any]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -5,9 +5,6 @@ import KeepCore
 /// interval); only the owner deletes it, and deleting queues the durable job
 /// that marks the other visitors' logs.
 public struct SnapshotService: Sendable {
-    public static let markLogsDeleted = "mark_logs_deleted"
-    public static let recordVisit = "record_visit"
-
     public let storage: any KeepStorage
     public let validator: any DocumentValidator
     public let visits: any VisitPolicy
@@ -54,9 +51,9 @@ public struct SnapshotService: Sendable {
             diagnostics("the visit of \(user) to snapshot \(id) was not logged: \(error)")
         } catch {
             diagnostics("could not log a visit of \(user) to snapshot \(id): \(error); queued for retry")
-            let payload = JobPayload.encode(["snapshot_id": id.rawValue, "visitor": user, "at": now.millisecondsSinceEpoch])
+            let payload = RecordVisitPayload(snapshotID: id, visitor: user, at: now)
             do {
-                _ = try await storage.enqueueJob(JobDraft(kind: Self.recordVisit, payload: payload, runAt: now))
+                _ = try await storage.enqueueJob(JobDraft(payload, runAt: now))
             } catch {
                 diagnostics("could not queue the visit of \(user) to snapshot \(id): \(error)")
             }
@@ -81,9 +78,8 @@ public struct SnapshotService: Sendable {
                             details: ["id": .text(id.rawValue)])
         }
         let now = clock.now()
-        let payload = JobPayload.encode(["snapshot_id": id.rawValue, "deleted_at": now.millisecondsSinceEpoch])
-        guard let job = try await storage.deleteSnapshot(
-            id: id, owner: user, queueing: JobDraft(kind: Self.markLogsDeleted, payload: payload, runAt: now))
+        let payload = MarkLogsDeletedPayload(snapshotID: id, deletedAt: now)
+        guard let job = try await storage.deleteSnapshot(id: id, owner: user, queueing: JobDraft(payload, runAt: now))
         else { throw Self.notFound(id) }
         return job
     }
@@ -125,25 +121,3 @@ public struct SnapshotService: Sendable {
         KeepError(.notFound, "snapshot \(id) not found", details: ["id": .text(id.rawValue)])
     }
 }
-
-/// Keyset paging shared by every listing: page size rule, signed tokens, one
-/// extra row fetched to know whether another page follows.
-enum Paging {
-    static func page<Field: SortField, Item: Sendable>(
-        _ query: ListQuery<Field>, for user: UserID, secret: [UInt8],
-        fetch: (PageCursor?, Int) async throws -> [Item], cursor: (Item) -> PageCursor
-    ) async throws -> Page<Item> {
-        let codec = PageTokenCodec(secret: secret)
-        let fingerprint = query.fingerprint(owner: user)
-        let after = try query.pageToken.map { token throws(KeepError) in try codec.decode(token, fingerprint: fingerprint) }
-        let size = PageSize.resolve(query.pageSize)
-        var rows = try await fetch(after, size + 1)
-        var next: String?
-        if rows.count > size {
-            rows.removeLast(rows.count - size)
-            next = codec.encode(cursor(rows[rows.count - 1]), fingerprint: fingerprint)
-        }
-        return Page(items: rows, nextToken: next)
-    }
-}
-

@@ -1,6 +1,6 @@
 import KeepCore
 
-/// What a storage backend provides for snapshots, access logs and jobs. Every
+/// What a storage backend provides for snapshots and access logs. Every
 /// method is one transaction; rules live in the services.
 public protocol SnapshotStorage: Sendable {
     /// Inserts the snapshot and its creator's first access log together.
@@ -38,38 +38,6 @@ public protocol AccessLogStorage: Sendable {
     /// Marks one visitor's log deleted; false when it was already marked or
     /// is gone (so a rerun job touches nothing twice).
     func markAccessLogDeleted(visitor: UserID, snapshotID: ResourceID, at time: Timestamp) async throws -> Bool
-}
-
-/// A job to queue.
-public struct JobDraft: Sendable, Equatable {
-    public var kind: String
-    public var payload: String
-    public var runAt: Timestamp
-
-    public init(kind: String, payload: String, runAt: Timestamp) {
-        self.kind = kind
-        self.payload = payload
-        self.runAt = runAt
-    }
-}
-
-public protocol JobStorage: Sendable {
-    func enqueueJob(_ draft: JobDraft) async throws -> Job
-
-    /// Takes a lease on one due job — pending with `next_run_at <= now`, or
-    /// running with an expired lease (its worker died) — or on job `id` when
-    /// given (in any state but `done`). Returns nil when there is none.
-    func claimJob(id: Int64?, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Job?
-
-    /// Ends the holder's lease with success. False when the lease was lost.
-    func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool
-
-    /// Ends the holder's lease with failure: back to pending at `retryAt`,
-    /// or `dead` when nil. Counts the attempt and keeps the error.
-    func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Bool
-
-    func jobs(state: Job.State?) async throws -> [Job]
-    func job(id: Int64) async throws -> Job?
 }
 
 /// Everything a backend provides.

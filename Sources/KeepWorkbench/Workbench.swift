@@ -224,8 +224,8 @@ public final class Workbench: @unchecked Sendable {
                 do {
                     return try await resolve(decision.choice, fallback: decision.fallback, captured: captured,
                                              base: base, stored: stored, copy: copy)
-                } catch let error as KeepError where error.code == .conflict && error.details["retry"] == "yes" {
-                    lastError = error
+                } catch let signal as SaveSignal where signal.isConflictWhileResolving {
+                    lastError = signal.error
                 }
             }
             throw KeepError(.conflict, "session \(id) kept changing while it was saved; try again (\(lastError.message))",
@@ -260,14 +260,13 @@ public final class Workbench: @unchecked Sendable {
         }
     }
 
-    /// Marks a conflict met while resolving one, so that `write` asks the policy again.
+    /// Turns a conflict met while resolving one into `SaveSignal.conflictWhileResolving`,
+    /// so that `write` asks the policy again.
     private func retrying(_ body: () async throws -> Session) async throws -> Session {
         do {
             return try await body()
         } catch let error as KeepError where error.code == .conflict {
-            var details = error.details
-            details["retry"] = "yes"
-            throw KeepError(.conflict, error.message, details: details)
+            throw SaveSignal.conflictWhileResolving(error)
         }
     }
 
@@ -554,4 +553,25 @@ public final class Workbench: @unchecked Sendable {
             }
         }
     }
+}
+
+/// How a step of a save tells `write` what to do next: a type of its own,
+/// so that no string in `KeepError.details` steers the save, and a struct
+/// around a private enum (as Hummingbird's errors are) so that signals can be
+/// added without touching the places that match them. Never leaves `write`.
+struct SaveSignal: Error {
+    private enum Code {
+        case conflictWhileResolving
+    }
+
+    private let code: Code
+    /// The error that raised the signal.
+    let error: KeepError
+
+    /// The stored version moved again while a conflict was being resolved: ask the policy again.
+    static func conflictWhileResolving(_ error: KeepError) -> SaveSignal {
+        SaveSignal(code: .conflictWhileResolving, error: error)
+    }
+
+    var isConflictWhileResolving: Bool { code == .conflictWhileResolving }
 }

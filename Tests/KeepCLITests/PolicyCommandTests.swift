@@ -41,6 +41,30 @@ import Testing
                                         directory: directory)
         #expect(status.stdout == "1\tpolicies\t4\n", "\(status.stderr)")
     }
+
+    /// A hook that raises falls back to the built-in default: the visit is
+    /// still judged, keep.policy.status() counts the failure with its line,
+    /// and stderr warns once (a second failure within the minute is only counted).
+    @Test func aPolicyFailingAtRunTimeIsShownInStatusAndWarnedAbout() throws {
+        let directory = try KeepBinary.temporaryDirectory()
+        let folder = directory.appendingPathComponent("policies")
+        try FileManager.default.copyItem(atPath: shippedPolicies(), toPath: folder.path)
+        try "return {\n  should_count = function(log, now)\n    error('visits are off')\n  end,\n}\n"
+            .write(to: folder.appendingPathComponent("visits.lua"), atomically: true, encoding: .utf8)
+        let script = """
+            local s = keep.snapshots.create{title = "t", content = "{}"}
+            keep.snapshots.get(s.id)
+            keep.snapshots.get(s.id)
+            for _, f in ipairs(keep.policy.status().failures) do print(f.hook, f.count, f.last_message, f.last_at ~= nil) end
+            """
+        let result = try KeepBinary.run(["run", "-e", script], directory: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("visits.should_count\t2\tpolicies/visits.lua:3: visits are off"), "\(result.stdout)")
+        #expect(result.stdout.hasSuffix("\ttrue\n"))
+        #expect(result.stderr.hasPrefix("keep: warning: policy visits.should_count failed, using the built-in 5-minute rule: policy: policies/visits.lua:3: visits are off"),
+                "\(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "keep: warning:").count == 2, "\(result.stderr)")
+    }
 }
 
 @Suite struct PolicyTestCommandTests {

@@ -242,6 +242,35 @@ struct MigrationRunnerTests {
         }
     }
 
+    @Test("a document edited before the commit into one the migration fails on stops the run (--on-error stop) inside the commit")
+    func failureFoundInsideTheCommitStops() async throws {
+        let fixture = try MigrationFixture()
+        let seeded = try await fixture.seedSessions(3)
+        let target = seeded[1]
+        try fixture.write("0001_fail.lua", """
+            return { description = "fails on broken", target = "sessions", up = function(doc)
+              if doc.data.broken then error("this one is broken") end
+              doc.data.migrated = true
+            end }
+            """)
+        let interfering = InterferingStorage(fixture.backend)
+        let sessions = fixture.sessions
+        interfering.beforeCommit = { _ in
+            _ = try await sessions.update(as: target.owner, id: target.id, SessionChanges(content: #"{"broken":true}"#))
+        }
+        let entry = try #require(try await onThread { try fixture.runner(storage: interfering).up() }.migrations.first)
+        #expect(entry.state == "failed")
+        #expect(entry.error?.hasPrefix("session \(target.id): ") == true && entry.error?.contains("this one is broken") == true,
+                "\(entry.error ?? "no error")")
+        #expect(entry.failures.map(\.id) == [target.id.rawValue])
+        let record = try #require(try await onThread { try fixture.runner().status() }.entry("1")?.record)
+        #expect(record.state == .failed && record.checkpoint == nil)
+        for original in seeded {
+            let stored = try await fixture.session(original.id, owner: original.owner)
+            #expect(!stored.content.contains("migrated"), "nothing of the stopped batch is written")
+        }
+    }
+
     @Test("a dry run writes nothing and counts what the real run does")
     func dryRun() async throws {
         let fixture = try MigrationFixture()

@@ -57,9 +57,13 @@ import Testing
         let runner = JobRunner(storage: storage, schedule: DefaultRetrySchedule(), clock: clock.clock, holder: "test")
         let drafts = [
             JobDraft(kind: "no_such_kind", payload: "{}", runAt: clock.clock.now()),
-            JobDraft(kind: SnapshotService.markLogsDeleted, payload: "[1, 2", runAt: clock.clock.now()),
-            JobDraft(kind: SnapshotService.recordVisit,
+            JobDraft(kind: .markLogsDeleted, payload: "[1, 2", runAt: clock.clock.now()),
+            JobDraft(kind: .recordVisit,
                      payload: #"{"snapshot_id": "Ab3_x9Kq2LmZ", "visitor": "bob\n", "at": 1}"#, runAt: clock.clock.now()),
+            JobDraft(kind: .markLogsDeleted, payload: #"{"snapshot_id": "Ab3_x9Kq2LmZ"}"#, runAt: clock.clock.now()),
+            JobDraft(kind: .recordVisit, payload: #"{"snapshot_id": "Ab3_x9Kq2LmZ", "visitor": "bob", "at": "1"}"#,
+                     runAt: clock.clock.now()),
+            JobDraft(kind: .markLogsDeleted, payload: "[]", runAt: clock.clock.now()),
         ]
         var ids: [Int64] = []
         for draft in drafts { ids.append(try await storage.enqueueJob(draft).id) }
@@ -68,10 +72,33 @@ import Testing
         #expect(outcomes.allSatisfy { $0.job.state == .dead && $0.job.attempts == 1 })
         #expect(outcomes[0].error == "invalid: job \(ids[0]): unknown kind 'no_such_kind'; the kinds are "
             + "mark_logs_deleted, record_visit; it can never succeed, so it is dead")
-        #expect(outcomes[1].error?.hasPrefix("invalid: job \(ids[1]): the payload lacks a snapshot_id") == true)
-        #expect(outcomes[2].error?.contains("visitor (a user id)") == true)
+        #expect(outcomes[1].error?.hasPrefix("invalid: job \(ids[1]): the payload is not JSON;") == true, "\(outcomes[1].error ?? "")")
+        #expect(outcomes[1].error?.hasSuffix("; a mark_logs_deleted payload holds snapshot_id (an id) and deleted_at "
+            + "(ms since the epoch); it can never succeed, so it is dead") == true, "\(outcomes[1].error ?? "")")
+        #expect(outcomes[2].error?.hasPrefix("invalid: job \(ids[2]): the payload has a bad visitor: the user id") == true,
+                "\(outcomes[2].error ?? "")")
+        #expect(outcomes[2].error?.contains("a record_visit payload holds snapshot_id (an id), visitor (a user id)") == true)
+        #expect(outcomes[3].error?.hasPrefix("invalid: job \(ids[3]): the payload lacks deleted_at;") == true,
+                "\(outcomes[3].error ?? "")")
+        #expect(outcomes[4].error?.hasPrefix("invalid: job \(ids[4]): the payload has at of the wrong type (not Int64);") == true,
+                "\(outcomes[4].error ?? "")")
+        #expect(outcomes[5].error?.hasPrefix("invalid: job \(ids[5]): the payload is not a JSON object;") == true,
+                "\(outcomes[5].error ?? "")")
         #expect(try await storage.job(id: ids[0])?.lastError == outcomes[0].error)
         clock.advance(milliseconds: 60_000)
         #expect(try await runner.runDue().isEmpty)
+    }
+
+    /// Payloads are stored as they always were (flat JSON with sorted keys),
+    /// so jobs queued by an earlier version still run.
+    @Test func payloadsKeepTheStoredFormat() throws {
+        let id = try ResourceID("Ab3_x9Kq2LmZ")
+        let marked = MarkLogsDeletedPayload(snapshotID: id, deletedAt: Timestamp(millisecondsSinceEpoch: 1_795_761_694_123))
+        #expect(marked.json == #"{"deleted_at":1795761694123,"snapshot_id":"Ab3_x9Kq2LmZ"}"#)
+        let draft = JobDraft(marked, runAt: Timestamp(millisecondsSinceEpoch: 5))
+        #expect(draft.kind == .markLogsDeleted && draft.kind.rawValue == "mark_logs_deleted")
+        let visit = RecordVisitPayload(snapshotID: id, visitor: "bob", at: Timestamp(millisecondsSinceEpoch: 7))
+        #expect(visit.json == #"{"at":7,"snapshot_id":"Ab3_x9Kq2LmZ","visitor":"bob"}"#)
+        #expect(JobDraft(visit, runAt: Timestamp(millisecondsSinceEpoch: 5)).kind.rawValue == "record_visit")
     }
 }

@@ -6,7 +6,7 @@ public struct Job: Equatable, Sendable {
 
     public var id: Int64
     /// What the job does, e.g. `mark_logs_deleted`.
-    public var kind: String
+    public var kind: JobKind
     /// JSON text.
     public var payload: String
     public var state: State
@@ -19,7 +19,7 @@ public struct Job: Equatable, Sendable {
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
 
-    public init(id: Int64, kind: String, payload: String, state: State, attempts: Int, nextRunAt: Timestamp,
+    public init(id: Int64, kind: JobKind, payload: String, state: State, attempts: Int, nextRunAt: Timestamp,
                 lastError: String?, leaseHolder: String?, leaseExpiresAt: Timestamp?, createdAt: Timestamp,
                 updatedAt: Timestamp) {
         self.id = id
@@ -36,20 +36,18 @@ public struct Job: Equatable, Sendable {
     }
 }
 
-/// When to retry a failed job (`retry.lua`): the delay before the next
-/// attempt, or nil to give up (the job goes `dead`).
-public protocol RetrySchedule: Sendable {
-    /// `attempt` is the number of the attempt that just failed (1 for the first).
-    func delay(kind: String, attempt: Int, error: String) -> Int64?
-}
+/// What a job does: the name stored with it (`mark_logs_deleted`). A struct,
+/// not an enum: a database may hold kinds this version does not know, and
+/// the runner must read them to declare them dead.
+public struct JobKind: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible,
+                       ExpressibleByStringLiteral {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+    public var description: String { rawValue }
 
-/// The built-in schedule: 1 s, 2 s, 4 s, then dead.
-public struct DefaultRetrySchedule: RetrySchedule {
-    public static let delaysMilliseconds: [Int64] = [1000, 2000, 4000]
-
-    public init() {}
-
-    public func delay(kind: String, attempt: Int, error: String) -> Int64? {
-        attempt >= 1 && attempt <= Self.delaysMilliseconds.count ? Self.delaysMilliseconds[attempt - 1] : nil
-    }
+    /// Marks the other visitors' logs of a deleted snapshot.
+    public static let markLogsDeleted = JobKind(rawValue: "mark_logs_deleted")
+    /// Records a visit whose log could not be written when it happened.
+    public static let recordVisit = JobKind(rawValue: "record_visit")
 }

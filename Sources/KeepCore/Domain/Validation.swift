@@ -26,8 +26,9 @@ public struct DocumentCandidate: Sendable {
     public var contentBytes: Int { content.utf8.count }
 }
 
-/// Decides whether a write is accepted. The policies issue plugs Lua rules in
-/// here; `DefaultValidation` is the built-in set. Throws `invalid` or `too_large`.
+/// Decides whether a write is accepted: a policy set's validation.lua
+/// (`PolicySet`), or `DefaultValidation`, the built-in set. Throws `invalid`
+/// or `too_large`.
 public protocol DocumentValidator: Sendable {
     func validate(_ candidate: DocumentCandidate) throws(KeepError)
 }

@@ -18,7 +18,7 @@ import KeepLua
 /// top level (with the `describe` bodies) registers the `it` tests, then every
 /// test runs as its own call under `testBudget`, so a failing or runaway test
 /// is reported as itself and the others still run.
-public enum PolicyTests {
+public enum PolicyTestRunner {
     public struct Report: Sendable {
         public var passed = 0
         public var failed = 0
@@ -35,7 +35,7 @@ public enum PolicyTests {
     /// matches it as a Lua pattern. Throws `not_found` when the folder has no
     /// test files or no test matches.
     public static func run(directory: String, matching pattern: String? = nil,
-                           clock: @escaping () -> Timestamp) throws(KeepError) -> Report {
+                           clock: @escaping @Sendable () -> Timestamp) throws(KeepError) -> Report {
         try PolicyFolder.check(directory)
         let files = try testFiles(in: directory)
         guard !files.isEmpty else {

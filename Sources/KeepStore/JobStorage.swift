@@ -1,0 +1,36 @@
+import KeepCore
+
+/// A job to queue.
+public struct JobDraft: Sendable, Equatable {
+    public var kind: JobKind
+    /// JSON text (see `JobPayload`).
+    public var payload: String
+    public var runAt: Timestamp
+
+    public init(kind: JobKind, payload: String, runAt: Timestamp) {
+        self.kind = kind
+        self.payload = payload
+        self.runAt = runAt
+    }
+}
+
+/// What a storage backend provides for durable jobs (SPEC §1 "Background
+/// jobs"). Every method is one transaction.
+public protocol JobStorage: Sendable {
+    func enqueueJob(_ draft: JobDraft) async throws -> Job
+
+    /// Takes a lease on one due job — pending with `next_run_at <= now`, or
+    /// running with an expired lease (its worker died) — or on job `id` when
+    /// given (in any state but `done`). Returns nil when there is none.
+    func claimJob(id: Int64?, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Job?
+
+    /// Ends the holder's lease with success. False when the lease was lost.
+    func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool
+
+    /// Ends the holder's lease with failure: back to pending at `retryAt`,
+    /// or `dead` when nil. Counts the attempt and keeps the error.
+    func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Bool
+
+    func jobs(state: Job.State?) async throws -> [Job]
+    func job(id: Int64) async throws -> Job?
+}
