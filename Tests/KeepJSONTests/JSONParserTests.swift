@@ -91,12 +91,47 @@ import Testing
         #expect(try JSONTree.parse("[1e400]").serialized() == "[1e400]")
     }
 
-    @Test("keys in array-index order, then UTF-16 order")
+    @Test("number literals round-trip exactly")
+    func numbers() throws {
+        let text = "[12345678901234567890,1.10,-0,-0.0,1E+400,2e-7,0,-12.5e10,100000000000000000000000000001]"
+        #expect(try compact(text) == text)
+    }
+
+    @Test("strings escape minimally and keep everything else raw")
+    func strings() throws {
+        let input = #"["\u2028 \ud83d\ude00 😀 é / \/ \" \\ \b\f\n\r\t \u0001\u001F \u0000 \u00e9"]"#
+        #expect(try compact(input) == "[\"\u{2028} 😀 😀 é / / \\\" \\\\ \\b\\f\\n\\r\\t \\u0001\\u001f \\u0000 é\"]")
+        #expect(try compact(#""\ud83d\ude00\uD83D\uDE00""#) == "\"😀😀\"")
+        #expect(try compact(#"{"k\n":"\u007f"}"#) == "{\"k\\n\":\"\u{7F}\"}")
+        // Escapes the serializer would not write are rewritten, the ones it writes kept.
+        #expect(try compact(#"["\u0041\u00e9\/\u001F", "\u001f\n"]"#) == #"["Aé/\u001f","\u001f\n"]"#)
+    }
+
+    @Test("keys come in JSON.stringify(sortKeysDeep) order")
     func keyOrder() throws {
+        #expect(try compact(#"{"b":1,"a":2,"10":3,"2":4}"#) == #"{"2":4,"10":3,"a":2,"b":1}"#)
         #expect(try compact(#"{"01":0,"4294967295":1,"4294967294":2,"-1":3,"0":4,"B":5,"_":6}"#) ==
             #"{"0":4,"4294967294":2,"-1":3,"01":0,"4294967295":1,"B":5,"_":6}"#)
+        // UTF-16 order: a character above U+FFFF (a surrogate pair) before U+E000...U+FFFF, after the rest.
         #expect(try compact("{\"\u{FF5E}\":1,\"😀\":2,\"é\":3,\"z\":4,\"\u{D7FF}\":5}") ==
             "{\"z\":4,\"é\":3,\"\u{D7FF}\":5,\"😀\":2,\"\u{FF5E}\":1}")
+        #expect(try compact(#"{"n":{"y":[{"b":1,"a":0}],"x":1}}"#) == #"{"n":{"x":1,"y":[{"a":0,"b":1}]}}"#)
+    }
+
+    @Test("whitespace, literals and nesting parse; the output is compact")
+    func compact() throws {
+        #expect(try compact(" \n\t{ \"a\" : [ true , false , null , { } , [ ] ] }\r\n") == #"{"a":[true,false,null,{},[]]}"#)
+        #expect(try compact("\"top\"") == "\"top\"")
+    }
+
+    @Test("equality ignores member order and compares text exactly")
+    func equality() throws {
+        #expect(try JSONTree.parse(#"{"a":1,"b":[1,{"c":2,"d":3}]}"#) == JSONTree.parse(#"{"b":[1,{"d":3,"c":2}],"a":1}"#))
+        #expect(try JSONTree.parse("[1,2]") != JSONTree.parse("[2,1]"))
+        #expect(try JSONTree.parse("1.0") != JSONTree.parse("1"))
+        #expect(try JSONTree.parse("\"\u{E9}\"") != JSONTree.parse("\"e\u{301}\""))
+        #expect(try JSONTree.parse(#"{"a":1}"#) != JSONTree.parse(#"{"a":1,"b":2}"#))
+        #expect(try JSONTree.parse(#"{"a":1,"b":2}"#) != JSONTree.parse(#"{"b":2,"c":1}"#))
     }
 
     @Test("the canonical check agrees with the tree's canonical text")

@@ -7,19 +7,6 @@ import Testing
         ThreeWayMerge.merge(base: base, ours: ours, theirs: theirs)
     }
 
-    private func roundTrip(_ text: String) throws -> String {
-        try JSONTree.parse(text).serialized()
-    }
-
-    private func parseError(_ text: String) -> JSONError? {
-        do throws(JSONError) {
-            _ = try JSONTree.parse(text)
-            return nil
-        } catch {
-            return error
-        }
-    }
-
     private let dashboards = #"{"dashboards":[{"id":"d1","name":"One","size":1},{"id":"d2","name":"Two","size":2}],"title":"T"}"#
 
     // MARK: Fast paths
@@ -168,37 +155,11 @@ import Testing
 
     // MARK: The parser and serializer
 
-    @Test("number literals round-trip exactly")
-    func numbers() throws {
-        let text = "[12345678901234567890,1.10,-0,-0.0,1E+400,2e-7,0,-12.5e10,100000000000000000000000000001]"
-        #expect(try roundTrip(text) == text)
+    @Test("numbers merge exactly as written")
+    func numbers() {
         #expect(merge(#"{"a":1,"n":12345678901234567890,"d":1.10}"#, #"{"a":2,"n":12345678901234567890,"d":1.10}"#,
                       #"{"a":1,"n":12345678901234567890,"d":1.10,"z":-0}"#) ==
             .merged(#"{"a":2,"d":1.10,"n":12345678901234567890,"z":-0}"#))
-        for bad in ["01", "1.", ".5", "-", "1e", "+1", "0x1", "NaN", "1.e5"] {
-            #expect(parseError(bad) != nil, "\(bad)")
-        }
-    }
-
-    @Test("strings escape minimally and keep everything else raw")
-    func strings() throws {
-        let input = #"["\u2028 \ud83d\ude00 😀 é / \/ \" \\ \b\f\n\r\t \u0001\u001F \u0000 \u00e9"]"#
-        #expect(try roundTrip(input) == "[\"\u{2028} 😀 😀 é / / \\\" \\\\ \\b\\f\\n\\r\\t \\u0001\\u001f \\u0000 é\"]")
-        #expect(try roundTrip(#""\ud83d\ude00\uD83D\uDE00""#) == "\"😀😀\"")
-        #expect(try roundTrip(#"{"k\n":"\u007f"}"#) == "{\"k\\n\":\"\u{7F}\"}")
-        // Escapes the serializer would not write are rewritten, the ones it writes kept.
-        #expect(try roundTrip(#"["\u0041\u00e9\/\u001F", "\u001f\n"]"#) == #"["Aé/\u001f","\u001f\n"]"#)
-    }
-
-    @Test("keys come in JSON.stringify(sortKeysDeep) order")
-    func keyOrder() throws {
-        #expect(try roundTrip(#"{"b":1,"a":2,"10":3,"2":4}"#) == #"{"2":4,"10":3,"a":2,"b":1}"#)
-        #expect(try roundTrip(#"{"01":0,"4294967295":1,"4294967294":2,"-1":3,"0":4,"B":5,"_":6}"#) ==
-            #"{"0":4,"4294967294":2,"-1":3,"01":0,"4294967295":1,"B":5,"_":6}"#)
-        // UTF-16 order: a character above U+FFFF (a surrogate pair) before U+E000...U+FFFF, after the rest.
-        #expect(try roundTrip("{\"\u{FF5E}\":1,\"😀\":2,\"é\":3,\"z\":4,\"\u{D7FF}\":5}") ==
-            "{\"z\":4,\"é\":3,\"\u{D7FF}\":5,\"😀\":2,\"\u{FF5E}\":1}")
-        #expect(try roundTrip(#"{"n":{"y":[{"b":1,"a":0}],"x":1}}"#) == #"{"n":{"x":1,"y":[{"a":0,"b":1}]}}"#)
     }
 
     @Test("pretty-printed inputs merge into compact, ordered output")
@@ -207,12 +168,6 @@ import Testing
         let ours = "{\n  \"b\": [1, 3],\n  \"a\": {\"y\": 1, \"x\": \"\\u0041\"}\n}"
         let theirs = "{\n  \"b\": [1, 2],\n  \"a\": {\"y\": 2, \"x\": \"\\u0041\"}\n}"
         #expect(merge(base, ours, theirs) == .merged(#"{"a":{"x":"A","y":2},"b":[1,3]}"#))
-    }
-
-    @Test("whitespace, literals and nesting parse; the output is compact")
-    func compact() throws {
-        #expect(try roundTrip(" \n\t{ \"a\" : [ true , false , null , { } , [ ] ] }\r\n") == #"{"a":[true,false,null,{},[]]}"#)
-        #expect(try roundTrip("\"top\"") == "\"top\"")
     }
 
     @Test("a document with repeated keys merges like any other: the last member of each key counts")
@@ -244,16 +199,6 @@ import Testing
             return
         }
         #expect(message.hasPrefix("ours: nesting deeper than \(depth) levels"))
-    }
-
-    @Test("equality ignores member order and compares text exactly")
-    func equality() throws {
-        #expect(try JSONTree.parse(#"{"a":1,"b":[1,{"c":2,"d":3}]}"#) == JSONTree.parse(#"{"b":[1,{"d":3,"c":2}],"a":1}"#))
-        #expect(try JSONTree.parse("[1,2]") != JSONTree.parse("[2,1]"))
-        #expect(try JSONTree.parse("1.0") != JSONTree.parse("1"))
-        #expect(try JSONTree.parse("\"\u{E9}\"") != JSONTree.parse("\"e\u{301}\""))
-        #expect(try JSONTree.parse(#"{"a":1}"#) != JSONTree.parse(#"{"a":1,"b":2}"#))
-        #expect(try JSONTree.parse(#"{"a":1,"b":2}"#) != JSONTree.parse(#"{"b":2,"c":1}"#))
     }
 
     // MARK: Large documents
