@@ -25,25 +25,28 @@ let package = Package(
         .target(name: "CLuaShim", dependencies: ["CLua"]),
         // What every layer shares: the error type and the domain's values.
         .target(name: "KeepCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // JSON as Keep reads and writes it, for the Lua bridge and the merge alike:
+        // the parser, key order, escaping, number formatting, layouts, the canonical check.
+        .target(name: "KeepJSON"),
         // The domain's rules over a backend-agnostic storage interface.
         .target(name: "KeepStore", dependencies: ["KeepCore", .product(name: "Crypto", package: "swift-crypto")]),
         // The embedded SQLite backend (GRDB).
         .target(name: "KeepSQLite", dependencies: ["KeepStore", .product(name: "GRDB", package: "GRDB.swift")]),
         // The safe Swift bridge over Lua: states, host functions and objects,
         // the sandbox, budgets, the JSON library.
-        .target(name: "KeepLua", dependencies: ["KeepCore", "CLua", "CLuaShim"]),
+        .target(name: "KeepLua", dependencies: ["KeepJSON", "KeepCore", "CLua", "CLuaShim"]),
         // Policies in Lua (SPEC §4): validation, retry schedules, visit limits, save settings.
         .target(name: "KeepPolicy", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
         // The `keep` table scripts use (SPEC §3), over the store.
         .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepWorkbench", "KeepPolicy", "KeepMigrate", "KeepCore", "CLua", "CLuaShim"]),
         // Working copies of sessions (SPEC §5): autosave to a local recovery
         // journal, the save lock, polling, conflicts, the activity observer.
-        .target(name: "KeepWorkbench", dependencies: ["KeepStore", "KeepCore"]),
+        .target(name: "KeepWorkbench", dependencies: ["KeepJSON", "KeepStore", "KeepCore"]),
         // The composition root: opens the backend `--db` names, loads and watches
         // the policies, builds the services; shared by every command.
         .target(name: "KeepRuntime", dependencies: ["KeepPolicy", "KeepSQLite", "KeepStore", "KeepCore"]),
         // Content migrations in Lua (SPEC §7): files, ledger status, the runner.
-        .target(name: "KeepMigrate", dependencies: ["KeepLua", "KeepStore", "KeepCore", "CLua", "CLuaShim"]),
+        .target(name: "KeepMigrate", dependencies: ["KeepJSON", "KeepLua", "KeepStore", "KeepCore", "CLua", "CLuaShim"]),
         // libedit for the REPL's line editing (Debian: libedit-dev). Module map and
         // forwards of its variadic functions only.
         .systemLibrary(
@@ -80,13 +83,14 @@ let package = Package(
         // What the test targets share: clocks, temporary stores, the checkout's files, seeded randomness.
         .target(name: "KeepTestSupport", dependencies: ["KeepSQLite", "KeepStore", "KeepCore"], path: "Tests/KeepTestSupport"),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
+        .testTarget(name: "KeepJSONTests", dependencies: ["KeepJSON"]),
         .testTarget(name: "KeepPolicyTests", dependencies: ["KeepTestSupport", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepStoreTests", dependencies: ["KeepTestSupport", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepCore"]),
-        .testTarget(name: "KeepWorkbenchTests", dependencies: ["KeepTestSupport", "KeepWorkbench", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
+        .testTarget(name: "KeepWorkbenchTests", dependencies: ["KeepTestSupport", "KeepWorkbench", "KeepJSON", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepSQLiteTests", dependencies: ["KeepTestSupport", "KeepSQLite", "KeepStore", "KeepCore",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "KeepMigrateTests", dependencies: ["KeepTestSupport", "KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
-        .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
+        .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepJSON", "KeepCore", "CLua", "CLuaShim"]),
         // GRDB: a second connection that holds the write lock while the binary reads.
         .testTarget(name: "KeepCLITests", dependencies: ["KeepTestSupport", "KeepLua", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "KeepCore", "CLua"]),

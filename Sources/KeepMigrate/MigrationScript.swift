@@ -2,6 +2,7 @@ import CLua
 import Foundation
 import CLuaShim
 import KeepCore
+import KeepJSON
 import KeepLua
 
 /// A migration file loaded into its own sandboxed Lua state, ready to

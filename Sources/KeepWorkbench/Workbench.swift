@@ -1,5 +1,6 @@
 import Foundation
 import KeepCore
+import KeepJSON
 import KeepStore
 
 /// The working-copy engine of SPEC §5 for one process: the open copies, the

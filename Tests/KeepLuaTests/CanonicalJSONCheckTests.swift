@@ -1,4 +1,5 @@
 import Foundation
+import KeepJSON
 import KeepLua
 import Testing
 

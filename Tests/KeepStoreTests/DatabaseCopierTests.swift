@@ -27,7 +27,7 @@ import Testing
         _ = try await snapshots.get(as: "bob", id: kept.id)
         _ = try await snapshots.get(as: "bob", id: gone.id)
         _ = try await runner.run(id: try await snapshots.delete(as: "ana", id: gone.id).id)
-        _ = try await storage.enqueueJob(JobDraft(kind: SnapshotService.markLogsDeleted,
+        _ = try await storage.enqueueJob(JobDraft(kind: .markLogsDeleted,
                                                   payload: #"{"snapshot_id":"AAAAAAAAAAAA"}"#, runAt: clock.now))
         var query = SessionQuery()
         query.pageSize = 10

@@ -4,6 +4,7 @@ import Glibc
 import CLua
 import CLuaShim
 import KeepCore
+import KeepJSON
 
 /// Encodes Lua values as JSON text.
 ///
@@ -21,7 +22,7 @@ import KeepCore
 /// (`1.0` → `1`); compact output keeps them floats (`1.0`). NaN and infinities
 /// are refused (JSON has no such numbers).
 struct JSONEncoder {
-    static let maximumDepth = 1000
+    private static let maximumDepth = JSONLimits.maximumDepth
 
     private let L: OpaquePointer
     private let canonical: Bool
@@ -64,14 +65,14 @@ struct JSONEncoder {
         let paused = keep_gc_pause(L)
         defer { keep_gc_resume(L, paused) }
         let top = lua_gettop(L)
-        do throws(KeepError) {
+        do throws(JSONError) {
             try encoder.value(at: lua_absindex(L, index))
         } catch {
             lua_settop(L, top)
             // The output did not fit in what the memory budget leaves: that
             // spends the budget, as a refused allocation of Lua's would.
             if error.code == .limit { keep_budget_trip_memory(L) }
-            throw error
+            throw KeepError(json: error, in: "json.encode")
         }
         encoder.out.base.withMemoryRebound(to: CChar.self, capacity: encoder.out.count) {
             _ = lua_pushlstring(L, $0, encoder.out.count)
@@ -80,7 +81,7 @@ struct JSONEncoder {
 
     // MARK: Values
 
-    private mutating func value(at slot: Int32) throws(KeepError) {
+    private mutating func value(at slot: Int32) throws(JSONError) {
         switch lua_type(L, slot) {
         case LUA_TNIL:
             try out.append("null")
@@ -88,20 +89,9 @@ struct JSONEncoder {
             try out.append(lua_toboolean(L, slot) != 0 ? "true" : "false")
         case LUA_TNUMBER:
             if lua_isinteger(L, slot) != 0 {
-                let integer = lua_tointegerx(L, slot, nil)
-                // JavaScript numbers are doubles: beyond 2^53 canonical output
-                // is what JSON.stringify would print for the rounded value.
-                if canonical && integer.magnitude > 1 << 53 {
-                    try JSNumberFormat.append(Double(integer), to: &out, keepFloat: false)
-                } else {
-                    try out.append(integer: integer)
-                }
+                try JSNumberFormat.append(integer: lua_tointegerx(L, slot, nil), to: &out, canonical: canonical)
             } else {
-                let number = lua_tonumberx(L, slot, nil)
-                guard number.isFinite else {
-                    throw failure("cannot encode \(number) (JSON has no NaN or infinity)")
-                }
-                try JSNumberFormat.append(number, to: &out, keepFloat: !canonical)
+                try JSNumberFormat.appendFinite(lua_tonumberx(L, slot, nil), to: &out, keepFloat: !canonical)
             }
         case LUA_TSTRING:
             var length = 0
@@ -130,7 +120,7 @@ struct JSONEncoder {
     /// Charges the call's budget every this many values.
     private static let valuesPerCharge = 4096
 
-    private mutating func charge() throws(KeepError) {
+    private mutating func charge() throws(JSONError) {
         valuesSinceCharge += 1
         // Also check whenever the output grew by 64 KiB, so one call cannot
         // write far past the memory budget between two charges.
@@ -141,16 +131,16 @@ struct JSONEncoder {
     /// Charges the values written since the last charge and checks the
     /// budget (instructions, deadline, interrupts, and the output buffer,
     /// which lives outside the Lua heap but counts against the memory budget).
-    private mutating func spend() throws(KeepError) {
+    private mutating func spend() throws(JSONError) {
         let units = Int64(valuesSinceCharge) + Int64((out.count - checkedOutput) / 32)
         checkedOutput = out.count
         valuesSinceCharge = 0
         if keep_budget_spend(L, units, out.count) != 0 {
-            throw KeepError(.limit, "json.encode: budget exceeded")
+            throw JSONError(.limit, "budget exceeded")
         }
     }
 
-    private mutating func table(at slot: Int32) throws(KeepError) {
+    private mutating func table(at slot: Int32) throws(JSONError) {
         depth += 1
         defer { depth -= 1 }
         if depth > Self.maximumDepth {
@@ -197,7 +187,7 @@ struct JSONEncoder {
         }
     }
 
-    private mutating func array(count: Int64, slot: Int32) throws(KeepError) {
+    private mutating func array(count: Int64, slot: Int32) throws(JSONError) {
         if count == 0 {
             try out.append("[]")
             return
@@ -216,13 +206,13 @@ struct JSONEncoder {
     }
 
     @inline(__always)
-    private mutating func indent() throws(KeepError) {
+    private mutating func indent() throws(JSONError) {
         try out.append(UInt8(ascii: "\n"))
         try out.appendRepeated(UInt8(ascii: " "), 2 * depth)
     }
 
     @inline(__always)
-    private mutating func closeIndent() throws(KeepError) {
+    private mutating func closeIndent() throws(JSONError) {
         try out.append(UInt8(ascii: "\n"))
         try out.appendRepeated(UInt8(ascii: " "), 2 * (depth - 1))
     }
@@ -230,7 +220,7 @@ struct JSONEncoder {
     /// Second pass for objects: keys are gathered (as strings, anchored on the
     /// stack or, for huge objects, in a table), sorted, then written with
     /// their values looked up again.
-    private mutating func object(count: Int64, slot: Int32) throws(KeepError) {
+    private mutating func object(count: Int64, slot: Int32) throws(JSONError) {
         if count == 0 {
             try out.append("{}")
             return
@@ -280,7 +270,7 @@ struct JSONEncoder {
                 keySlot = lua_gettop(L) - 1
             }
             entries.append(ObjectEntry(key: key, length: length, keySlot: keySlot, anchorIndex: position,
-                                       integerKey: integerKey, index: Self.arrayIndex(key, length)))
+                                       integerKey: integerKey, index: JSONKeyOrder.arrayIndex(key, length)))
         }
         entries[first...].sort(by: Self.precedes)
         try out.append(UInt8(ascii: "{"))
@@ -313,109 +303,40 @@ struct JSONEncoder {
         try out.append(UInt8(ascii: "}"))
     }
 
-    /// The key's value when it is a canonical array index ("0" or no leading
-    /// zero, below 2³²−1), else -1.
-    static func arrayIndex(_ key: UnsafePointer<UInt8>, _ length: Int) -> Int64 {
-        guard length > 0, length <= 10 else { return -1 }
-        if key[0] == UInt8(ascii: "0") { return length == 1 ? 0 : -1 }
-        var value: Int64 = 0
-        for i in 0 ..< length {
-            let digit = key[i] &- 0x30
-            guard digit < 10 else { return -1 }
-            value = value * 10 + Int64(digit)
-        }
-        return value < 4_294_967_295 ? value : -1
-    }
-
     private static func precedes(_ a: ObjectEntry, _ b: ObjectEntry) -> Bool {
-        if a.index >= 0 || b.index >= 0 {
-            if a.index >= 0 && b.index >= 0 { return a.index < b.index }
-            return a.index >= 0
-        }
-        return UTF16Order.less(a.key, a.length, b.key, b.length)
+        JSONKeyOrder.precedes(a.key, a.length, index: a.index, b.key, b.length, index: b.index)
     }
 
     // MARK: Strings
 
-    /// JSON.stringify's escaping: `"` `\` and the control characters; \b \f \n
-    /// \r \t by name, others as \u00xx; nothing else (not `/`, not non-ASCII).
-    private mutating func string(_ bytes: UnsafePointer<UInt8>, _ length: Int) throws(KeepError) {
-        try out.reserve(length + 2)
+    /// Strings are escaped this many bytes at a time, the budget checked in
+    /// between: a string of escapes grows the output six times its size.
+    private static let stringPiece = 1 << 14
+
+    private mutating func string(_ bytes: UnsafePointer<UInt8>, _ length: Int) throws(JSONError) {
+        guard length > Self.stringPiece else {
+            try out.appendQuoted(bytes, length)
+            return
+        }
         try out.append(UInt8(ascii: "\""))
-        var runStart = bytes
         var p = bytes
         let end = bytes + length
         while p < end {
-            let byte = p.pointee
-            if byte >= 0x80 {
-                let sequence = UTF8Validation.sequenceLength(p, end)
-                guard sequence > 0 else {
-                    throw failure("cannot encode a string that is not valid UTF-8 (byte \(p - bytes + 1))")
-                }
-                p += sequence
-                continue
+            var pieceEnd = min(p + Self.stringPiece, end)
+            // Pieces end between characters (a lead byte is never cut from its sequence).
+            var backed = 0
+            while pieceEnd < end && pieceEnd.pointee & 0xC0 == 0x80 && backed < 3 {
+                pieceEnd -= 1
+                backed += 1
             }
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else {
-                p += 1
-                continue
-            }
-            try out.append(runStart, p - runStart)
-            switch byte {
-            case UInt8(ascii: "\""): try out.append("\\\"")
-            case UInt8(ascii: "\\"): try out.append("\\\\")
-            case 0x08: try out.append("\\b")
-            case 0x0C: try out.append("\\f")
-            case 0x0A: try out.append("\\n")
-            case 0x0D: try out.append("\\r")
-            case 0x09: try out.append("\\t")
-            default:
-                let hex: StaticString = "0123456789abcdef"
-                try out.append("\\u00")
-                try out.append(hex.utf8Start[Int(byte >> 4)])
-                try out.append(hex.utf8Start[Int(byte & 0xF)])
-            }
-            p += 1
-            runStart = p
-            // A string of escapes grows the output six times its size.
+            try out.appendEscaped(p, pieceEnd - p, origin: bytes)
+            p = pieceEnd
             if out.count - checkedOutput > 1 << 16 { try spend() }
         }
-        try out.append(runStart, p - runStart)
         try out.append(UInt8(ascii: "\""))
     }
 
-    private func failure(_ problem: String) -> KeepError {
-        KeepError(.invalid, "json.encode: \(problem)")
-    }
-}
-
-/// Orders UTF-8 strings as JavaScript orders the same strings (by UTF-16 code
-/// units): like byte order, except that characters above U+FFFF (surrogate
-/// pairs, 0xD800…) sort before U+E000…U+FFFF.
-enum UTF16Order {
-    static func less(_ a: UnsafePointer<UInt8>, _ aLength: Int, _ b: UnsafePointer<UInt8>, _ bLength: Int) -> Bool {
-        let common = min(aLength, bLength)
-        var i = 0
-        while i < common && a[i] == b[i] { i += 1 }
-        if i == common { return aLength < bLength }
-        if a[i] < 0x80 || b[i] < 0x80 { return a[i] < b[i] }
-        // Back up to the first byte of the differing character (shared by both).
-        var start = i
-        while start > 0 && a[start] & 0xC0 == 0x80 { start -= 1 }
-        let x = firstUnit(a + start, aLength - start)
-        let y = firstUnit(b + start, bLength - start)
-        if x != y { return x < y }
-        return a[i] < b[i]
-    }
-
-    /// The first UTF-16 code unit of the character at `p`.
-    private static func firstUnit(_ p: UnsafePointer<UInt8>, _ length: Int) -> UInt32 {
-        let b0 = UInt32(p[0])
-        if b0 < 0x80 || length < 2 { return b0 }
-        if b0 < 0xE0 { return (b0 & 0x1F) << 6 | UInt32(p[1] & 0x3F) }
-        if b0 < 0xF0 || length < 4 {
-            return length < 3 ? b0 : (b0 & 0x0F) << 12 | UInt32(p[1] & 0x3F) << 6 | UInt32(p[2] & 0x3F)
-        }
-        let scalar = (b0 & 0x07) << 18 | UInt32(p[1] & 0x3F) << 12 | UInt32(p[2] & 0x3F) << 6 | UInt32(p[3] & 0x3F)
-        return 0xD800 + ((scalar - 0x10000) >> 10)
+    private func failure(_ problem: String) -> JSONError {
+        JSONError(.invalid, problem)
     }
 }

@@ -1,3 +1,5 @@
+import KeepJSON
+
 /// Three-way merge of JSON documents, for two working copies of one stored
 /// document edited concurrently: `base` is the text both started from, `ours`
 /// the local edit, `theirs` the version stored meanwhile.
@@ -25,7 +27,7 @@ public enum ThreeWayMerge {
 
         var trees: [JSONTree] = []
         for (name, text) in [("base", base), ("ours", ours), ("theirs", theirs)] {
-            do throws(JSONParseError) {
+            do throws(JSONError) {
                 trees.append(try JSONTree.parse(text))
             } catch {
                 return .notJSON("\(name): \(error)")
@@ -35,7 +37,13 @@ public enum ThreeWayMerge {
         let merged = merger.merge(Value(trees[0], 0), Value(trees[1], 0), Value(trees[2], 0))
         guard let merged, merger.conflicts.isEmpty else { return .conflict(merger.conflicts) }
         var writer = JSONWriter(capacity: max(ours.utf8.count, theirs.utf8.count))
-        merged.write(to: &writer)
+        do throws(JSONError) {
+            try merged.write(to: &writer)
+        } catch {
+            // Only running out of memory stops the writer (its buffer has no limit).
+            _ = writer.finish()
+            return .notJSON("merged: \(error)")
+        }
         return .merged(writer.finish())
     }
 }
@@ -79,21 +87,21 @@ private indirect enum Merged {
     case object([(member: Value, value: Merged)])
     case array([Merged])
 
-    func write(to writer: inout JSONWriter) {
+    func write(to writer: inout JSONWriter) throws(JSONError) {
         switch self {
         case .value(let value):
-            writer.write(value.tree, value.index)
+            try writer.write(value.tree, value.index)
         case .object(let members):
-            writer.writeObject(keys: members.map { $0.member.tree.key($0.member.index) }) { writer, n in
-                members[n].value.write(to: &writer)
+            try writer.writeObject(keys: members.map { $0.member.tree.key($0.member.index) }) { (writer, n) throws(JSONError) in
+                try members[n].value.write(to: &writer)
             }
         case .array(let elements):
-            writer.append(0x5B) // [
+            try writer.append(UInt8(ascii: "["))
             for (n, element) in elements.enumerated() {
-                if n > 0 { writer.append(0x2C) } // ,
-                element.write(to: &writer)
+                if n > 0 { try writer.append(UInt8(ascii: ",")) }
+                try element.write(to: &writer)
             }
-            writer.append(0x5D) // ]
+            try writer.append(UInt8(ascii: "]"))
         }
     }
 }

@@ -2,9 +2,9 @@
 /// form (`JSON.stringify(sortKeysDeep(v), null, 2)`, what `json.encode(v,
 /// {canonical = true})` and table content write). A merged document takes the
 /// layout of the copy it came from, so a merge does not reformat a document.
-enum JSONLayout {
+public enum JSONLayout {
     /// Whether `text` starts the way the indented layout does: `{` or `[` then a line break.
-    static func isIndented(_ text: String) -> Bool {
+    public static func isIndented(_ text: String) -> Bool {
         var bytes = text.utf8.makeIterator()
         guard let first = bytes.next(), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else { return false }
         return bytes.next() == UInt8(ascii: "\n")
@@ -12,7 +12,7 @@ enum JSONLayout {
 
     /// Compact JSON (no white space outside strings) re-laid out with two-space
     /// indents, `": "` after keys, and `{}` / `[]` for empty containers.
-    static func indented(_ compact: String) -> String {
+    public static func indented(_ compact: String) -> String {
         var out: [UInt8] = []
         var compact = compact
         compact.withUTF8 { bytes in

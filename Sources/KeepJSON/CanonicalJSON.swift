@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
-import CLuaShim
 
 /// Tells, from the text alone, whether JSON text is already in canonical form
 /// (`json.encode(json.decode(text), {canonical = true}) == text`), without
@@ -34,7 +35,7 @@ public enum CanonicalJSON {
         }
 
         mutating func value(depth: Int) -> Bool {
-            guard p < end, depth <= JSONEncoder.maximumDepth else { return false }
+            guard p < end, depth <= JSONLimits.maximumDepth else { return false }
             switch p.pointee {
             case UInt8(ascii: "{"): return container(depth: depth, close: UInt8(ascii: "}"), keyed: true)
             case UInt8(ascii: "["): return container(depth: depth, close: UInt8(ascii: "]"), keyed: false)
@@ -59,7 +60,7 @@ public enum CanonicalJSON {
                 guard expectNewline(indent: depth + 1) else { return false }
                 if keyed {
                     guard let key = string(key: true) else { return false }
-                    if let previousKey, !Self.precedes(previousKey, key) { return false }
+                    if let previousKey, !JSONKeyOrder.precedes(previousKey, key) { return false }
                     previousKey = key
                     guard expect(UInt8(ascii: ":")), expect(UInt8(ascii: " ")) else { return false }
                 }
@@ -139,64 +140,23 @@ public enum CanonicalJSON {
             }
         }
 
-        /// Integers up to 2^53 as their decimal digits (not `-0`); other
-        /// numbers exactly as the encoder formats the double they parse to.
+        /// A number exactly as canonical output writes the value it reads as
+        /// (`JSNumberFormat.append(_:to:)`): integers up to 2^53 as their digits,
+        /// not `-0`, not `1.0`.
         private mutating func number() -> Bool {
             let start = p
-            var isFloat = false
-            var magnitude: UInt64 = 0
-            var overflow = false
-            if p < end && p.pointee == UInt8(ascii: "-") { p += 1 }
-            let digitsStart = p
             while p < end {
                 let byte = p.pointee
-                if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
-                    if !isFloat {
-                        let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
-                        let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-                        overflow = overflow || o1 || o2
-                        magnitude = sum
-                    }
-                } else if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
-                            || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") {
-                    isFloat = true
-                } else {
-                    break
-                }
+                guard byte &- 0x30 < 10 || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e")
+                    || byte == UInt8(ascii: "E") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") else { break }
                 p += 1
             }
             let length = p - start
-            guard p > digitsStart else { return false }
-            if !isFloat {
-                let negative = digitsStart != start
-                let leadingZero = digitsStart.pointee == UInt8(ascii: "0") && p - digitsStart > 1
-                guard !leadingZero, !(negative && magnitude == 0) else { return false }
-                if !overflow && magnitude <= 1 << 53 { return true }
-                // Beyond 2^53 the encoder prints the nearest double as JavaScript
-                // would; strtod rounds the token to that same double.
-            }
-            let value: Double = withUnsafeTemporaryAllocation(of: CChar.self, capacity: length + 1) { buffer in
-                let base = buffer.baseAddress!
-                start.withMemoryRebound(to: CChar.self, capacity: length) { base.update(from: $0, count: length) }
-                base[length] = 0
-                return keep_strtod_c(base)
-            }
-            guard value.isFinite else { return false }
+            guard length > 0 else { return false }
             numberText.truncate(to: 0)
-            // 64 bytes always hold a number's text: the append cannot fail.
-            guard (try? JSNumberFormat.append(value, to: &numberText, keepFloat: false)) != nil else { return false }
+            let token = JSONNumberToken(literal: UnsafeBufferPointer(start: start, count: length))
+            guard (try? JSNumberFormat.append(token, to: &numberText)) != nil else { return false }
             return numberText.count == length && memcmp(numberText.base, start, length) == 0
-        }
-
-        /// The encoder's key order: array-index keys first, by value; then by UTF-16 code units.
-        private static func precedes(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-            let aIndex = JSONEncoder.arrayIndex(a.baseAddress!, a.count)
-            let bIndex = JSONEncoder.arrayIndex(b.baseAddress!, b.count)
-            if aIndex >= 0 || bIndex >= 0 {
-                if aIndex >= 0 && bIndex >= 0 { return aIndex < bIndex }
-                return aIndex >= 0
-            }
-            return UTF16Order.less(a.baseAddress!, a.count, b.baseAddress!, b.count)
         }
     }
 }
