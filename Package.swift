@@ -34,11 +34,12 @@ let package = Package(
         .target(name: "KeepSQLite", dependencies: ["KeepStore", .product(name: "GRDB", package: "GRDB.swift")]),
         // The safe Swift bridge over Lua: states, host functions and objects,
         // the sandbox, budgets, the JSON library.
-        .target(name: "KeepLua", dependencies: ["KeepJSON", "KeepCore", "CLua", "CLuaShim"]),
+        // Its Lua (Lua/*.lua) is compiled into the binary; see docs/lua-bridge.md.
+        .target(name: "KeepLua", dependencies: ["KeepJSON", "KeepCore", "CLua", "CLuaShim"], exclude: ["Lua"]),
         // Policies in Lua (SPEC §4): validation, retry schedules, visit limits, save settings.
-        .target(name: "KeepPolicy", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim"]),
+        .target(name: "KeepPolicy", dependencies: ["KeepLua", "KeepCore"], exclude: ["Lua"]),
         // The `keep` table scripts use (SPEC §3), over the store.
-        .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepWorkbench", "KeepPolicy", "KeepMigrate", "KeepCore", "CLua", "CLuaShim"]),
+        .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepWorkbench", "KeepPolicy", "KeepMigrate", "KeepCore"]),
         // Working copies of sessions (SPEC §5): autosave to a local recovery
         // journal, the save lock, polling, conflicts, the activity observer.
         .target(name: "KeepWorkbench", dependencies: ["KeepJSON", "KeepStore", "KeepCore"]),
@@ -46,7 +47,7 @@ let package = Package(
         // the policies, builds the services; shared by every command.
         .target(name: "KeepRuntime", dependencies: ["KeepPolicy", "KeepSQLite", "KeepStore", "KeepCore"]),
         // Content migrations in Lua (SPEC §7): files, ledger status, the runner.
-        .target(name: "KeepMigrate", dependencies: ["KeepJSON", "KeepLua", "KeepStore", "KeepCore", "CLua", "CLuaShim"]),
+        .target(name: "KeepMigrate", dependencies: ["KeepJSON", "KeepLua", "KeepStore", "KeepCore"]),
         // libedit for the REPL's line editing (Debian: libedit-dev). Module map and
         // forwards of its variadic functions only.
         .systemLibrary(
@@ -56,7 +57,7 @@ let package = Package(
         ),
         // The interactive Lua shell (SPEC §6 "The REPL"): evaluation with locals
         // that persist between lines, pretty-printing, completion, line editing.
-        .target(name: "KeepREPL", dependencies: ["KeepLua", "KeepCore", "CLua", "CLuaShim", "CEditLine"]),
+        .target(name: "KeepREPL", dependencies: ["KeepLua", "KeepCore", "CEditLine"]),
         // The `keep` command.
         .executableTarget(
             name: "KeepCLI",
@@ -93,6 +94,6 @@ let package = Package(
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepJSON", "KeepCore", "CLua", "CLuaShim"]),
         // GRDB: a second connection that holds the write lock while the binary reads.
         .testTarget(name: "KeepCLITests", dependencies: ["KeepTestSupport", "KeepLua", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "KeepCore", "CLua"]),
+        .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "KeepCore"]),
     ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Synchronization
 import KeepCore
 import KeepPolicy
 import KeepScripting
@@ -93,7 +94,13 @@ extension GlobalOptions {
                 }
             }
             // Lives as long as the process: the watcher thread holds the registry.
-            PolicyWatchers.started.append(try? PolicyWatcher(registry: registry))
+            do {
+                let watcher = try PolicyWatcher(registry: registry)
+                PolicyWatchers.started.withLock { $0.append(watcher) }
+            } catch {
+                Console.error("keep: warning: \(directory) is not watched, so edits take effect only when keep "
+                    + "starts again: \(error)")
+            }
         }
         return ScriptContext.Policies(registry: registry)
     }
@@ -101,5 +108,5 @@ extension GlobalOptions {
 
 /// Watchers started by this process (kept so that they are not released).
 enum PolicyWatchers {
-    nonisolated(unsafe) static var started: [PolicyWatcher?] = []
+    static let started = Mutex<[PolicyWatcher]>([])
 }

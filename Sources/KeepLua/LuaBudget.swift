@@ -1,3 +1,5 @@
+import CLuaShim
+
 /// Limits for one call into Lua (SPEC §2 "Sandbox and budgets").
 ///
 /// A budget cannot be escaped by the script: once spent, every further Lua
@@ -31,4 +33,26 @@ public struct LuaBudget: Sendable, Equatable {
     /// 32 MiB, 100 ms.
     public static let policy = LuaBudget(
         instructions: 1_000_000, memory: 32 << 20, time: .milliseconds(100))
+}
+
+/// What a host function may ask about the budget of the call in progress, to
+/// keep its own waits inside it (`keep.workbench.wait`).
+extension LuaStack {
+    /// [-0, +0] When the running call's time budget ends, in nanoseconds of
+    /// `LuaBudget.monotonicNow()`; nil when no budgeted call runs or it has no time limit.
+    public var budgetDeadline: Int64? {
+        guard let budget = keep_budget(L), budget.pointee.active > 0, budget.pointee.deadline_ns > 0 else { return nil }
+        return budget.pointee.deadline_ns
+    }
+
+    /// [-0, +0] Whether the running call stops for Ctrl-C through its count hook.
+    public var isInterruptible: Bool {
+        guard let budget = keep_budget(L) else { return false }
+        return budget.pointee.active > 0 && budget.pointee.interruptible != 0
+    }
+}
+
+extension LuaBudget {
+    /// The clock time budgets are measured on (CLOCK_MONOTONIC), in nanoseconds.
+    public static func monotonicNow() -> Int64 { keep_monotonic_ns() }
 }

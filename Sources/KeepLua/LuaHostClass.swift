@@ -89,7 +89,7 @@ public final class LuaHostClass<Object: AnyObject> {
     }
 
     private func index(_ stack: LuaStack) throws -> Int32 {
-        guard let key = stack.text(at: 2), stack.isObject(1, of: registryName), lua_getmetatable(stack.L, 1) != 0,
+        guard let key = stack.text(at: 2), stack.isObject(1, of: registryName), stack.pushMetatable(of: 1),
               stack.pushField("__methods", of: -1) == .table
         else { stack.pushNil(); return 1 }
         if stack.pushField(key, of: -1) != .nil { return 1 }
@@ -97,7 +97,9 @@ public final class LuaHostClass<Object: AnyObject> {
         guard let object = stack.object(at: 1, as: self) else {
             throw KeepError(.invalid, "\(name) was released")
         }
+        let top = stack.top
         try getter(object, stack)
+        stack.assertTop(top + 1, "getter of \(name).\(key)")
         return 1
     }
 
@@ -111,7 +113,9 @@ public final class LuaHostClass<Object: AnyObject> {
         guard let object = stack.object(at: 1, as: self) else {
             throw KeepError(.invalid, "\(name) was released")
         }
+        let top = stack.top
         try setter(object, stack)
+        stack.assertTop(top, "setter of \(name).\(key)")
         return 0
     }
 

@@ -30,12 +30,14 @@ public enum LuaType: Int32, Sendable {
 /// conversion of numbers in place), so no metamethod ever runs from here.
 /// Allocation failures cannot raise inside Swift: see `docs/lua-bridge.md`.
 public struct LuaStack {
-    public let L: OpaquePointer
+    /// The raw state: only KeepLua (and the package's benchmarks and tests)
+    /// touch the C API.
+    package let L: OpaquePointer
     /// The host function being run (unretained: it outlives the call), read
     /// only to name it in argument errors.
     private let host: UnsafeMutableRawPointer?
 
-    public init(_ L: OpaquePointer) {
+    package init(_ L: OpaquePointer) {
         self.L = L
         self.host = nil
     }
@@ -43,6 +45,18 @@ public struct LuaStack {
     init(_ L: OpaquePointer, host: UnsafeMutableRawPointer) {
         self.L = L
         self.host = host
+    }
+
+    /// Debug builds: traps when the stack's top is not `expected` where host
+    /// code and Lua hand over (a bridge function that leaks or eats a value
+    /// corrupts its caller's stack far from the cause). Compiled out of
+    /// release builds, so the host-call path costs nothing for it.
+    @inline(__always)
+    func assertTop(_ expected: Int32, _ boundary: @autoclosure () -> String) {
+        #if DEBUG
+        let top = lua_gettop(L)
+        assert(top == expected, "\(boundary()): the stack's top is \(top), expected \(expected)")
+        #endif
     }
 
     /// The name of the host function being run, or "?".
@@ -219,6 +233,7 @@ public struct LuaStack {
         let base = top - arguments - 1
         let status = keep_pcall(L, arguments, results)
         guard status == LUA_OK else { throw popError(status: status) }
+        if results != LUA_MULTRET { assertTop(base + results, "a call from Swift returning \(results) results") }
         // A spent budget ends the call with the budget error even when the
         // script caught it (a memory error under pcall, a trip inside a
         // coroutine) and returned normally.

@@ -18,8 +18,9 @@ public enum LuaTrust: Sendable, Equatable {
 /// while it runs is caught by a protected call made in C (see
 /// `docs/lua-bridge.md`); nothing unwinds through Swift.
 public final class LuaState {
-    /// The raw state, for code in this module and the tests.
-    public let L: OpaquePointer
+    /// The raw state: only KeepLua (and the package's benchmarks and tests)
+    /// touch the C API.
+    package let L: OpaquePointer
     public let trust: LuaTrust
     let budget: UnsafeMutablePointer<KeepBudget>
     /// Registry reference of the sandbox's environment factory.
@@ -85,14 +86,16 @@ public final class LuaState {
                 stack.pop()  // the compiled chunk
                 throw error
             }
-            // The first upvalue of a main chunk is its _ENV.
-            if lua_setupvalue(L, -2, 1) == nil { stack.pop() }
+            stack.setEnvironment(ofFunctionAt: -2)
         }
     }
 
     /// [-0, +1] Compiles `source` with the state's globals as its environment,
-    /// in pieces charged to the budget of the call in progress, if any.
-    private func compile(_ source: [UInt8], chunkName: String, mode: ChunkMode) throws(LuaError) {
+    /// in pieces charged to the budget of the call in progress, if any, and
+    /// refusing code Lua 5.4.4 miscompiles. A syntax error's message is Lua's
+    /// own (an incomplete chunk's ends with `<eof>`). Callers that want another
+    /// environment set it with `LuaStack.setEnvironment(ofFunctionAt:)`.
+    public func compile(_ source: [UInt8], chunkName: String, mode: ChunkMode = .text) throws(LuaError) {
         let status = source.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
                 keep_load_buffer(L, chars.baseAddress, chars.count, chunkName, mode.rawValue)
@@ -258,7 +261,14 @@ private func dispatchHostFunction(_ L: OpaquePointer?, _ host: UnsafeMutableRawP
     return function._withUnsafeGuaranteedRef { function in
         let stack = LuaStack(L, host: host)
         do {
-            return try function.body(stack)
+            let results = try function.body(stack)
+            #if DEBUG
+            // Lua takes the results from the top; more than the stack holds,
+            // or a negative count, would read values the function never pushed.
+            assert(results >= 0 && results <= stack.top,
+                   "host function '\(function.name)' returned \(results) results with \(stack.top) values on its stack")
+            #endif
+            return results
         } catch let error as KeepError {
             stack.pushError(error)
         } catch let error as LuaError {

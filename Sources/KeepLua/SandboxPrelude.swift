@@ -1,4 +1,6 @@
-/// The Lua code that builds sandbox environments (SPEC §2).
+/// The Lua code that builds sandbox environments (SPEC §2). The source of
+/// truth is `Lua/sandbox_prelude.lua` (linted by luacheck); this copy is what
+/// the binary carries, and a test keeps the two byte-for-byte equal.
 ///
 /// It runs once per sandboxed state, with the full standard library, and
 /// returns a factory of environments. What it keeps in locals (the real `load`,

@@ -3,6 +3,8 @@
 /// like every other chunk: text only, charged to the budget, and checked for
 /// the code Lua 5.4.4 miscompiles (the stock versions call `luaL_loadfilex`
 /// directly, so a file could reach a crashing Lua bug that `load` refuses).
+/// The source of truth is `Lua/trusted_prelude.lua` (linted by luacheck); a
+/// test keeps this embedded copy byte-for-byte equal to it.
 enum TrustedPrelude {
     static let source = #"""
 local load, open, type, select, error, tostring = load, io.open, type, select, error, tostring

@@ -1,6 +1,4 @@
-import CLua
 import Foundation
-import CLuaShim
 import KeepCore
 import KeepJSON
 import KeepLua
@@ -70,12 +68,12 @@ public final class MigrationScript: @unchecked Sendable {
         }
         do throws(LuaError) {
             try lua.load(Array(Self.runnerSource.utf8), chunkName: "=(keep migration runner)")
-            lua_rotate(lua.L, -2, 1)
+            stack.insert(at: -2)
             try lua.call(arguments: 1, results: 1, budget: .policy)
         } catch {
             throw KeepError(.internal, "migration runner: \(error.message)")
         }
-        runner = luaL_ref(lua.L, keep_registryindex())
+        runner = stack.popReference()
         self.description = description
         self.target = target
     }
@@ -127,7 +125,7 @@ public final class MigrationScript: @unchecked Sendable {
         let stack = lua.stack
         let base = stack.top
         defer { stack.setTop(base) }
-        lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(runner))
+        stack.push(reference: runner)
         stack.newTable(fieldCapacity: 6)
         stack.push(document.id.rawValue)
         stack.setField("id", of: -2)

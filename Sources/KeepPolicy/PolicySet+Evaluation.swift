@@ -1,5 +1,3 @@
-import CLua
-import CLuaShim
 import KeepCore
 import KeepLua
 
@@ -23,11 +21,11 @@ extension PolicySet: DocumentValidator {
             var failedRules: [String] = []
             var code = KeepError.Code.invalid
             let base = stack.top
-            lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(loaded.validationRunner))
+            stack.push(reference: loaded.validationRunner)
             stack.pushCopy(of: document)
             stack.pushCopy(of: context)
             do throws(LuaError) {
-                try lua.call(arguments: 2, results: LUA_MULTRET, budget: .policy)
+                try lua.call(arguments: 2, results: LuaStack.allResults, budget: .policy)
             } catch {
                 throw Self.failure(error, file: "validation.lua")
             }
@@ -70,8 +68,8 @@ extension PolicySet: DocumentValidator {
             stack.push(previous.updatedAt.iso8601); stack.setField("updated_at", of: -2)
             stack.setField("previous", of: -2)
         }
-        lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(metatable))
-        lua_setmetatable(stack.L, -2)
+        stack.push(reference: metatable)
+        stack.setMetatable(of: -2)
     }
 
     /// What a rule returned: nothing, a message, a list of messages, or
@@ -97,11 +95,9 @@ extension PolicySet: DocumentValidator {
         var code: String?
         var message: String?
         var list: [Int64: String] = [:]
-        lua_pushnil(stack.L)
-        while keep_next(stack.L, table) == 1 {
-            // The key is only read as text when it is a string (lua_tolstring would change a number key).
-            if stack.type(at: -2) == .number, stack.isInteger(at: -2), lua_tointegerx(stack.L, -2, nil) >= 1 {
-                let index = lua_tointegerx(stack.L, -2, nil)
+        try stack.forEachEntry(of: table) { () throws(KeepError) in
+            // The key is only read as text when it is a string (reading a number key as text would change it).
+            if case .integer(let index) = stack.value(at: -2), index >= 1 {
                 guard stack.type(at: -1) == .string else {
                     throw broken("a list whose item \(index) is a \(stack.typeName(at: -1)), not a message")
                 }
@@ -115,7 +111,6 @@ extension PolicySet: DocumentValidator {
                 let key = stack.type(at: -2) == .string ? "'\(stack.text(at: -2) ?? "?")'" : "of type \(stack.typeName(at: -2))"
                 throw broken("a table with the key \(key)")
             }
-            stack.pop()
         }
         if code != nil || message != nil {
             guard let message else { throw broken("a table with code but no message") }
@@ -153,7 +148,7 @@ extension PolicySet: RetrySchedule {
             let stack = lua.stack
             let top = stack.top
             defer { stack.setTop(top) }
-            lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(loaded.retry))
+            stack.push(reference: loaded.retry)
             if stack.pushField(kind, of: -1) != .function {
                 stack.pop()
                 stack.pushField("default", of: -1)
@@ -198,7 +193,7 @@ extension PolicySet: VisitPolicy {
             let stack = lua.stack
             let top = stack.top
             defer { stack.setTop(top) }
-            lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(visits))
+            stack.push(reference: visits)
             stack.pushField("should_count", of: -1)
             stack.newTable(fieldCapacity: 6)
             stack.push(log.visits); stack.setField("visits", of: -2)
@@ -213,7 +208,7 @@ extension PolicySet: VisitPolicy {
             } catch {
                 throw Self.failure(error, file: "visits.lua")
             }
-            return lua_toboolean(lua.L, -1) != 0
+            return stack.isTruthy(at: -1)
         }
     }
 }

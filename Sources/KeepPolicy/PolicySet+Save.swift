@@ -1,5 +1,3 @@
-import CLua
-import CLuaShim
 import KeepCore
 import KeepLua
 
@@ -16,7 +14,7 @@ extension PolicySet: SavePolicy {
                     stack.push(activity.rawValue)
                     return 1
                 } result: { stack in
-                    lua_toboolean(stack.L, -1) != 0
+                    stack.isTruthy(at: -1)
                 }
             }
             if let decided { return decided }
@@ -92,7 +90,7 @@ extension PolicySet: SavePolicy {
         let stack = lua.stack
         let top = stack.top
         defer { stack.setTop(top) }
-        lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(loaded.save))
+        stack.push(reference: loaded.save)
         guard stack.pushField(name, of: -1) == .function else { return nil }
         let count = arguments(stack)
         do throws(LuaError) {
@@ -124,7 +122,7 @@ extension PolicySet: SavePolicy {
         case .table:
             var actions: [ActivityAction] = []
             var index: Int64 = 1
-            while lua_rawgeti(stack.L, -1, index) != LUA_TNIL {
+            while stack.pushElement(index, of: -1) != .nil {
                 defer { stack.pop() }
                 actions.append(try action(at: -1))
                 index += 1

@@ -1,5 +1,3 @@
-import CLua
-import CLuaShim
 import KeepCore
 import KeepLua
 import Foundation
@@ -94,7 +92,7 @@ public final class PolicySet: @unchecked Sendable {
                 throw KeepError(.policy, "\(folder)/\(file) must return a table, got \(got)")
             }
             present.append(file)
-            references[file] = luaL_ref(lua.L, keep_registryindex())
+            references[file] = lua.stack.popReference()
         }
         let shapes = PolicyShapes(stack: lua.stack, folder: folder)
         let rules = try shapes.validation(references["validation.lua"]!)
@@ -113,7 +111,7 @@ public final class PolicySet: @unchecked Sendable {
             stack.setField("content", of: 1)
             return 1
         }
-        let documentMetatable = luaL_ref(lua.L, keep_registryindex())
+        let documentMetatable = stack.popReference()
         let runner = try Self.makeRunner(lua, rules: rules)
         files = present
         loadedAt = clock()
@@ -151,14 +149,14 @@ public final class PolicySet: @unchecked Sendable {
             for (index, rule) in rules.enumerated() {
                 stack.push(rule.name)
                 stack.setIndex(Int64(index + 1), of: -3)
-                lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(rule.reference))
+                stack.push(reference: rule.reference)
                 stack.setIndex(Int64(index + 1), of: -2)
             }
             try lua.call(arguments: 2, results: 1, budget: .policy)
         } catch {
             throw KeepError(.internal, "policy rule runner: \(error.message)")
         }
-        return luaL_ref(lua.L, keep_registryindex())
+        return stack.popReference()
     }
 
     static func failure(_ error: LuaError, file: String) -> KeepError {

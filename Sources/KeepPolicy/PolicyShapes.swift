@@ -1,5 +1,3 @@
-import CLua
-import CLuaShim
 import KeepCore
 import KeepLua
 
@@ -11,19 +9,10 @@ struct PolicyShapes {
 
     /// [-0, +0] The table behind `reference`, walked key by key.
     private func entries(_ reference: Int32, _ body: (String?, LuaType) throws(KeepError) -> Void) throws(KeepError) {
-        lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(reference))
+        stack.push(reference: reference)
         defer { stack.pop() }
-        lua_pushnil(stack.L)
-        while keep_next(stack.L, -2) == 1 {
-            let key = stack.text(at: -2)
-            let type = stack.type(at: -1)
-            stack.pop()
-            do {
-                try body(key, type)
-            } catch {
-                stack.pop()  // the key
-                throw error
-            }
+        try stack.forEachEntry(of: -1) { () throws(KeepError) in
+            try body(stack.text(at: -2), stack.type(at: -1))
         }
     }
 
@@ -41,21 +30,18 @@ struct PolicyShapes {
         }
         guard sawRules else { throw failure("validation.lua", "must return { rules = { name = function(doc, ctx) … end } }") }
         var rules: [(name: String, reference: Int32)] = []
-        lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(reference))
+        stack.push(reference: reference)
         stack.pushField("rules", of: -1)
         defer { stack.pop(2) }
-        lua_pushnil(stack.L)
-        while keep_next(stack.L, -2) == 1 {
+        try stack.forEachEntry(of: -1) { () throws(KeepError) in
             guard let name = stack.text(at: -2) else {
-                stack.pop(2)
                 throw failure("validation.lua", "rules must be named (string keys)")
             }
             guard stack.type(at: -1) == .function else {
-                let got = stack.typeName(at: -1)
-                stack.pop(2)
-                throw failure("validation.lua", "rules.\(name) must be a function, got \(got)")
+                throw failure("validation.lua", "rules.\(name) must be a function, got \(stack.typeName(at: -1))")
             }
-            rules.append((name, luaL_ref(stack.L, keep_registryindex())))
+            stack.pushCopy(of: -1)
+            rules.append((name, stack.popReference()))
         }
         return rules.sorted { $0.name < $1.name }
     }
@@ -89,27 +75,21 @@ struct PolicyShapes {
         var settings = SaveSettings()
         let functions = ["poll_when", "on_activity", "on_conflict"]
         let numbers = ["autosave_debounce_ms", "poll_interval_ms"]
-        lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(reference))
+        stack.push(reference: reference)
         defer { stack.pop() }
-        lua_pushnil(stack.L)
-        while keep_next(stack.L, -2) == 1 {
-            defer { stack.pop() }
+        try stack.forEachEntry(of: -1) { () throws(KeepError) in
             guard let key = stack.text(at: -2), functions.contains(key) || numbers.contains(key) else {
                 let key = stack.text(at: -2) ?? "?"
-                stack.pop()
                 throw failure("save.lua", "unknown key '\(key)'; allowed: " + (numbers + functions).joined(separator: ", "))
             }
             if functions.contains(key) {
                 guard stack.type(at: -1) == .function else {
-                    let got = stack.typeName(at: -1)
-                    stack.pop()
-                    throw failure("save.lua", "\(key) must be a function, got \(got)")
+                    throw failure("save.lua", "\(key) must be a function, got \(stack.typeName(at: -1))")
                 }
-                continue
+                return
             }
             guard case .integer(let value) = stack.value(at: -1), value >= 0, value <= 86_400_000 else {
                 let got = stack.describe(at: -1)
-                stack.pop()
                 throw failure("save.lua", "\(key) must be a whole number of milliseconds from 0 to 86400000, got \(got)")
             }
             if key == "autosave_debounce_ms" { settings.autosaveDebounceMilliseconds = value }

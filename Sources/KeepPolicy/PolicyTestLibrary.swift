@@ -1,7 +1,9 @@
 /// The small test library of `keep policy test` (SPEC §4): `describe`, `it`
 /// and `expect`, written in Lua and loaded into each test file's sandbox;
 /// `it` registers tests for `PolicyTestRunner` to run one by one. The `policy`
-/// table it returns is filled by `PolicyTestBindings`.
+/// table it returns is filled by `PolicyTestBindings`. The source of truth is
+/// `Lua/policy_test_library.lua` (linted by luacheck); a test keeps this
+/// embedded copy byte-for-byte equal to it.
 enum PolicyTestLibrary {
     static let source = #"""
 local tests, pattern = ...   -- the registered tests ({name =, body =}, in order); --run's pattern or nil
@@ -74,7 +76,8 @@ function env.expect(actual)
     check(not actual, "expected a false value, got " .. show(actual))
   end
   function matchers.to_contain(part)
-    check(type(actual) == "string" and actual:find(part, 1, true), "expected " .. show(actual) .. " to contain " .. show(part))
+    check(type(actual) == "string" and actual:find(part, 1, true),
+      "expected " .. show(actual) .. " to contain " .. show(part))
   end
   return matchers
 end

@@ -1,8 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLua
-import CLuaShim
 import KeepCore
 import KeepLua
 
@@ -79,7 +77,7 @@ public enum PolicyTestRunner {
             return 0
         }
         for test in tests {
-            lua_rawgeti(lua.L, keep_registryindex(), lua_Integer(test.body))
+            lua.stack.push(reference: test.body)
             do throws(LuaError) {
                 try lua.call(arguments: 0, results: 0, budget: testBudget)
                 report.passed += 1
@@ -117,22 +115,21 @@ public enum PolicyTestRunner {
         stack.pop()
         try lua.load(source, chunkName: "@\(folder)/\(file)")
         lua.pushEnvironment(ofFunctionAt: -1)
-        lua_pushnil(lua.L)
-        while keep_next(lua.L, library) == 1 {
-            lua_pushvalue(lua.L, -2)
-            lua_rotate(lua.L, -2, 1)
-            lua_rawset(lua.L, -4)
+        stack.forEachEntry(of: library) {
+            stack.pushCopy(of: -2)
+            stack.pushCopy(of: -2)
+            stack.setRaw(of: -5)
         }
         stack.pop()
         try lua.call(arguments: 0, results: 0, budget: testBudget)
         var tests: [(name: String, body: Int32)] = []
         var index: Int64 = 1
         while true {
-            lua_rawgeti(lua.L, registry, index)
+            stack.pushElement(index, of: registry)
             guard stack.type(at: -1) == .table else { stack.pop(); break }
             let name = stack.rawField("name", of: -1).text ?? "?"
             stack.pushField("body", of: -1)
-            tests.append((name, luaL_ref(lua.L, keep_registryindex())))
+            tests.append((name, stack.popReference()))
             stack.pop()
             index += 1
         }

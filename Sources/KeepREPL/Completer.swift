@@ -1,5 +1,3 @@
-import CLua
-import CLuaShim
 import KeepLua
 
 /// Tab completion: globals and persistent locals, table fields (following
@@ -79,14 +77,11 @@ public struct Completer {
         let stack = evaluator.state.stack
         for _ in 0 ..< 8 {
             if stack.pushField(name, of: -1) != .nil {
-                lua_rotate(stack.L, -2, 1)
-                stack.pop()
+                stack.remove(at: -2)
                 return true
             }
             stack.pop()
-            guard lua_getmetatable(stack.L, -1) != 0, stack.pushField("__index", of: -1) == .table else { break }
-            lua_rotate(stack.L, -3, 1)
-            stack.pop(2)
+            guard replaceWithIndexTable(stack) else { break }
         }
         stack.pop()
         return false
@@ -96,37 +91,44 @@ public struct Completer {
     /// host object's metatable lists; the string library for strings.
     private func members(ofValueAt index: Int32, methodsOnly: Bool) -> Set<String> {
         let stack = evaluator.state.stack
-        let L = stack.L
         var names = Set<String>()
         switch stack.type(at: index) {
         case .table:
-            lua_pushvalue(L, index)
+            stack.pushCopy(of: index)
             for _ in 0 ..< 8 {
-                lua_pushnil(L)
-                while keep_next(L, -2) == 1 {
+                stack.forEachEntry(of: -1) {
                     if let key = stack.text(at: -2), !methodsOnly || stack.type(at: -1) == .function { names.insert(key) }
-                    stack.pop()
                 }
-                guard lua_getmetatable(L, -1) != 0, stack.pushField("__index", of: -1) == .table else { break }
-                lua_rotate(L, -3, 1)
-                stack.pop(2)
+                guard replaceWithIndexTable(stack) else { break }
             }
         case .userdata:
-            guard lua_getmetatable(L, index) != 0 else { break }
+            guard stack.pushMetatable(of: index) else { break }
             for list in methodsOnly ? ["__methods"] : ["__methods", "__fields"] where stack.pushField(list, of: -1) == .table {
-                lua_pushnil(L)
-                while keep_next(L, -2) == 1 {
+                stack.forEachEntry(of: -1) {
                     if let key = stack.text(at: -2) { names.insert(key) } else if let key = stack.text(at: -1) { names.insert(key) }
-                    stack.pop()
                 }
                 stack.pop()
             }
         case .string:
-            lua_rawgeti(L, keep_registryindex(), lua_Integer(keep_ridx_globals()))
+            stack.pushGlobals()
             if stack.pushField("string", of: -1) == .table { return members(ofValueAt: stack.absolute(-1), methodsOnly: false) }
         default:
             break
         }
         return names
+    }
+
+    /// [-1, +1 on success, -0 on failure] Replaces the table on top with its
+    /// metatable's `__index` when that is a table (how indexing goes on);
+    /// false, with the table left on top, otherwise.
+    private func replaceWithIndexTable(_ stack: LuaStack) -> Bool {
+        guard stack.pushMetatable(of: -1) else { return false }
+        guard stack.pushField("__index", of: -1) == .table else {
+            stack.pop(2)
+            return false
+        }
+        stack.insert(at: -3)
+        stack.pop(2)
+        return true
     }
 }

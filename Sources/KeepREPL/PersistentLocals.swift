@@ -1,5 +1,3 @@
-import CLua
-import CLuaShim
 import KeepLua
 
 /// Locals declared at the prompt that stay visible on later lines.
@@ -21,7 +19,7 @@ import KeepLua
 ///    locals it mentions and the ones it declares, all starting as nil:
 ///    `local __keep_select = ...; local a, b; return function(...) <chunk>\nend`.
 /// 3. Before the chunk runs, each upvalue of the inner function that names a
-///    persistent local is joined (`lua_upvaluejoin`) to that local's cell, so
+///    persistent local is joined (`LuaStack.joinUpvalue`) to that local's cell, so
 ///    closures made on earlier lines and later lines see one variable.
 ///
 /// Limits (docs/repl.md): a re-declared name reuses its variable instead of
@@ -30,7 +28,7 @@ import KeepLua
 final class PersistentLocals {
     /// Held so the state outlives the references this object releases.
     private let state: LuaState
-    private var L: OpaquePointer { state.L }
+    private var stack: LuaStack { state.stack }
     /// Registry reference of a table: name → a function whose upvalue holds the cell.
     private let holders: Int32
     /// The upvalue index of each name's cell in its holder.
@@ -38,12 +36,11 @@ final class PersistentLocals {
 
     init(state: LuaState) {
         self.state = state
-        let L = state.L
-        lua_createtable(L, 0, 0)
-        holders = luaL_ref(L, keep_registryindex())
+        state.stack.newTable()
+        holders = state.stack.popReference()
     }
 
-    deinit { luaL_unref(L, keep_registryindex(), holders) }
+    deinit { stack.releaseReference(holders) }
 
     var names: [String] { cells.keys.sorted() }
 
@@ -102,12 +99,12 @@ final class PersistentLocals {
     @discardableResult
     func assign(_ name: String, valueAt index: Int32) -> Bool {
         guard let cell = cells[name] else { return false }
-        let value = lua_absindex(L, index)
-        lua_rawgeti(L, keep_registryindex(), lua_Integer(holders))
-        LuaStack(L).pushField(name, of: -1)
-        lua_pushvalue(L, value)
-        _ = lua_setupvalue(L, -2, cell)
-        keep_pop(L, 2)
+        let value = stack.absolute(index)
+        stack.push(reference: holders)
+        stack.pushField(name, of: -1)
+        stack.pushCopy(of: value)
+        stack.setUpvalue(cell, ofFunctionAt: -2)
+        stack.pop(2)
         return true
     }
 
@@ -115,36 +112,34 @@ final class PersistentLocals {
     /// persistent locals to their cells, and adopts the cells of the locals
     /// the chunk declares for the first time.
     func bind(functionAt index: Int32, declared: Set<String>) {
-        let function = lua_absindex(L, index)
-        lua_rawgeti(L, keep_registryindex(), lua_Integer(holders))
-        let table = lua_gettop(L)
+        let function = stack.absolute(index)
+        stack.push(reference: holders)
+        let table = stack.top
         var upvalue: Int32 = 1
-        while let raw = lua_getupvalue(L, function, upvalue) {
-            let name = String(cString: raw)
-            keep_pop(L, 1)
+        while let name = stack.upvalueName(upvalue, ofFunctionAt: function) {
             if let cell = cells[name] {
-                LuaStack(L).pushField(name, of: table)
-                lua_upvaluejoin(L, function, upvalue, -1, cell)
-                keep_pop(L, 1)
+                stack.pushField(name, of: table)
+                stack.joinUpvalue(upvalue, ofFunctionAt: function, to: cell, ofFunctionAt: -1)
+                stack.pop()
             } else if declared.contains(name) {
-                lua_pushvalue(L, function)
-                LuaStack(L).setField(name, of: table)
+                stack.pushCopy(of: function)
+                stack.setField(name, of: table)
                 cells[name] = upvalue
             }
             upvalue += 1
         }
-        keep_pop(L, 1)
+        stack.pop()
     }
 
     /// [-0, +1] Pushes the value of the persistent local `name`; false (and
     /// nothing pushed) when there is none.
     func push(_ name: String) -> Bool {
         guard let cell = cells[name] else { return false }
-        lua_rawgeti(L, keep_registryindex(), lua_Integer(holders))
-        LuaStack(L).pushField(name, of: -1)
-        if lua_getupvalue(L, -1, cell) == nil { lua_pushnil(L) }
-        lua_rotate(L, -3, 1)
-        keep_pop(L, 2)
+        stack.push(reference: holders)
+        stack.pushField(name, of: -1)
+        if !stack.pushUpvalue(cell, ofFunctionAt: -1) { stack.pushNil() }
+        stack.insert(at: -3)
+        stack.pop(2)
         return true
     }
 }

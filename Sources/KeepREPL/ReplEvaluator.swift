@@ -1,5 +1,3 @@
-import CLua
-import CLuaShim
 import KeepCore
 import KeepLua
 
@@ -21,13 +19,13 @@ public final class ReplEvaluator {
     let locals: PersistentLocals
     /// Registry reference of the REPL's environment when sandboxed (one for
     /// the whole session, so globals persist); trusted code uses `_G`.
-    private var environment: Int32 = LUA_NOREF
+    private var environment = LuaStack.noReference
     /// Registry reference of the standard `select`, whatever the input does to the global.
     private let select: Int32
     /// Registry reference of a host function that formats its arguments into
     /// `formatted`: values are formatted inside a budgeted call, so Ctrl-C
     /// stops a `__tostring` that never returns.
-    private var formatFunction: Int32 = LUA_NOREF
+    private var formatFunction = LuaStack.noReference
     private var formatted: [String] = []
 
     /// What became of an input.
@@ -58,40 +56,41 @@ public final class ReplEvaluator {
         self.state = state
         self.budget = budget
         locals = PersistentLocals(state: state)
-        lua_rawgeti(state.L, keep_registryindex(), lua_Integer(keep_ridx_globals()))
-        state.stack.pushField("select", of: -1)
-        select = luaL_ref(state.L, keep_registryindex())
-        state.stack.pop()
-        state.stack.pushFunction(named: "(REPL printer)") { [weak self] stack in
+        let stack = state.stack
+        stack.pushGlobals()
+        stack.pushField("select", of: -1)
+        select = stack.popReference()
+        stack.pop()
+        stack.pushFunction(named: "(REPL printer)") { [weak self] stack in
             guard let self else { return 0 }
             formatted = (0 ..< stack.top).map { formatter.format(at: $0 + 1, in: stack) }
             return 0
         }
-        formatFunction = luaL_ref(state.L, keep_registryindex())
+        formatFunction = stack.popReference()
         if case .sandboxed = state.trust {
             try state.pushSandboxEnvironment()
-            let stack = state.stack
             // The sandbox copies the standard library; the keep API is shared.
-            lua_rawgeti(state.L, keep_registryindex(), lua_Integer(keep_ridx_globals()))
+            stack.pushGlobals()
             stack.pushField("keep", of: -1)
             stack.setField("keep", of: -3)
             stack.pop()
-            environment = luaL_ref(state.L, keep_registryindex())
+            environment = stack.popReference()
         }
     }
 
     deinit {
-        if environment != LUA_NOREF { luaL_unref(state.L, keep_registryindex(), environment) }
-        luaL_unref(state.L, keep_registryindex(), select)
-        luaL_unref(state.L, keep_registryindex(), formatFunction)
+        let stack = state.stack
+        stack.releaseReference(environment)
+        stack.releaseReference(select)
+        stack.releaseReference(formatFunction)
     }
 
     /// [-0, +1] Pushes the table that holds the REPL's globals.
     public func pushEnvironment() {
-        if environment != LUA_NOREF {
-            lua_rawgeti(state.L, keep_registryindex(), lua_Integer(environment))
+        if environment != LuaStack.noReference {
+            state.stack.push(reference: environment)
         } else {
-            lua_rawgeti(state.L, keep_registryindex(), lua_Integer(keep_ridx_globals()))
+            state.stack.pushGlobals()
         }
     }
 
@@ -104,14 +103,13 @@ public final class ReplEvaluator {
         if locals.push(name) { return true }
         pushEnvironment()
         let type = state.stack.pushField(name, of: -1)
-        lua_rotate(state.L, -2, 1)
-        state.stack.pop()
+        state.stack.remove(at: -2)
         if type == .nil { state.stack.pop(); return false }
         return true
     }
 
     /// Evaluates `source` (one or more lines). `chunkName` follows
-    /// `lua_load`: `=stdin` gives messages like `stdin:1: …`; `firstLine`
+    /// Lua's convention: `=stdin` gives messages like `stdin:1: …`; `firstLine`
     /// numbers the source's first line (piped input counts from its start).
     public func evaluate(_ source: String, chunkName: String = "=stdin", firstLine: Int = 1) -> Outcome {
         let stack = state.stack
@@ -143,10 +141,10 @@ public final class ReplEvaluator {
             return .failure(Failure(message: error, traceback: [], interrupted: false))
         }
         do {
-            lua_rawgeti(state.L, keep_registryindex(), lua_Integer(select))
+            stack.push(reference: select)
             try state.call(arguments: 1, results: 1)
             locals.bind(functionAt: -1, declared: declared)
-            try state.call(arguments: 0, results: LUA_MULTRET, budget: budget)
+            try state.call(arguments: 0, results: LuaStack.allResults, budget: budget)
         } catch {
             return .failure(Self.failure(from: error))
         }
@@ -158,8 +156,8 @@ public final class ReplEvaluator {
         stack.pop()
         // A persistent `local _` would hide the global from later inputs.
         locals.assign("_", valueAt: base + 1)
-        lua_rawgeti(state.L, keep_registryindex(), lua_Integer(formatFunction))
-        lua_rotate(state.L, base + 1, 1)
+        stack.push(reference: formatFunction)
+        stack.insert(at: base + 1)
         formatted = []
         do {
             try state.call(arguments: count, results: 0, budget: budget)
@@ -184,17 +182,14 @@ public final class ReplEvaluator {
 
     /// [-0, +1 on success] Compiles text; returns the error message on failure.
     private func compile(_ source: [UInt8], chunkName: String) -> String? {
-        let L = state.L
-        let status = source.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, chunkName, "t") }
+        do {
+            try state.compile(source, chunkName: chunkName)
+        } catch {
+            return error.message
         }
-        guard status == LUA_OK else {
-            defer { state.stack.pop() }
-            return state.stack.text(at: -1) ?? "cannot compile the input"
-        }
-        if environment != LUA_NOREF {
+        if environment != LuaStack.noReference {
             pushEnvironment()
-            if lua_setupvalue(L, -2, 1) == nil { state.stack.pop() }
+            state.stack.setEnvironment(ofFunctionAt: -2)
         }
         return nil
     }

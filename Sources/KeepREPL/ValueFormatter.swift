@@ -1,5 +1,3 @@
-import CLua
-import CLuaShim
 import KeepLua
 
 /// How the REPL shows values: tables nested with sorted keys, cut at a depth
@@ -32,7 +30,7 @@ public struct ValueFormatter {
         let index = stack.absolute(index)
         if stack.type(at: index) == .string { return stack.describe(at: index) }
         if let page = page(at: index, in: stack) { return page }
-        var walk = Walk(formatter: self, L: stack.L)
+        var walk = Walk(formatter: self, stack: stack)
         return walk.node(at: index, depth: 0).layout(indent: 0, column: 0, width: width)
     }
 
@@ -40,35 +38,30 @@ public struct ValueFormatter {
 
     /// `{items = {…}, next_token = "…"}` as returned by `keep.*.list`.
     private func page(at index: Int32, in stack: LuaStack) -> String? {
-        let L = stack.L
-        guard stack.type(at: index) == .table else { return nil }
-        if lua_getmetatable(L, index) != 0 {
-            stack.pop()
-            return nil
-        }
+        guard stack.type(at: index) == .table, !stack.hasMetatable(index) else { return nil }
         var keys: Set<String> = []
-        lua_pushnil(L)
-        while keep_next(L, index) == 1 {
-            stack.pop()
-            guard let key = stack.text(at: -1), keys.count < 2 else {
-                stack.pop()
-                return nil
+        var onlyNames = true
+        stack.walkEntries(of: index) {
+            guard let key = stack.text(at: -2), keys.count < 2 else {
+                onlyNames = false
+                return false
             }
             keys.insert(key)
+            return true
         }
-        guard keys == ["items"] || keys == ["items", "next_token"] else { return nil }
+        guard onlyNames, keys == ["items"] || keys == ["items", "next_token"] else { return nil }
         defer { stack.pop() }
         guard stack.pushField("items", of: index) == .table else { return nil }
         let items = stack.absolute(-1)
-        let count = Int(lua_rawlen(L, items))
+        let count = stack.rawLength(of: items)
         let next = stack.rawField("next_token", of: index).text
         var lines: [String] = []
         var kind = "list"
         if count > 0 {
             for position in 1 ... min(count, maxEntries) {
-                lua_rawgeti(L, items, lua_Integer(position))
+                stack.pushElement(Int64(position), of: items)
                 if position == 1 { kind = listCall(forItemAt: -1, in: stack) }
-                var walk = Walk(formatter: self, L: L)
+                var walk = Walk(formatter: self, stack: stack)
                 let label = "  [\(position)] "
                 let item = walk.node(at: stack.absolute(-1), depth: 1)
                 lines.append(label + item.layout(indent: 2, column: label.count, width: width))
@@ -97,12 +90,10 @@ public struct ValueFormatter {
 
     private struct Walk {
         let formatter: ValueFormatter
-        let L: OpaquePointer
+        let stack: LuaStack
         /// Tables on the path from the root, for cycle marks.
         var ancestors: Set<UnsafeRawPointer> = []
         var labels: [UnsafeRawPointer: Int] = [:]
-
-        var stack: LuaStack { LuaStack(L) }
 
         mutating func node(at index: Int32, depth: Int) -> Node {
             switch stack.type(at: index) {
@@ -116,29 +107,25 @@ public struct ValueFormatter {
         }
 
         private func hasToString(_ index: Int32) -> Bool {
-            guard lua_getmetatable(L, index) != 0 else { return false }
-            defer { stack.pop() }
-            return stack.rawField("__tostring", of: -1) != .nil
+            stack.metafield("__tostring", of: index) != .nil
         }
 
         private mutating func table(at index: Int32, depth: Int) -> Node {
-            guard let pointer = lua_topointer(L, index) else { return .atom("{}") }
+            guard let pointer = stack.identity(at: index) else { return .atom("{}") }
             if ancestors.contains(pointer) {
                 let label = labels[pointer] ?? labels.count + 1
                 labels[pointer] = label
                 return .atom("<cycle \(label)>")
             }
-            lua_pushnil(L)
-            guard keep_next(L, index) == 1 else { return .atom("{}") }
-            stack.pop(2)
+            if stack.isEmptyTable(index) { return .atom("{}") }
             if depth >= formatter.maxDepth { return .atom("{…}") }
-            guard lua_checkstack(L, 8) != 0 else { return .atom("{…}") }
+            guard (try? stack.reserve(8)) != nil else { return .atom("{…}") }
 
             ancestors.insert(pointer)
             defer { ancestors.remove(pointer) }
             // The array part 1…n is shown in order without keys.
             var arrayLength: Int64 = 0
-            while arrayLength < Int64.max, lua_rawgeti(L, index, arrayLength + 1) != LUA_TNIL {
+            while arrayLength < Int64.max, stack.pushElement(arrayLength + 1, of: index) != .nil {
                 stack.pop()
                 arrayLength += 1
             }
@@ -146,17 +133,15 @@ public struct ValueFormatter {
             var entries: [Node.Entry] = []
             let shownArray = min(arrayLength, Int64(formatter.maxEntries))
             for position in 0 ..< shownArray {
-                lua_rawgeti(L, index, position + 1)
+                stack.pushElement(position + 1, of: index)
                 entries.append(.init(key: nil, value: node(at: stack.absolute(-1), depth: depth + 1)))
                 stack.pop()
             }
             // Other keys: sorted, the first ones kept.
             var keys: [Key] = []
-            lua_pushnil(L)
-            while keep_next(L, index) == 1 {
-                stack.pop()
-                let key = Key(at: -1, in: stack)
-                if case .integer(let i) = key, i >= 1, i <= arrayLength { continue }
+            stack.forEachEntry(of: index) {
+                let key = Key(at: -2, in: stack)
+                if case .integer(let i) = key, i >= 1, i <= arrayLength { return }
                 keys.append(key)
             }
             keys.sort()
@@ -164,14 +149,12 @@ public struct ValueFormatter {
             let kept = Set(keys.prefix(room))
             var named: [(Key, Node.Entry)] = []
             if !kept.isEmpty {
-                lua_pushnil(L)
-                while keep_next(L, index) == 1 {
+                stack.forEachEntry(of: index) {
                     let key = Key(at: -2, in: stack)
                     if kept.contains(key) {
                         let value = node(at: stack.absolute(-1), depth: depth + 1)
                         named.append((key, .init(key: key.text(at: -2, in: stack), value: value)))
                     }
-                    stack.pop()
                 }
             }
             entries += named.sorted { $0.0 < $1.0 }.map(\.1)
@@ -195,7 +178,7 @@ public struct ValueFormatter {
             case .number(let d): self = .float(d)
             case .string(let bytes): self = .string(bytes)
             case .boolean(let b): self = .boolean(b)
-            case .nil, .opaque: self = .other(UInt(bitPattern: lua_topointer(stack.L, index)))
+            case .nil, .opaque: self = .other(UInt(bitPattern: stack.identity(at: index)))
             }
         }
 
@@ -247,9 +230,9 @@ public struct ValueFormatter {
     static func describe(at index: Int32, in stack: LuaStack) -> String {
         if let text = stack.string(at: index) { return String(decoding: text, as: UTF8.self) }
         let index = stack.absolute(index)
-        let status = keep_tostring_protected(stack.L, index)
+        let converted = stack.pushToString(of: index)
         defer { stack.pop() }
-        if status == LUA_OK, let text = stack.string(at: -1) { return String(decoding: text, as: UTF8.self) }
+        if converted, let text = stack.string(at: -1) { return String(decoding: text, as: UTF8.self) }
         return "<\(stack.typeName(at: index)): __tostring failed: \(stack.describe(at: -1))>"
     }
 

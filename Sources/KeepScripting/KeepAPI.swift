@@ -1,5 +1,3 @@
-import CLua
-import CLuaShim
 import KeepCore
 import KeepLua
 import KeepStore
@@ -150,10 +148,9 @@ public enum KeepAPI {
         }
         let base = stack.absolute(1)
         let arguments = stack.top - 2
-        lua_rotate(stack.L, base, -1)   // drop the user argument: fn, args…
-        stack.pop()
+        stack.remove(at: base)   // drop the user argument: fn, args…
         do {
-            try stack.call(arguments: arguments, results: LUA_MULTRET)
+            try stack.call(arguments: arguments, results: LuaStack.allResults)
         } catch {
             throw error.keepError ?? KeepError(.invalid, error.description)
         }
@@ -161,7 +158,7 @@ public enum KeepAPI {
     }
 
     private static func setUserField(_ stack: LuaStack, _ user: UserID) {
-        lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(keep_ridx_globals()))
+        stack.pushGlobals()
         if stack.pushField("keep", of: -1) == .table {
             stack.push(user)
             stack.setField("user", of: -2)

@@ -1,4 +1,3 @@
-import CLua
 import KeepCore
 import KeepLua
 import KeepStore

@@ -1,8 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLua
-import CLuaShim
 import KeepCore
 import KeepLua
 import KeepMigrate
@@ -411,28 +409,16 @@ final class WorkbenchObjects: @unchecked Sendable {
         let clock = context.clock
         let end = clock.now().millisecondsSinceEpoch + milliseconds
         // The script's time budget ends the wait too; its hook then stops the script.
-        let budgetEnd = Self.budgetDeadline(stack)
+        let budgetEnd = stack.budgetDeadline
         while true {
             context.runDueTimers()
             let now = clock.now().millisecondsSinceEpoch
             guard now < end else { break }
             let next = context.timers.nextDeadline?.millisecondsSinceEpoch ?? end
             let pause = max(1, min(end, next) - now)
-            guard try Self.sleep(milliseconds: pause, until: budgetEnd, interruptible: Self.isInterruptible(stack)) else { break }
+            guard try Self.sleep(milliseconds: pause, until: budgetEnd, interruptible: stack.isInterruptible) else { break }
         }
         return 0
-    }
-
-    /// When the running call's time budget ends (CLOCK_MONOTONIC ns), if it has one.
-    private static func budgetDeadline(_ stack: LuaStack) -> Int64? {
-        guard let budget = keep_budget(stack.L), budget.pointee.active > 0, budget.pointee.deadline_ns > 0 else { return nil }
-        return budget.pointee.deadline_ns
-    }
-
-    /// Whether the running call stops for Ctrl-C through its count hook.
-    private static func isInterruptible(_ stack: LuaStack) -> Bool {
-        guard let budget = keep_budget(stack.L) else { return false }
-        return budget.pointee.active > 0 && budget.pointee.interruptible != 0
     }
 
     /// Sleeps; false when Ctrl-C or the budget's deadline cut it short. In an
@@ -447,7 +433,7 @@ final class WorkbenchObjects: @unchecked Sendable {
                 LuaState.requestInterrupt()
                 return false
             }
-            if let deadline, keep_monotonic_ns() >= deadline { return false }
+            if let deadline, LuaBudget.monotonicNow() >= deadline { return false }
             let step = min(remaining, 20)
             var pause = timespec(tv_sec: 0, tv_nsec: Int(step) * 1_000_000)
             nanosleep(&pause, nil)
@@ -479,10 +465,10 @@ final class WorkbenchObjects: @unchecked Sendable {
                 throw stack.argumentError(1, "function(new, old) expected, got \(stack.typeName(at: 1))")
             }
             stack.pushCopy(of: 1)
-            let reference = luaL_ref(stack.L, keep_registryindex())
-            // A finalizer run by lua_close may call this while the state goes.
+            let reference = stack.popReference()
+            // A finalizer run while the state closes may call this.
             guard let current = self.state else {
-                luaL_unref(stack.L, keep_registryindex(), reference)
+                stack.releaseReference(reference)
                 throw KeepError(.invalid, "keep.activity.subscribe: the Lua state is closing")
             }
             // The observer belongs to the context, which may outlive the state.
@@ -490,7 +476,7 @@ final class WorkbenchObjects: @unchecked Sendable {
             let subscription = activity.subscribe { new, old in
                 if let state { Self.notify(state, reference: reference, new: new, old: old) }
             }
-            subscription.whenCancelled { if let state { luaL_unref(state.L, keep_registryindex(), reference) } }
+            subscription.whenCancelled { if let state { state.stack.releaseReference(reference) } }
             stack.push(subscription, as: self.subscriptionClass)
             return 1
         }
@@ -503,7 +489,7 @@ final class WorkbenchObjects: @unchecked Sendable {
         }
         stack.push(false)
         stack.setField("__metatable", of: -2)  // hidden, as every shared metatable
-        lua_setmetatable(stack.L, -2)
+        stack.setMetatable(of: -2)
         stack.setField("activity", of: keep)
     }
 
@@ -513,7 +499,7 @@ final class WorkbenchObjects: @unchecked Sendable {
         let stack = state.stack
         let top = stack.top
         defer { stack.setTop(top) }
-        lua_rawgeti(stack.L, keep_registryindex(), lua_Integer(reference))
+        stack.push(reference: reference)
         stack.push(new.rawValue)
         stack.push(old.rawValue)
         do {

@@ -1,12 +1,18 @@
 import CLua
 import KeepCore
+import Testing
 @testable import KeepLua
 
-/// Runs `body` and checks the Lua stack is where it started.
-func balanced<T>(_ state: LuaState, _ body: () throws -> T) throws -> T {
+/// Runs `body` and checks the Lua stack is where it started. A moved stack
+/// fails the test that called it (and the stack is put back, so the test's
+/// later checks see what they expect), not the whole run.
+func balanced<T>(_ state: LuaState, sourceLocation: SourceLocation = #_sourceLocation,
+                 _ body: () throws -> T) throws -> T {
     let top = state.stack.top
     let result = try body()
-    precondition(state.stack.top == top, "stack moved from \(top) to \(state.stack.top)")
+    let moved = state.stack.top
+    #expect(moved == top, "stack moved from \(top) to \(moved)", sourceLocation: sourceLocation)
+    if moved != top { state.stack.setTop(top) }
     return result
 }
 
