@@ -1,21 +1,32 @@
 import Foundation
 import KeepCore
+import KeepPostgres
 import KeepSQLite
 import KeepStore
 import Synchronization
 
-/// The backends the conformance suite runs against. PostgreSQL joins in phase B.
+/// The backends the conformance suite runs against: SQLite always, and
+/// PostgreSQL when `KEEP_TEST_POSTGRES_URL` names a server (scripts/test.sh
+/// starts a throwaway one and always sets it). Without it the PostgreSQL
+/// variants do not run, and `PostgresTestServer.theServerIsConfigured`
+/// shows as skipped with the reason.
 enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqlite
+    case postgres
 
     var description: String { rawValue }
 
-    func makeStorage() throws -> any KeepStorage {
+    /// The backends this run tests.
+    static var allCases: [BackendKind] { PostgresTestServer.url == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    func makeStorage() async throws -> any KeepStorage {
         switch self {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keep-store-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             return try SQLiteBackend(path: directory.appendingPathComponent("keep.sqlite").path)
+        case .postgres:
+            return try await PostgresTestServer.freshBackend()
         }
     }
 }
@@ -37,8 +48,8 @@ final class SteppingClock: Sendable {
     }
 }
 
-func makeService(_ kind: BackendKind, clock: SteppingClock = SteppingClock()) throws -> SessionService {
-    SessionService(storage: try kind.makeStorage(), clock: clock.clock)
+func makeService(_ kind: BackendKind, clock: SteppingClock = SteppingClock()) async throws -> SessionService {
+    SessionService(storage: try await kind.makeStorage(), clock: clock.clock)
 }
 
 import Testing
