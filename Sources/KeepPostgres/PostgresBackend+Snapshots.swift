@@ -71,6 +71,11 @@ extension PostgresBackend: AccessLogStorage {
     /// (or created it) meanwhile — then the visit is decided again on the
     /// log as it is now. `visits` only grows, so it is the log's version:
     /// no count is lost and no first visit fails.
+    ///
+    /// Concurrent visits reach the database in any order, so a visit may find
+    /// a later one already counted. It is decided as if it came at the same
+    /// instant as that one (the policy never sees a last visit after `now`),
+    /// and `last_visited_at` never moves back.
     public func recordVisit(_ newLog: AccessLog, now: Timestamp,
                             shouldCount: @escaping @Sendable (AccessLog) -> Bool) async throws -> AccessLog {
         for _ in 0 ..< Self.visitAttempts {
@@ -78,7 +83,11 @@ extension PostgresBackend: AccessLogStorage {
                 SELECT \(unescaped: Self.logColumns) FROM access_logs
                 WHERE snapshot_id = \(newLog.snapshotID.rawValue) AND visitor = \(newLog.visitor)
                 """).first.map(Self.log(from:))
-            if let stored, !shouldCount(stored) { return stored }
+            if let stored {
+                var seen = stored
+                seen.lastVisitedAt = min(stored.lastVisitedAt, now)
+                if !shouldCount(seen) { return stored }
+            }
             let written = try await rows("log a visit", Self.upsertLog(newLog, countingOver: stored, at: now))
             if let row = written.first { return try Self.log(from: row) }
         }
@@ -102,7 +111,8 @@ extension PostgresBackend: AccessLogStorage {
           \(log.snapshotCreatedAt.millisecondsSinceEpoch), \(log.snapshotHash.hex), \(log.snapshotDeleted),
           \(log.snapshotDeletedAt?.millisecondsSinceEpoch))
         ON CONFLICT (snapshot_id, visitor) DO UPDATE
-          SET visits = log.visits + 1, last_visited_at = \((now ?? log.lastVisitedAt).millisecondsSinceEpoch)
+          SET visits = log.visits + 1,
+            last_visited_at = greatest(log.last_visited_at, \((now ?? log.lastVisitedAt).millisecondsSinceEpoch))
           WHERE log.visits = \(stored?.visits)
         RETURNING \(unescaped: logColumns)
         """

@@ -182,16 +182,16 @@ enum PostgresSchema {
             }
             try await connection.query("CREATE TABLE IF NOT EXISTS keep_schema (version integer NOT NULL)",
                                        logger: PostgresBackend.logger)
-            let stored = try await storedVersion(connection) ?? 0
-            try check(stored, location: location)
+            let stored = try await Self.storedVersion(connection) ?? 0
+            try Self.check(stored, location: location)
             var generator = SystemRandomNumberGenerator()
             let secret = (0 ..< 32).map { _ in UInt8.random(in: 0 ... 255, using: &generator) }
-            let versions = versions(secret: secret)
-            for statements in versions[stored...] {
+            let steps = Self.versions(secret: secret)
+            for statements in steps[stored...] {
                 for statement in statements { try await connection.query(statement, logger: PostgresBackend.logger) }
             }
             try await connection.query("DELETE FROM keep_schema", logger: PostgresBackend.logger)
-            try await connection.query("INSERT INTO keep_schema (version) VALUES (\(versions.count))",
+            try await connection.query("INSERT INTO keep_schema (version) VALUES (\(steps.count))",
                                        logger: PostgresBackend.logger)
             return try await Self.secret(connection)
         }

@@ -1,14 +1,19 @@
 import Foundation
 import Testing
 
+/// The server of `KEEP_TEST_POSTGRES_URL`; nil when it is unset or empty.
+private enum TestServer {
+    static let url: String? = ProcessInfo.processInfo.environment["KEEP_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+}
+
 /// `--db postgres://…` through the built binary, against the server of
 /// `KEEP_TEST_POSTGRES_URL` (scripts/test.sh starts a throwaway one): sessions
 /// made by one process are listed and read by the next, and every way of
 /// failing to open says what to check — without the password, and without
 /// hanging.
-@Suite(.enabled(if: PostgresCommandTests.url != nil, "KEEP_TEST_POSTGRES_URL is not set, so the binary was not tried on PostgreSQL; scripts/test.sh starts a throwaway server and sets it"))
+@Suite(.enabled(if: TestServer.url != nil, "KEEP_TEST_POSTGRES_URL is not set, so the binary was not tried on PostgreSQL; scripts/test.sh starts a throwaway server and sets it"))
 struct PostgresCommandTests {
-    static let url: String? = ProcessInfo.processInfo.environment["KEEP_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    static var url: String? { TestServer.url }
 
     /// The server's URL with a new, empty schema of this test's own.
     static func freshDatabase() throws -> (url: String, schema: String) {

@@ -1,6 +1,7 @@
 import Foundation
 import KeepCore
 import KeepMigrate
+import KeepPostgres
 import KeepSQLite
 import KeepStore
 import Synchronization
@@ -13,20 +14,55 @@ final class ManualClock: Sendable {
     var clock: KeepClock { KeepClock { [self] in Timestamp(millisecondsSinceEpoch: current.withLock { $0 }) } }
 }
 
-/// A database and a migration folder in a fresh temporary directory.
+/// The backends the runner's tests run against: SQLite always, and
+/// PostgreSQL when `KEEP_TEST_POSTGRES_URL` names a server (scripts/test.sh
+/// starts a throwaway one and always sets it; KeepStoreTests shows its
+/// PostgreSQL check as skipped, with the reason, when it is unset).
+enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    var description: String { rawValue }
+
+    static let postgresURL: String? = ProcessInfo.processInfo.environment["KEEP_TEST_POSTGRES_URL"]
+        .flatMap { $0.isEmpty ? nil : $0 }
+
+    static var allCases: [BackendKind] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+}
+
+/// A database and a migration folder in a fresh temporary directory; on
+/// PostgreSQL, the database is a fresh schema of the test server.
 final class MigrationFixture: @unchecked Sendable {
     let directory: String
     let migrations: String
     let databasePath: String
-    let backend: SQLiteBackend
+    let backend: any KeepStorage & MigrationStorage
     let clock = ManualClock()
 
-    init() throws {
+    init(_ kind: BackendKind = .sqlite) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("keep-migrate-\(UUID().uuidString)").path
         migrations = directory + "/migrations"
         try FileManager.default.createDirectory(atPath: migrations, withIntermediateDirectories: true)
         databasePath = directory + "/keep.sqlite"
-        backend = try SQLiteBackend(path: databasePath)
+        switch kind {
+        case .sqlite:
+            backend = try SQLiteBackend(path: databasePath)
+        case .postgres:
+            let url = try #require(BackendKind.postgresURL, "KEEP_TEST_POSTGRES_URL is not set")
+            let schema = "keep_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            backend = try await PostgresBackend.open(try PostgresLocation(
+                url: url + (url.contains("?") ? "&" : "?") + "schema=\(schema)&pool_size=4"))
+        }
+    }
+
+    /// The same database opened as dry runs open it: nothing can be written through it.
+    func readOnlyBackend() async throws -> any MigrationStorage {
+        if let postgres = backend as? PostgresBackend {
+            var location = postgres.location
+            location.readOnly = true
+            return try await PostgresBackend.open(location)
+        }
+        return try SQLiteBackend(path: databasePath, readOnly: true)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -101,16 +137,16 @@ final class MigrationFixture: @unchecked Sendable {
     }
 }
 
-/// A storage that forwards to SQLite, with hooks to crash or interfere at chosen points.
+/// A storage that forwards to a backend, with hooks to crash or interfere at chosen points.
 final class InterferingStorage: MigrationStorage, @unchecked Sendable {
-    let base: SQLiteBackend
+    let base: any MigrationStorage
     private let state = Mutex<(commits: Int, failAtCommit: Int?)>((0, nil))
     /// Runs before each batch commit (a concurrent writer's edits).
     var beforeCommit: @Sendable (MigrationBatch) async throws -> Void = { _ in }
     /// Runs before the lock is taken (another runner getting there first).
     var beforeAcquire: @Sendable () async throws -> Void = {}
 
-    init(_ base: SQLiteBackend, failAtCommit: Int? = nil) {
+    init(_ base: any MigrationStorage, failAtCommit: Int? = nil) {
         self.base = base
         state.withLock { $0.failAtCommit = failAtCommit }
     }
