@@ -44,8 +44,7 @@ public final class PostgresBackend: Sendable {
         let doing = "open the database \(location)"
         let secret: [UInt8]
         do {
-            let connection = try await PostgresConnection.connect(
-                configuration: try connectionConfiguration(location), id: 0, logger: logger)
+            let connection = try await connect(location, doing: doing)
             do {
                 secret = try await PostgresSchema.prepare(connection, location: location)
             } catch {
@@ -59,6 +58,27 @@ public final class PostgresBackend: Sendable {
         return PostgresBackend(location: location, client: PostgresClient(configuration: try clientConfiguration(location),
                                                                           backgroundLogger: logger),
                                secret: secret)
+    }
+
+    /// One connection, within the connect timeout from the first packet to
+    /// the end of authentication: a server that accepts the connection but
+    /// never answers (hung, or not PostgreSQL) fails as one that is down.
+    static func connect(_ location: PostgresLocation, doing: String) async throws -> PostgresConnection {
+        let configuration = try connectionConfiguration(location)
+        let seconds = location.connectTimeoutSeconds
+        return try await withThrowingTaskGroup(of: PostgresConnection?.self) { group in
+            group.addTask { try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger) }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let connection = try await group.next() ?? nil else {
+                throw KeepError(.unavailable, "could not \(doing): could not reach PostgreSQL at \(location.host):\(location.port) (no answer within \(seconds) s: connect timeout); check that the server is running and that PostgreSQL, not another program, listens there",
+                                details: ["reason": "unreachable"])
+            }
+            return connection
+        }
     }
 
     /// Stops the pool and closes its connections. Nothing may use the backend afterwards.

@@ -67,6 +67,19 @@ struct PostgresCommandTests {
         #expect(!result.stderr.contains("s3cret"))
     }
 
+    @Test func aServerThatNeverAnswersTimesOut() throws {
+        // Listening without ever accepting: the kernel completes the TCP
+        // handshake, and nothing ever answers Keep's startup message.
+        let (descriptor, port) = try Self.socketOnLoopback()
+        defer { close(descriptor) }
+        try #require(listen(descriptor, 8) == 0)
+        let result = try KeepBinary.run(["--db", "postgres://keep@127.0.0.1:\(port)/keep?connect_timeout=1",
+                                         "--user", "ana", "run", "-e", "keep.sessions.list{}"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("unavailable: could not open the database postgres://keep@127.0.0.1:\(port)/keep: could not reach PostgreSQL at 127.0.0.1:\(port) (no answer within 1 s: connect timeout)"),
+                "\(result.stderr)")
+    }
+
     @Test func wrongCredentialsSayWhatToCheck() throws {
         let url = try #require(Self.url)
         let wrong = url.replacingOccurrences(of: "://keep:keep-test@", with: "://keep:wrong-password@")
@@ -103,9 +116,15 @@ struct PostgresCommandTests {
 
     /// A port of 127.0.0.1 that was free a moment ago and is closed now.
     static func closedPort() throws -> Int {
+        let (descriptor, port) = try socketOnLoopback()
+        close(descriptor)
+        return port
+    }
+
+    /// A TCP socket bound to a free port of 127.0.0.1, and the port.
+    static func socketOnLoopback() throws -> (Int32, Int) {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         try #require(descriptor >= 0)
-        defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -115,7 +134,10 @@ struct PostgresCommandTests {
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0
                 && getsockname(descriptor, $0, &length) == 0 }
         }
-        try #require(bound)
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound else {
+            close(descriptor)
+            throw POSIXError(.EADDRNOTAVAIL)
+        }
+        return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
     }
 }
