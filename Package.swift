@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Lua 5.4 from the system (Debian: liblua5.4-dev). Module map only.
@@ -32,6 +34,12 @@ let package = Package(
         .target(name: "KeepStore", dependencies: ["KeepCore", .product(name: "Crypto", package: "swift-crypto")]),
         // The embedded SQLite backend (GRDB).
         .target(name: "KeepSQLite", dependencies: ["KeepStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The PostgreSQL backend (PostgresNIO): the same storage protocols over a
+        // connection pool, for several hosts sharing one database.
+        .target(name: "KeepPostgres", dependencies: [
+            "KeepStore", "KeepCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The safe Swift bridge over Lua: states, host functions and objects,
         // the sandbox, budgets, the JSON library.
         // Its Lua (Lua/*.lua) is compiled into the binary; see docs/lua-bridge.md.
@@ -70,6 +78,7 @@ let package = Package(
                 "KeepMigrate",
                 "KeepPolicy",
                 "KeepSQLite",
+                "KeepPostgres",
                 "KeepStore",
                 "KeepCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -82,15 +91,15 @@ let package = Package(
             "CLuaBench",
         ]),
         // What the test targets share: clocks, temporary stores, the checkout's files, seeded randomness.
-        .target(name: "KeepTestSupport", dependencies: ["KeepSQLite", "KeepStore", "KeepCore"], path: "Tests/KeepTestSupport"),
+        .target(name: "KeepTestSupport", dependencies: ["KeepSQLite", "KeepPostgres", "KeepStore", "KeepCore"], path: "Tests/KeepTestSupport"),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
         .testTarget(name: "KeepJSONTests", dependencies: ["KeepJSON"]),
         .testTarget(name: "KeepPolicyTests", dependencies: ["KeepTestSupport", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
-        .testTarget(name: "KeepStoreTests", dependencies: ["KeepTestSupport", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepCore"]),
+        .testTarget(name: "KeepStoreTests", dependencies: ["KeepTestSupport", "KeepStore", "KeepSQLite", "KeepPostgres", "KeepPolicy", "KeepCore"]),
         .testTarget(name: "KeepWorkbenchTests", dependencies: ["KeepTestSupport", "KeepWorkbench", "KeepJSON", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepSQLiteTests", dependencies: ["KeepTestSupport", "KeepSQLite", "KeepStore", "KeepCore",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "KeepMigrateTests", dependencies: ["KeepTestSupport", "KeepMigrate", "KeepStore", "KeepSQLite", "KeepCore"]),
+        .testTarget(name: "KeepMigrateTests", dependencies: ["KeepTestSupport", "KeepMigrate", "KeepStore", "KeepSQLite", "KeepPostgres", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepJSON", "KeepCore", "CLua", "CLuaShim"]),
         // GRDB: a second connection that holds the write lock while the binary reads.
         .testTarget(name: "KeepCLITests", dependencies: ["KeepTestSupport", "KeepLua", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -11,6 +11,7 @@ packages=(
   lua-cjson       # JSON for the standalone interpreter: benchmark anchor
   lua-check       # luacheck, run on the shipped Lua scripts
   python3         # benchmark anchor: the migration a user would write in Python
+  postgresql      # the PostgreSQL backend's tests: scripts/test.sh starts a throwaway server
 )
 
 missing=()

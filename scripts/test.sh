@@ -15,4 +15,9 @@ fi
 # The CLI tests run the built `keep` binary; the shipped policies' own tests run through it.
 swift build --product keep
 .build/debug/keep policy test scripts/policies
+
+# The conformance suite runs against SQLite and PostgreSQL: a throwaway server
+# for this run, stopped on exit (also on failure).
+source scripts/postgres-throwaway.sh
+start_throwaway_postgres
 swift test

@@ -1,6 +1,7 @@
 import ArgumentParser
 import KeepCore
 import KeepPolicy
+import KeepPostgres
 import KeepSQLite
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 
 /// Options every command shares (SPEC §6). Flags override the KEEP_* environment.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The database file (default ./keep.sqlite, or $KEEP_DB).", valueName: "PATH"))
+    @Option(help: ArgumentHelp("The database: a file (default ./keep.sqlite, or $KEEP_DB), or postgres://USER[:PASS]@HOST[:PORT]/DB.", valueName: "PATH|URL"))
     var db: String?
 
     @Option(help: ArgumentHelp("The acting user (default $KEEP_USER, else $USER): 1 to 128 bytes of UTF-8, no control characters, no white space at either end.", valueName: "ID"))
@@ -69,12 +70,14 @@ struct GlobalOptions: ParsableArguments {
 
     func validate() throws {
         if user != nil { _ = actingUser() }
-        // A path that cannot name a database file is a usage error, found
-        // before any work (SQLite alone would only say "unable to open").
+        // A path that cannot name a database file, or a URL that cannot name
+        // a PostgreSQL database, is a usage error, found before any work
+        // (SQLite alone would only say "unable to open").
         do {
-            _ = try DatabaseFile(path: databasePath)
+            _ = try DatabaseTarget(databasePath)
         } catch {
             let option = db != nil ? "--db" : "$KEEP_DB"
+            if PostgresLocation.isURL(databasePath) { throw ValidationError("\(option): \(error.message)") }
             throw ValidationError("\(option) \(databasePath.isEmpty ? "''" : databasePath): \(error.message)")
         }
         // A folder named on purpose must exist: refused here, before a banner
@@ -119,8 +122,13 @@ struct GlobalOptions: ParsableArguments {
     /// Opens the database for a command: read-only for commands that only
     /// read (`migrate status`, dry runs); notes on stderr when opening must
     /// wait for another connection's write lock.
-    func openDatabase(readOnly: Bool = false) throws -> SQLiteBackend {
-        try SQLiteBackend(path: databasePath, readOnly: readOnly, notice: { Console.error("keep: " + $0) })
+    func openDatabase(readOnly: Bool = false) throws -> any DatabaseTarget.Storage {
+        try database.open(readOnly: readOnly, notice: { Console.error("keep: " + $0) })
+    }
+
+    /// What `--db` names (checked by `validate`).
+    var database: DatabaseTarget {
+        get throws { try DatabaseTarget(databasePath) }
     }
 
     /// SPEC §6 puts the global options before the command (`keep --db x run …`);
@@ -166,9 +174,9 @@ struct GlobalOptions: ParsableArguments {
 /// ends (also on an error), so that the file alone holds the result: no
 /// `-wal` or `-shm` file is left beside it.
 enum CommandDatabase {
-    nonisolated(unsafe) private static var opened: SQLiteBackend?
+    nonisolated(unsafe) private static var opened: (any DatabaseTarget.Storage)?
 
-    static func open(_ global: GlobalOptions, readOnly: Bool = false) throws -> SQLiteBackend {
+    static func open(_ global: GlobalOptions, readOnly: Bool = false) throws -> any DatabaseTarget.Storage {
         let storage = try global.openDatabase(readOnly: readOnly)
         opened = storage
         return storage
@@ -178,7 +186,7 @@ enum CommandDatabase {
         guard let storage = opened else { return }
         opened = nil
         do {
-            try storage.close()
+            try DatabaseTarget.close(storage)
         } catch {
             Console.error("keep: warning: \(error)")
         }

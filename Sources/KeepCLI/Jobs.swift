@@ -85,7 +85,7 @@ extension Keep {
 
 /// What the jobs commands share.
 enum JobCommand {
-    static func open(_ global: GlobalOptions) throws -> SQLiteBackend {
+    static func open(_ global: GlobalOptions) throws -> any DatabaseTarget.Storage {
         do {
             return try CommandDatabase.open(global)
         } catch {

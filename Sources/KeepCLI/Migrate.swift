@@ -25,7 +25,7 @@ extension Keep {
             @OptionGroup var options: MigrateOptions
 
             func run() throws {
-                guard access(global.databasePath, F_OK) == 0 else {
+                guard (try? global.database.mayExist) ?? false else {
                     // Nothing ran yet; status reads, so it creates no database.
                     let directory = try MigrateCommand.attempt { try MigrationDirectory(path: options.dir) }
                     let status = MigrationStatus(directory: directory, ledger: [])
@@ -114,7 +114,7 @@ extension Keep {
 
             func run() throws {
                 // Nothing ran where there is no database: say so instead of creating one.
-                guard access(global.databasePath, F_OK) == 0 else {
+                guard (try? global.database.mayExist) ?? false else {
                     fail("keep: not_found: there is no database at \(global.databasePath), so no migration ran there "
                         + "and there is nothing to roll back (give --db, or $KEEP_DB, for the database it ran on)",
                          status: ExitStatus.failure)

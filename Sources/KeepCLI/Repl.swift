@@ -71,7 +71,7 @@ extension Keep {
                 let chosen = global.policies != nil || global.environment("KEEP_POLICIES") != nil || directory == "policies"
                 policies = "policies: " + Self.relativeToWorkingDirectory(directory) + (chosen ? "" : " (shipped)")
             }
-            return "Keep REPL (Lua 5.4) · acting as \(user) · \(global.databasePath) · \(policies)"
+            return "Keep REPL (Lua 5.4) · acting as \(user) · \((try? global.database.label) ?? global.databasePath) · \(policies)"
                 + (sandbox ? " · sandboxed" : "") + " · .help for help"
         }
 

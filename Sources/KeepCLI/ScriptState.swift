@@ -20,12 +20,12 @@ extension GlobalOptions {
         let options = self
         let recovery = ScriptContext.RecoveryLocation(root: RecoveryJournal.defaultRoot(
             environment: ["XDG_STATE_HOME": environment("XDG_STATE_HOME"), "HOME": environment("HOME")].compactMapValues { $0 }),
-                                                      databasePath: databasePath)
+                                                      databasePath: (try? database.label) ?? databasePath)
         let context = ScriptContext(user: actingUser(), holder: holder, recovery: recovery,
                                     loadPolicies: { try options.loadPolicies(watch: true) },
                                     closeStorage: { storage in
                                         do {
-                                            try (storage as? SQLiteBackend)?.close()
+                                            try DatabaseTarget.close(storage)
                                         } catch {
                                             Console.error("keep: warning: \(error)")
                                         }

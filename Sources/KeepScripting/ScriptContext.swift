@@ -50,6 +50,8 @@ public final class ScriptContext: @unchecked Sendable {
         /// The database as an absolute path with links resolved, so that every
         /// way of naming one file finds the same journal entries.
         var canonicalDatabase: String {
+            // A server's database (a URL, without its password) is named one way.
+            if databasePath.contains("://") { return databasePath }
             if let resolved = realpath(databasePath, nil) {
                 defer { free(resolved) }
                 return String(cString: resolved)

@@ -18,6 +18,16 @@ public struct TransferTable: Sendable, Hashable, CustomStringConvertible {
     public let columns: [String]
     /// A prefix of `columns`.
     public let key: [String]
+    /// The columns that hold bytes rather than text (a backend may store both
+    /// alike, as PostgreSQL stores document text as `bytea`).
+    public let bytes: Set<String>
+
+    init(name: String, columns: [String], key: [String], bytes: Set<String> = []) {
+        self.name = name
+        self.columns = columns
+        self.key = key
+        self.bytes = bytes
+    }
 
     public var description: String { name }
 
@@ -27,7 +37,7 @@ public struct TransferTable: Sendable, Hashable, CustomStringConvertible {
                                               migrationBackups, migrationFailures]
 
     /// Settings such as the page-token secret (so that tokens stay valid after a copy).
-    public static let meta = TransferTable(name: "keep_meta", columns: ["key", "value"], key: ["key"])
+    public static let meta = TransferTable(name: "keep_meta", columns: ["key", "value"], key: ["key"], bytes: ["value"])
     public static let sessions = TransferTable(name: "sessions", columns: [
         "id", "owner", "title", "title_key", "description", "content", "hash", "version", "created_at", "updated_at",
     ], key: ["id"])
@@ -50,7 +60,7 @@ public struct TransferTable: Sendable, Hashable, CustomStringConvertible {
     public static let migrationBackups = TransferTable(name: "migration_backups", columns: [
         "migration", "kind", "id", "title", "description", "hash", "patch_prefix", "patch_suffix", "patch_middle",
         "after_title", "after_description", "after_hash", "conflict",
-    ], key: ["migration", "kind", "id"])
+    ], key: ["migration", "kind", "id"], bytes: ["patch_middle"])
     public static let migrationFailures = TransferTable(name: "migration_failures", columns: [
         "migration", "kind", "id", "message",
     ], key: ["migration", "kind", "id"])

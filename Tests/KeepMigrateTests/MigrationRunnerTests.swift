@@ -3,13 +3,14 @@ import KeepCore
 import KeepMigrate
 import KeepSQLite
 import KeepStore
+import KeepTestSupport
 import Testing
 
 @Suite("Migration runner")
 struct MigrationRunnerTests {
-    @Test("up changes only the documents whose canonical content changed, once, and records it")
-    func upChangesOnce() async throws {
-        let fixture = try MigrationFixture()
+    @Test("up changes only the documents whose canonical content changed, once, and records it", arguments: BackendKind.allCases)
+    func upChangesOnce(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let seeded = try await fixture.seedSessions(30)
         try fixture.writeRename()
         let report = try await onThread { try fixture.runner { $0.batchSize = 7 }.up() }
@@ -36,9 +37,9 @@ struct MigrationRunnerTests {
         #expect((record.scanned, record.changed, record.failed) == (30, 20, 0))
     }
 
-    @Test("a migration that changes nothing writes nothing, even over non-canonical content")
-    func noOpWritesNothing() async throws {
-        let fixture = try MigrationFixture()
+    @Test("a migration that changes nothing writes nothing, even over non-canonical content", arguments: BackendKind.allCases)
+    func noOpWritesNothing(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let seeded = try await fixture.seedSessions(5)  // stored compact, not canonical
         try fixture.write("0001_noop.lua", """
             return { description = "touch nothing", target = "sessions",
@@ -51,9 +52,9 @@ struct MigrationRunnerTests {
         }
     }
 
-    @Test("snapshots: title and content change, and access-log copies follow; rollback restores them")
-    func snapshotsAndAccessLogs() async throws {
-        let fixture = try MigrationFixture()
+    @Test("snapshots: title and content change, and access-log copies follow; rollback restores them", arguments: BackendKind.allCases)
+    func snapshotsAndAccessLogs(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let snapshot = try await fixture.snapshots.create(as: "alice", title: "Q3 review", description: "draft",
                                                           content: #"{"dashboards":[{"module":"WellLogs"}]}"#)
         _ = try await fixture.snapshots.get(as: "bob", id: snapshot.id)  // bob's visit copies the metadata
@@ -82,12 +83,12 @@ struct MigrationRunnerTests {
         #expect(bobsAfter.items.first?.snapshotHash == snapshot.hash)
     }
 
-    @Test("a run that dies between batches resumes after its checkpoint: nothing twice, nothing skipped")
-    func resumesAfterCrash() async throws {
-        let fixture = try MigrationFixture()
+    @Test("a run that dies between batches resumes after its checkpoint: nothing twice, nothing skipped", arguments: BackendKind.allCases)
+    func resumesAfterCrash(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let seeded = try await fixture.seedSessions(40)
         try fixture.writeRename()
-        let reference = try MigrationFixture()
+        let reference = try await MigrationFixture(kind)
         for original in seeded {
             _ = try await reference.backend.insertSession(original)
         }
@@ -115,9 +116,9 @@ struct MigrationRunnerTests {
         }
     }
 
-    @Test("what to run is decided again under the lock: a runner that lost the race does not apply a migration twice")
-    func decidedUnderTheLock() async throws {
-        let fixture = try MigrationFixture()
+    @Test("what to run is decided again under the lock: a runner that lost the race does not apply a migration twice", arguments: BackendKind.allCases)
+    func decidedUnderTheLock(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let seeded = try await fixture.seedSessions(9)
         try fixture.writeRename()
         let racing = InterferingStorage(fixture.backend)
@@ -143,9 +144,9 @@ struct MigrationRunnerTests {
         #expect(refused?.message.contains("0002_more.lua (applied)") == true)
     }
 
-    @Test("an `all` migration stopped among the snapshots resumes there, after every session")
-    func resumesAmongSnapshots() async throws {
-        let fixture = try MigrationFixture()
+    @Test("an `all` migration stopped among the snapshots resumes there, after every session", arguments: BackendKind.allCases)
+    func resumesAmongSnapshots(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let sessions = try await fixture.seedSessions(3)
         var snapshots: [Snapshot] = []
         for index in 0 ..< 4 {
@@ -170,9 +171,9 @@ struct MigrationRunnerTests {
         }
     }
 
-    @Test("a document edited between the batch's read and its commit is migrated as it is now")
-    func concurrentEditIsRedone() async throws {
-        let fixture = try MigrationFixture()
+    @Test("a document edited between the batch's read and its commit is migrated as it is now", arguments: BackendKind.allCases)
+    func concurrentEditIsRedone(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let seeded = try await fixture.seedSessions(3)
         let target = seeded[0]
         try fixture.writeRename()
@@ -189,9 +190,9 @@ struct MigrationRunnerTests {
         #expect(stored.version == 3)
     }
 
-    @Test("a document up left alone but edited into the old format before the commit is migrated after all")
-    func unchangedThenEditedIsRedone() async throws {
-        let fixture = try MigrationFixture()
+    @Test("a document up left alone but edited into the old format before the commit is migrated after all", arguments: BackendKind.allCases)
+    func unchangedThenEditedIsRedone(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let seeded = try await fixture.seedSessions(3)
         let target = try #require(seeded.first { !$0.content.contains("WellLogs") })
         try fixture.writeRename()
@@ -208,15 +209,15 @@ struct MigrationRunnerTests {
         #expect(stored.version == 3)
     }
 
-    @Test("--on-error skip records failing documents and migrates the rest; stop keeps the checkpoint before the failing batch")
-    func errorModes() async throws {
+    @Test("--on-error skip records failing documents and migrates the rest; stop keeps the checkpoint before the failing batch", arguments: BackendKind.allCases)
+    func errorModes(_ kind: BackendKind) async throws {
         let source = """
             return { description = "fails on one", target = "sessions", up = function(doc)
               if doc.title == "Session 7" then error("session 7 is broken") end
               doc.data.migrated = true
             end }
             """
-        let skipping = try MigrationFixture()
+        let skipping = try await MigrationFixture(kind)
         try await skipping.seedSessions(12)
         try skipping.write("0001_fail.lua", source)
         let skipped = try #require(try await onThread { try skipping.runner { $0.onError = .skip; $0.batchSize = 5 }.up() }.migrations.first)
@@ -224,7 +225,7 @@ struct MigrationRunnerTests {
         #expect(skipped.failures.count == 1)
         #expect(skipped.failures.first?.message.contains("0001_fail.lua:2: session 7 is broken") == true)
 
-        let stopping = try MigrationFixture()
+        let stopping = try await MigrationFixture(kind)
         let seeded = try await stopping.seedSessions(12)
         try stopping.write("0001_fail.lua", source)
         let ordered = seeded.sorted { $0.id.rawValue < $1.id.rawValue }
@@ -244,7 +245,7 @@ struct MigrationRunnerTests {
 
     @Test("a document edited before the commit into one the migration fails on stops the run (--on-error stop) inside the commit")
     func failureFoundInsideTheCommitStops() async throws {
-        let fixture = try MigrationFixture()
+        let fixture = try await MigrationFixture()
         let seeded = try await fixture.seedSessions(3)
         let target = seeded[1]
         try fixture.write("0001_fail.lua", """
@@ -271,13 +272,13 @@ struct MigrationRunnerTests {
         }
     }
 
-    @Test("a dry run writes nothing and counts what the real run does")
-    func dryRun() async throws {
-        let fixture = try MigrationFixture()
+    @Test("a dry run writes nothing and counts what the real run does", arguments: BackendKind.allCases)
+    func dryRun(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         try await fixture.seedSessions(25)
         try fixture.writeRename()
         let before = try await fixture.dump()
-        let readOnly = try SQLiteBackend(path: fixture.databasePath, readOnly: true)
+        let readOnly = try await fixture.readOnlyBackend()
         let dry = try #require(try await onThread { try fixture.runner(storage: readOnly) { $0.batchSize = 4 }.up(dryRun: true) }.migrations.first)
         #expect(try await fixture.dump() == before)
         #expect(try await onThread { try fixture.runner().status() }.entry("1")?.record == nil)
@@ -288,9 +289,9 @@ struct MigrationRunnerTests {
         #expect((dry.scanned, dry.changed, dry.failed) == (real.scanned, real.changed, real.failed))
     }
 
-    @Test("rollback restores content, hash and title exactly; a document changed since is left and reported")
-    func rollback() async throws {
-        let fixture = try MigrationFixture()
+    @Test("rollback restores content, hash and title exactly; a document changed since is left and reported", arguments: BackendKind.allCases)
+    func rollback(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let seeded = try await fixture.seedSessions(10)
         try fixture.write("0001_retitle.lua", """
             return { description = "retitle", target = "sessions", up = function(doc)
@@ -318,9 +319,9 @@ struct MigrationRunnerTests {
                 "a rolled-back migration is pending again")
     }
 
-    @Test("rollback is refused when a later migration builds on it, or without backups")
-    func rollbackRefusals() async throws {
-        let fixture = try MigrationFixture()
+    @Test("rollback is refused when a later migration builds on it, or without backups", arguments: BackendKind.allCases)
+    func rollbackRefusals(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         try await fixture.seedSessions(3)
         try fixture.writeRename()
         try fixture.write("0002_more.lua", "return { description = 'more', target = 'all', up = function(doc) doc.data.more = 1 end }")
@@ -336,9 +337,9 @@ struct MigrationRunnerTests {
         #expect(refused?.message.contains("--no-backup") == true)
     }
 
-    @Test("a migration file changed after it ran blocks up until acknowledged")
-    func changedFile() async throws {
-        let fixture = try MigrationFixture()
+    @Test("a migration file changed after it ran blocks up until acknowledged", arguments: BackendKind.allCases)
+    func changedFile(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         try await fixture.seedSessions(3)
         try fixture.writeRename()
         _ = try await onThread { try fixture.runner().up() }
@@ -352,9 +353,9 @@ struct MigrationRunnerTests {
         #expect(try await onThread { try fixture.runner().status() }.entry("1")?.fileChanged == false)
     }
 
-    @Test("a new migration numbered below one that ran is refused")
-    func outOfOrder() async throws {
-        let fixture = try MigrationFixture()
+    @Test("a new migration numbered below one that ran is refused", arguments: BackendKind.allCases)
+    func outOfOrder(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         try fixture.write("0002_second.lua", "return { description = 'x', target = 'sessions', up = function(doc) end }")
         _ = try await onThread { try fixture.runner().up() }
         try fixture.write("0001_first.lua", "return { description = 'x', target = 'sessions', up = function(doc) end }")
@@ -362,9 +363,9 @@ struct MigrationRunnerTests {
         #expect(error?.message.contains("renumber it above 0002") == true)
     }
 
-    @Test("the lock: a second runner fails fast naming the holder; an expired lease is taken over; a lost lock stops the loser")
-    func lock() async throws {
-        let fixture = try MigrationFixture()
+    @Test("the lock: a second runner fails fast naming the holder; an expired lease is taken over; a lost lock stops the loser", arguments: BackendKind.allCases)
+    func lock(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let storage = fixture.backend
         let now = fixture.clock.clock.now()
         #expect(try await storage.acquireMigrationLock(holder: "first", now: now, leaseMilliseconds: 1000) == nil)
@@ -390,9 +391,9 @@ struct MigrationRunnerTests {
         #expect(lost?.message.contains("new holds it now") == true)
     }
 
-    @Test("per-document problems are failures with messages: not JSON, bad fields, too large")
-    func documentFailures() async throws {
-        let fixture = try MigrationFixture()
+    @Test("per-document problems are failures with messages: not JSON, bad fields, too large", arguments: BackendKind.allCases)
+    func documentFailures(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
         let text = try await fixture.sessions.create(as: "alice", title: "plain", content: "not json at all")
         let json = try await fixture.sessions.create(as: "alice", title: "json", content: #"{"a":1}"#)
         try fixture.write("0001_bad.lua", """
@@ -420,7 +421,7 @@ struct MigrationRunnerTests {
 struct MigrationFileTests {
     @Test("files are NNNN_name.lua, numbered uniquely; helpers without a number are ignored")
     func naming() async throws {
-        let fixture = try MigrationFixture()
+        let fixture = try await MigrationFixture()
         try fixture.write("0001_a.lua", "return {}")
         try fixture.write("helpers.lua", "return {}")
         #expect(try MigrationDirectory(path: fixture.migrations).files.map(\.fileName) == ["0001_a.lua"])
@@ -435,7 +436,7 @@ struct MigrationFileTests {
 
     @Test("scaffolding numbers the next file and writes a template that loads")
     func scaffold() async throws {
-        let fixture = try MigrationFixture()
+        let fixture = try await MigrationFixture()
         try fixture.write("0007_old.lua", "return {}")
         let path = try MigrationDirectory.scaffold(name: "Split settings", in: fixture.migrations)
         #expect(path.hasSuffix("/0008_split_settings.lua"))
@@ -447,7 +448,7 @@ struct MigrationFileTests {
 
     @Test("a file of the wrong shape is refused with what it needs")
     func shapes() async throws {
-        let fixture = try MigrationFixture()
+        let fixture = try await MigrationFixture()
         let cases: [(String, String)] = [
             ("return 5", "must return a table"),
             ("return { target = 'sessions', up = function() end }", "needs description"),

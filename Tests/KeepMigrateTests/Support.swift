@@ -1,26 +1,38 @@
 import Foundation
 import KeepCore
 import KeepMigrate
+import KeepPostgres
 import KeepSQLite
 import KeepStore
 import KeepTestSupport
 import Synchronization
 import Testing
 
-/// A database and a migration folder in a fresh temporary directory.
+/// A database and a migration folder in a fresh temporary directory; on
+/// PostgreSQL, the database is a fresh schema of the test server.
 final class MigrationFixture: @unchecked Sendable {
     let directory: String
     let migrations: String
     let databasePath: String
-    let backend: SQLiteBackend
+    let backend: any BackendStorage
     let clock = TestClock()
 
-    init() throws {
+    init(_ kind: BackendKind = .sqlite) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("keep-migrate-\(UUID().uuidString)").path
         migrations = directory + "/migrations"
         try FileManager.default.createDirectory(atPath: migrations, withIntermediateDirectories: true)
         databasePath = directory + "/keep.sqlite"
-        backend = try SQLiteBackend(path: databasePath)
+        backend = try await kind.makeStorage(path: databasePath)
+    }
+
+    /// The same database opened as dry runs open it: nothing can be written through it.
+    func readOnlyBackend() async throws -> any MigrationStorage {
+        if let postgres = backend as? PostgresBackend {
+            var location = postgres.location
+            location.readOnly = true
+            return try await PostgresBackend.open(location)
+        }
+        return try SQLiteBackend(path: databasePath, readOnly: true)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -95,16 +107,16 @@ final class MigrationFixture: @unchecked Sendable {
     }
 }
 
-/// A storage that forwards to SQLite, with hooks to crash or interfere at chosen points.
+/// A storage that forwards to a backend, with hooks to crash or interfere at chosen points.
 final class InterferingStorage: MigrationStorage, @unchecked Sendable {
-    let base: SQLiteBackend
+    let base: any MigrationStorage
     private let state = Mutex<(commits: Int, failAtCommit: Int?)>((0, nil))
     /// Runs before each batch commit (a concurrent writer's edits).
     var beforeCommit: @Sendable (MigrationBatch) async throws -> Void = { _ in }
     /// Runs before the lock is taken (another runner getting there first).
     var beforeAcquire: @Sendable () async throws -> Void = {}
 
-    init(_ base: SQLiteBackend, failAtCommit: Int? = nil) {
+    init(_ base: any MigrationStorage, failAtCommit: Int? = nil) {
         self.base = base
         state.withLock { $0.failAtCommit = failAtCommit }
     }

@@ -60,7 +60,7 @@ func candidate(title: String = "t", description: String? = nil, content: String 
             } }
             """])
         let policies = try load(folder)
-        let service = SessionService(storage: try BackendKind.sqlite.makeStorage(), validator: policies)
+        let service = SessionService(storage: try await BackendKind.sqlite.makeStorage(), validator: policies)
         let error = await #expect(throws: KeepError.self) {
             try await service.create(as: "ana", title: "Draft plan", content: "{}")
         }

@@ -1,6 +1,6 @@
 import KeepStore
 import KeepTestSupport
 
-func makeService(_ kind: BackendKind, clock: TestClock = .stepping()) throws -> SessionService {
-    SessionService(storage: try kind.makeStorage(), clock: clock.clock)
+func makeService(_ kind: BackendKind, clock: TestClock = .stepping()) async throws -> SessionService {
+    SessionService(storage: try await kind.makeStorage(), clock: clock.clock)
 }

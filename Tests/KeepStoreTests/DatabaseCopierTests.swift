@@ -12,7 +12,7 @@ import Testing
     /// A database with something in every table the services write: sessions in two
     /// scripts, a snapshot two users visited, a deleted one whose job ran, a queued job.
     static func seeded(_ kind: BackendKind) async throws -> (any BackendStorage, pageToken: String) {
-        let storage = try kind.makeStorage()
+        let storage = try await kind.makeStorage()
         let clock = TestClock.stepping()
         let sessions = SessionService(storage: storage, clock: clock.clock)
         let snapshots = SnapshotService(storage: storage, clock: clock.clock)
@@ -38,7 +38,7 @@ import Testing
     @Test(arguments: pairs)
     func copiesEveryTableExactlyAndPageTokensStayValid(_ from: BackendKind, _ to: BackendKind) async throws {
         let (source, token) = try await Self.seeded(from)
-        let target = try to.makeStorage()
+        let target = try await to.makeStorage()
         let report = try await DatabaseCopier(source: source, target: target, batchSize: 7).copy()
         #expect(!report.resumed)
         #expect(report.tables.map(\.table) == TransferTable.all.map(\.name))
@@ -57,7 +57,7 @@ import Testing
     @Test(arguments: pairs)
     func aCopyStoppedMidwayResumesAfterItsLastBatch(_ from: BackendKind, _ to: BackendKind) async throws {
         let (source, _) = try await Self.seeded(from)
-        let target = try to.makeStorage()
+        let target = try await to.makeStorage()
         let stopping = StoppingTarget(target, batches: 3)
         await expectError(.unavailable) { try await DatabaseCopier(source: source, target: stopping, batchSize: 4).copy() }
         let progress = try #require(try await target.transferProgress())
@@ -73,7 +73,7 @@ import Testing
     func aTargetWithDataOrAnotherCopyIsRefused(_ kind: BackendKind) async throws {
         let (source, _) = try await Self.seeded(kind)
         let (other, _) = try await Self.seeded(kind)
-        let full = try kind.makeStorage()
+        let full = try await kind.makeStorage()
         _ = try await SessionService(storage: full).create(as: "eve", title: "mine", content: "{}")
         let copier = DatabaseCopier(source: source, target: full)
         do {
@@ -85,7 +85,7 @@ import Testing
         }
         #expect(try await SessionService(storage: full).list(as: "eve", SessionQuery()).items.count == 1,
                 "what the target held is untouched")
-        let half = try kind.makeStorage()
+        let half = try await kind.makeStorage()
         await expectError(.unavailable) {
             try await DatabaseCopier(source: other, target: StoppingTarget(half, batches: 2), batchSize: 3).copy()
         }
@@ -100,7 +100,7 @@ import Testing
     @Test(arguments: BackendKind.allCases)
     func verificationFindsADifference(_ kind: BackendKind) async throws {
         let (source, _) = try await Self.seeded(kind)
-        let target = try kind.makeStorage()
+        let target = try await kind.makeStorage()
         let copier = DatabaseCopier(source: source, target: target)
         _ = try await copier.copy()
         _ = try await SessionService(storage: target).create(as: "eve", title: "late", content: "{}")

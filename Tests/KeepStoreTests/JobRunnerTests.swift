@@ -32,7 +32,7 @@ import Testing
             return { default = function(attempt) if attempt < 3 then return 250 * attempt end end }
             """)
         let clock = TestClock.stepping()
-        let storage = FaultyStorage(try kind.makeStorage())
+        let storage = FaultyStorage(try await kind.makeStorage())
         let job = try await Self.failingJob(storage, clock: clock)
         let runner = JobRunner(storage: storage, schedule: policies, clock: clock.clock, holder: "test")
         var delays: [Int64] = []
@@ -51,7 +51,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func jobsNoAttemptCanRunGoDeadAtOnceWithTheReason(_ kind: BackendKind) async throws {
-        let storage = try kind.makeStorage()
+        let storage = try await kind.makeStorage()
         let clock = TestClock.stepping()
         // A schedule that would retry for ever: it is not asked.
         let runner = JobRunner(storage: storage, schedule: DefaultRetrySchedule(), clock: clock.clock, holder: "test")

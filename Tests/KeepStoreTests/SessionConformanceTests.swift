@@ -8,7 +8,7 @@ import Testing
 @Suite struct SessionConformanceTests {
     @Test(arguments: BackendKind.allCases)
     func createThenGet(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         let created = try await service.create(as: "ana", title: "  Q3 review  ", description: "numbers", content: "{\"a\":1}")
         #expect(created.title == "Q3 review")
         #expect(created.version == 1)
@@ -21,7 +21,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func anotherUsersSessionIsNotFound(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         let mine = try await service.create(as: "ana", title: "mine", content: "x")
         await expectError(.notFound) { try await service.get(as: "bob", id: mine.id) }
         await expectError(.notFound) {
@@ -37,7 +37,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func partialUpdatesChangeOnlyWhatIsGiven(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         let created = try await service.create(as: "ana", title: "t", description: "d", content: "one")
         let retitled = try await service.update(as: "ana", id: created.id, SessionChanges(title: "t2"))
         #expect(retitled.title == "t2" && retitled.description == "d" && retitled.content == "one")
@@ -52,7 +52,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func staleExpectedVersionConflictsAndWritesNothing(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         let created = try await service.create(as: "ana", title: "t", content: "one")
         _ = try await service.update(as: "ana", id: created.id, SessionChanges(content: "two", expectedVersion: 1))
         let error = await #expect(throws: KeepError.self) {
@@ -66,7 +66,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func concurrentWritersWithExpectedVersionExactlyOneWins(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         let created = try await service.create(as: "ana", title: "t", content: "base")
         let outcomes = await withTaskGroup(of: Result<Session, KeepError>.self) { group in
             for writer in 0 ..< 8 {
@@ -92,7 +92,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func contentLimitIsExactlyOnePointFiveMebibytes(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         let limit = String(repeating: "x", count: 1_572_864)
         let accepted = try await service.create(as: "ana", title: "big", content: limit)
         #expect(accepted.content.utf8.count == 1_572_864)
@@ -110,7 +110,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func titleAndDescriptionLimits(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         await expectError(.invalid) { try await service.create(as: "ana", title: "   ", content: "") }
         await expectError(.invalid) {
             try await service.create(as: "ana", title: String(repeating: "é", count: 51), content: "")
@@ -123,7 +123,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func storedHashEqualsSha256sum(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         let content = "{\"dashboards\":[{\"name\":\"Ærø 📈\"}]}\n"
         let created = try await service.create(as: "ana", title: "hash", content: content)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("keep-hash-\(UUID().uuidString)")

@@ -29,7 +29,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func pageSizeRule(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         _ = try await seed(service, count: 130)
         var query = SessionQuery()
         #expect(try await service.list(as: "ana", query).items.count == 20)
@@ -44,7 +44,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func pagingVisitsEveryRowOnceInOrderAndNeverAnotherUsers(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         let created = try await seed(service, count: 45)
         for field in SessionSortField.allCases {
             for direction in [SortDirection.ascending, .descending] {
@@ -84,7 +84,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func titleSortIgnoresCase(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         for title in ["banana", "Apple", "cherry", "apricot", "Blueberry"] {
             _ = try await service.create(as: "ana", title: title, content: "")
         }
@@ -97,7 +97,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func tamperedOrForeignTokensAreInvalid(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         _ = try await seed(service, count: 30)
         var query = SessionQuery()
         query.pageSize = 5
@@ -134,7 +134,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func pagingIsStableUnderConcurrentInserts(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         let created = try await seed(service, count: 20)
         var query = SessionQuery()
         query.pageSize = 5
@@ -155,7 +155,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func filters(_ kind: BackendKind) async throws {
-        let service = try makeService(kind)
+        let service = try await makeService(kind)
         let created = try await seed(service, count: 10)
         var query = SessionQuery()
         query.titleContains = "ALPHA"

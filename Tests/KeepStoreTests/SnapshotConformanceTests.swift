@@ -11,8 +11,8 @@ import Testing
         let snapshots: SnapshotService
         let runner: JobRunner
 
-        init(_ kind: BackendKind, concurrency: Int = 32) throws {
-            storage = FaultyStorage(try kind.makeStorage())
+        init(_ kind: BackendKind, concurrency: Int = 32) async throws {
+            storage = FaultyStorage(try await kind.makeStorage())
             snapshots = SnapshotService(storage: storage, clock: clock.clock)
             runner = JobRunner(storage: storage, clock: clock.clock, holder: "test-runner",
                                leaseMilliseconds: 10_000, concurrency: concurrency)
@@ -27,7 +27,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func anyoneReadsVisitsAreRateLimited(_ kind: BackendKind) async throws {
-        let world = try World(kind)
+        let world = try await World(kind)
         let snapshot = try await world.snapshots.create(as: "ana", title: "shared", description: "d", content: "{}")
         #expect(try await world.log("ana", snapshot.id)?.visits == 1, "creating counts as the first visit")
         #expect(try await world.snapshots.get(as: "bob", id: snapshot.id) == snapshot)
@@ -46,7 +46,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func concurrentFirstVisitsLoseNoCount(_ kind: BackendKind) async throws {
-        let world = try World(kind)
+        let world = try await World(kind)
         let snapshot = try await world.snapshots.create(as: "ana", title: "popular", content: "{}")
         let always = SnapshotService(storage: world.storage, visits: IntervalVisitPolicy(intervalMilliseconds: 0),
                                      clock: world.clock.clock)
@@ -63,7 +63,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func onlyTheOwnerDeletesAndOtherLogsAreMarked(_ kind: BackendKind) async throws {
-        let world = try World(kind)
+        let world = try await World(kind)
         let snapshot = try await world.snapshots.create(as: "ana", title: "doomed", content: "{}")
         for visitor in ["bob", "cyd", "dee"] { _ = try await world.snapshots.get(as: visitor, id: snapshot.id) }
         let forbidden = await #expect(throws: KeepError.self) { try await world.snapshots.delete(as: "bob", id: snapshot.id) }
@@ -87,7 +87,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func failingJobRetriesOnScheduleThenDiesThenRetryFinishesIt(_ kind: BackendKind) async throws {
-        let world = try World(kind, concurrency: 2)
+        let world = try await World(kind, concurrency: 2)
         let snapshot = try await world.snapshots.create(as: "ana", title: "doomed", content: "{}")
         for i in 0 ..< 5 { _ = try await world.snapshots.get(as: "u\(i)", id: snapshot.id) }
         world.storage.fail(["markAccessLogDeleted"])
@@ -121,7 +121,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func aCrashedWorkersJobIsTakenAgainAfterItsLeaseExpires(_ kind: BackendKind) async throws {
-        let world = try World(kind)
+        let world = try await World(kind)
         let snapshot = try await world.snapshots.create(as: "ana", title: "doomed", content: "{}")
         _ = try await world.snapshots.get(as: "bob", id: snapshot.id)
         let job = try await world.snapshots.delete(as: "ana", id: snapshot.id)
@@ -142,7 +142,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func aFailedVisitLogDoesNotFailTheReadAndIsRetried(_ kind: BackendKind) async throws {
-        let world = try World(kind)
+        let world = try await World(kind)
         let snapshot = try await world.snapshots.create(as: "ana", title: "shared", content: "{}")
         world.storage.fail(["recordVisit"])
         #expect(try await world.snapshots.get(as: "bob", id: snapshot.id) == snapshot)
@@ -157,7 +157,7 @@ import Testing
 
     @Test(arguments: BackendKind.allCases)
     func visitListingSortsAndFilters(_ kind: BackendKind) async throws {
-        let world = try World(kind)
+        let world = try await World(kind)
         var ids: [ResourceID] = []
         for (owner, title) in [("ana", "Zeta"), ("cyd", "alpha"), ("ana", "Mid")] {
             let snapshot = try await world.snapshots.create(as: owner, title: title, content: "{}")

@@ -1,18 +1,45 @@
 import Foundation
+import KeepCore
+import KeepPostgres
 import KeepSQLite
 import KeepStore
 
-/// The backends store tests run against, each a fresh, empty database.
+/// The backends store tests run against, each a fresh, empty database:
+/// SQLite always, and PostgreSQL when `KEEP_TEST_POSTGRES_URL` names a
+/// server (scripts/test.sh starts a throwaway one and always sets it;
+/// without it the PostgreSQL variants do not run, and
+/// `PostgresTestServer.theServerIsConfigured` shows as skipped with the reason).
 public enum BackendKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqlite
+    case postgres
 
     public var description: String { rawValue }
 
-    public func makeStorage() throws -> any BackendStorage {
+    /// The backends this run tests.
+    public static var allCases: [BackendKind] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    public static let postgresURL: String? = ProcessInfo.processInfo.environment["KEEP_TEST_POSTGRES_URL"]
+        .flatMap { $0.isEmpty ? nil : $0 }
+
+    /// A fresh database; SQLite's file is `path` when given.
+    public func makeStorage(path: String? = nil) async throws -> any BackendStorage {
         switch self {
         case .sqlite:
-            try SQLiteBackend(path: TemporaryDirectory.make("keep-store").appendingPathComponent("keep.sqlite").path)
+            try SQLiteBackend(path: path ?? TemporaryDirectory.make("keep-store").appendingPathComponent("keep.sqlite").path)
+        case .postgres:
+            try await PostgresBackend.open(try PostgresLocation(url: Self.freshPostgresURL()))
         }
+    }
+
+    /// The test server's URL with a new, empty schema of its own (as each
+    /// SQLite test gets a file of its own) and a small pool (tests run many
+    /// backends at once).
+    public static func freshPostgresURL() throws -> String {
+        guard let url = postgresURL else {
+            throw KeepError(.unavailable, "KEEP_TEST_POSTGRES_URL is not set; scripts/test.sh starts a throwaway server and sets it")
+        }
+        let schema = "keep_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        return url + (url.contains("?") ? "&" : "?") + "schema=\(schema)&pool_size=4"
     }
 }
 

@@ -1,0 +1,100 @@
+import KeepCore
+import KeepStore
+import PostgresNIO
+
+extension PostgresBackend: JobStorage {
+    static let jobColumns = """
+        id, kind, payload, state, attempts, next_run_at, last_error, lease_holder, lease_expires_at, created_at, updated_at
+        """
+
+    public func enqueueJob(_ draft: JobDraft) async throws -> Job {
+        let rows = try await rows("queue a job", Self.insertJobQuery(draft))
+        return try Self.job(from: rows[0])
+    }
+
+    /// Each claim is one UPDATE: several runners on several hosts can claim at
+    /// once. A due job is chosen with `FOR UPDATE SKIP LOCKED`, so runners never
+    /// wait for each other's candidates; a job named by id is re-checked
+    /// under its row lock, so only one of two runners racing for it gets it.
+    public func claimJob(id: Int64?, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Job? {
+        let ms = now.millisecondsSinceEpoch
+        let rows: [PostgresRow]
+        if let id {
+            rows = try await self.rows("take a job", """
+                UPDATE jobs SET state = 'running', lease_holder = \(holder), lease_expires_at = \(ms + leaseMilliseconds),
+                  updated_at = \(ms)
+                WHERE id = \(id) AND state <> 'done' AND NOT (state = 'running' AND lease_expires_at > \(ms))
+                RETURNING \(unescaped: Self.jobColumns)
+                """)
+        } else {
+            rows = try await self.rows("take a job", """
+                UPDATE jobs SET state = 'running', lease_holder = \(holder), lease_expires_at = \(ms + leaseMilliseconds),
+                  updated_at = \(ms)
+                WHERE id = (
+                  SELECT id FROM jobs
+                  WHERE (state = 'pending' AND next_run_at <= \(ms)) OR (state = 'running' AND lease_expires_at <= \(ms))
+                  ORDER BY next_run_at, id LIMIT 1
+                  FOR UPDATE SKIP LOCKED)
+                RETURNING \(unescaped: Self.jobColumns)
+                """)
+        }
+        return try rows.first.map(Self.job(from:))
+    }
+
+    public func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool {
+        try await !rows("finish a job", """
+            UPDATE jobs SET state = 'done', attempts = attempts + 1, lease_holder = NULL, lease_expires_at = NULL,
+              updated_at = \(now.millisecondsSinceEpoch)
+            WHERE id = \(id) AND state = 'running' AND lease_holder = \(holder)
+            RETURNING id
+            """).isEmpty
+    }
+
+    public func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Bool {
+        try await !rows("record a job failure", """
+            UPDATE jobs SET state = \(retryAt == nil ? "dead" : "pending"), attempts = attempts + 1,
+              next_run_at = COALESCE(\(retryAt?.millisecondsSinceEpoch), next_run_at), last_error = \(error.storableText),
+              lease_holder = NULL, lease_expires_at = NULL, updated_at = \(now.millisecondsSinceEpoch)
+            WHERE id = \(id) AND state = 'running' AND lease_holder = \(holder)
+            RETURNING id
+            """).isEmpty
+    }
+
+    public func jobs(state: Job.State?) async throws -> [Job] {
+        let query: PostgresQuery = if let state {
+            "SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE state = \(state.rawValue) ORDER BY id"
+        } else {
+            "SELECT \(unescaped: Self.jobColumns) FROM jobs ORDER BY id"
+        }
+        return try await rows("list jobs", query).map(Self.job(from:))
+    }
+
+    public func job(id: Int64) async throws -> Job? {
+        try await rows("read a job", "SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE id = \(id)")
+            .first.map(Self.job(from:))
+    }
+
+    static func insertJob(_ connection: PostgresConnection, _ draft: JobDraft) async throws -> Job {
+        let rows = try await connection.query(insertJobQuery(draft), logger: logger).collect()
+        return try job(from: rows[0])
+    }
+
+    static func insertJobQuery(_ draft: JobDraft) -> PostgresQuery {
+        let ms = draft.runAt.millisecondsSinceEpoch
+        return """
+            INSERT INTO jobs (kind, payload, state, attempts, next_run_at, created_at, updated_at)
+            VALUES (\(draft.kind.rawValue.storableText), \(draft.payload.storableText), 'pending', 0, \(ms), \(ms), \(ms))
+            RETURNING \(unescaped: jobColumns)
+            """
+    }
+
+    static func job(from row: PostgresRow) throws -> Job {
+        let row = RowReader(row)
+        let state: String = try row["state"]
+        return Job(id: try row["id"], kind: JobKind(rawValue: try row["kind"]), payload: try row["payload"],
+                   state: Job.State(rawValue: state) ?? .dead, attempts: Int(try row["attempts", as: Int32.self]),
+                   nextRunAt: try row.timestamp("next_run_at"), lastError: try row["last_error"],
+                   leaseHolder: try row["lease_holder"], leaseExpiresAt: try row.optionalTimestamp("lease_expires_at"),
+                   createdAt: try row.timestamp("created_at"), updatedAt: try row.timestamp("updated_at"))
+    }
+}

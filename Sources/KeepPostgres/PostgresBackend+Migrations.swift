@@ -1,0 +1,366 @@
+import KeepCore
+import KeepStore
+import PostgresNIO
+
+extension PostgresBackend: MigrationStorage {
+    static let recordColumns = """
+        id, name, description, target, checksum, state, scanned, changed, failed, checkpoint_kind, checkpoint_id,
+        keeps_backup, started_at, finished_at, elapsed_ms, last_error
+        """
+    static let documentColumns = "id, owner, title, description, content, hash"
+
+    public func migrationLedger() async throws -> [MigrationRecord] {
+        try await rows("read the migration ledger", "SELECT \(unescaped: Self.recordColumns) FROM migrations ORDER BY id")
+            .map(Self.record(from:))
+    }
+
+    public func migrationFailures(migration: String) async throws -> [MigrationFailure] {
+        try await rows("read a migration's failures", """
+            SELECT kind, id, message FROM migration_failures WHERE migration = \(migration) ORDER BY kind, id
+            """).map { row in
+            let row = RowReader(row)
+            return MigrationFailure(kind: try Self.kind(try row["kind"]), id: try row.id("id"), message: try row["message"])
+        }
+    }
+
+    public func migrationLock() async throws -> MigrationLock? {
+        try await rows("read the migration lock", Self.lockQuery).first.map(Self.lock(from:))
+    }
+
+    /// One upsert that takes a free or expired lock, or renews the holder's
+    /// own; when it writes nothing, another holder's live lock is read and returned.
+    public func acquireMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws
+        -> MigrationLock? {
+        let ms = now.millisecondsSinceEpoch
+        for _ in 0 ..< Self.transactionAttempts {
+            let taken = try await rows("take the migration lock", """
+                INSERT INTO migration_lock AS lock (name, holder, acquired_at, expires_at)
+                VALUES ('migrate', \(holder), \(ms), \(ms + leaseMilliseconds))
+                ON CONFLICT (name) DO UPDATE SET
+                  acquired_at = CASE WHEN lock.holder = excluded.holder THEN lock.acquired_at ELSE excluded.acquired_at END,
+                  holder = excluded.holder, expires_at = excluded.expires_at
+                  WHERE lock.holder = excluded.holder OR lock.expires_at <= \(ms)
+                RETURNING holder
+                """)
+            if !taken.isEmpty { return nil }
+            // Released between the two statements: try again.
+            if let lock = try await migrationLock() { return lock }
+        }
+        throw KeepError(.unavailable, "could not take the migration lock: it kept changing hands (try again)")
+    }
+
+    public func renewMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool {
+        try await !rows("renew the migration lock", Self.renewQuery(holder: holder, now: now,
+                                                                    leaseMilliseconds: leaseMilliseconds)).isEmpty
+    }
+
+    public func releaseMigrationLock(holder: String) async throws {
+        _ = try await rows("release the migration lock", """
+            DELETE FROM migration_lock WHERE name = 'migrate' AND holder = \(holder)
+            """)
+    }
+
+    public func saveMigrationRecord(_ record: MigrationRecord, startingOver: Bool, holder: String, now: Timestamp,
+                                    leaseMilliseconds: Int64) async throws {
+        try await transaction("update the migration ledger") { connection in
+            try await Self.requireLock(connection, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+            if startingOver {
+                try await connection.query("DELETE FROM migration_backups WHERE migration = \(record.id)", logger: Self.logger)
+                try await connection.query("DELETE FROM migration_failures WHERE migration = \(record.id)", logger: Self.logger)
+            }
+            try await connection.query(Self.saveRecordQuery(record), logger: Self.logger)
+        }
+    }
+
+    public func migrationDocumentCount(_ kind: DocumentKind) async throws -> Int64 {
+        try await rows("count documents", "SELECT count(*) FROM \(unescaped: Self.table(kind))")
+            .first?.decode(Int64.self) ?? 0
+    }
+
+    public func migrationDocuments(_ kind: DocumentKind, after: ResourceID?, limit: Int, byteLimit: Int) async throws
+        -> [MigrationDocument] {
+        do {
+            // Rows stream in: reading stops once the batch holds `byteLimit` bytes of content.
+            let rows = try await client.query("""
+                SELECT \(unescaped: Self.documentColumns) FROM \(unescaped: Self.table(kind))
+                WHERE id > \(after?.rawValue ?? "") ORDER BY id LIMIT \(Int64(limit))
+                """, logger: Self.logger)
+            var documents: [MigrationDocument] = []
+            documents.reserveCapacity(limit)
+            var bytes = 0
+            var iterator = rows.makeAsyncIterator()
+            while bytes < byteLimit, let row = try await iterator.next() {
+                let document = try Self.document(kind, from: row)
+                bytes += document.content.utf8.count
+                documents.append(document)
+            }
+            // Drains what the limit left unread, so the connection goes back to the pool clean.
+            while try await iterator.next() != nil {}
+            return documents
+        } catch {
+            throw Self.keepError(error, doing: "read documents to migrate", location: location)
+        }
+    }
+
+    public func commitMigrationBatch(_ batch: MigrationBatch, holder: String, now: Timestamp,
+                                     leaseMilliseconds: Int64,
+                                     redo: @escaping @Sendable (MigrationDocument) throws -> MigrationOutcome)
+        async throws -> MigrationRecord {
+        try await transaction("commit a migration batch") { connection in
+            try await Self.requireLock(connection, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+            var written: Int64 = 0
+            var failures = batch.failures
+            /// Someone changed the document since it was read: decide again on what is stored now.
+            func again(_ read: MigrationDocument) async throws {
+                guard let current = try await Self.fetchDocument(connection, read.kind, id: read.id) else {
+                    return  // deleted since: nothing to migrate
+                }
+                switch try redo(current) {
+                case .unchanged:
+                    break
+                case .changed(let after):
+                    let change = MigrationChange(before: current, after: after)
+                    guard try await Self.write(connection, change, migration: batch.record.id,
+                                               backup: batch.record.keepsBackup) else {
+                        throw KeepError(.internal, "could not write \(current.kind) \(current.id) inside its own transaction")
+                    }
+                    written += 1
+                case .failed(let message):
+                    failures.append(MigrationFailure(kind: current.kind, id: current.id, message: message))
+                }
+            }
+            for change in batch.changes {
+                if try await Self.write(connection, change, migration: batch.record.id, backup: batch.record.keepsBackup) {
+                    written += 1
+                } else {
+                    try await again(change.before)
+                }
+            }
+            for document in batch.unchanged {
+                if try await !Self.isStored(connection, document) { try await again(document) }
+            }
+            for failure in failures {
+                try await connection.query(Self.saveFailureQuery(migration: batch.record.id, kind: failure.kind,
+                                                                 id: failure.id, message: failure.message),
+                                           logger: Self.logger)
+            }
+            let record = batch.committedRecord(written: written, failed: Int64(failures.count))
+            try await connection.query(Self.saveRecordQuery(record), logger: Self.logger)
+            return record
+        }
+    }
+
+    public func migrationBackups(migration: String, limit: Int) async throws -> [MigrationBackup] {
+        try await rows("read a migration's backups", """
+            SELECT kind, id, title, description, hash, patch_prefix, patch_suffix, patch_middle,
+              after_title, after_description, after_hash
+            FROM migration_backups WHERE migration = \(migration) AND NOT conflict ORDER BY kind, id LIMIT \(Int64(limit))
+            """).map { row in
+            let row = RowReader(row)
+            let middle: ByteBuffer = try row["patch_middle"]
+            return MigrationBackup(kind: try Self.kind(try row["kind"]), id: try row.id("id"), title: try row["title"],
+                                   description: try row["description"], hash: ContentHash(storedHex: try row["hash"]),
+                                   patch: ContentPatch(prefixLength: Int(try row["patch_prefix", as: Int64.self]),
+                                                       suffixLength: Int(try row["patch_suffix", as: Int64.self]),
+                                                       middle: Array(middle.readableBytesView)),
+                                   afterTitle: try row["after_title"], afterDescription: try row["after_description"],
+                                   afterHash: ContentHash(storedHex: try row["after_hash"]))
+        }
+    }
+
+    public func commitRollbackBatch(migration: String, _ backups: [MigrationBackup], holder: String, now: Timestamp,
+                                    leaseMilliseconds: Int64) async throws -> RollbackTally {
+        try await transaction("commit a rollback batch") { connection in
+            try await Self.requireLock(connection, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+            var tally = RollbackTally()
+            for backup in backups {
+                let (kind, id) = (backup.kind.rawValue, backup.id.rawValue)
+                guard let current = try await Self.fetchDocument(connection, backup.kind, id: backup.id) else {
+                    tally.gone += 1
+                    try await connection.query("""
+                        DELETE FROM migration_backups WHERE migration = \(migration) AND kind = \(kind) AND id = \(id)
+                        """, logger: Self.logger)
+                    continue
+                }
+                guard backup.isMigratedForm(current) else {
+                    tally.conflicts += 1
+                    try await connection.query("""
+                        UPDATE migration_backups SET conflict = true
+                        WHERE migration = \(migration) AND kind = \(kind) AND id = \(id)
+                        """, logger: Self.logger)
+                    try await connection.query(Self.saveFailureQuery(
+                        migration: migration, kind: backup.kind, id: backup.id,
+                        message: "rollback: changed since the migration ran; left as it is"), logger: Self.logger)
+                    continue
+                }
+                guard let previous = backup.restored(from: current),
+                      try await Self.write(connection, MigrationChange(before: current, after: previous),
+                                           migration: migration, backup: false) else {
+                    throw KeepError(.internal, "the backup of \(backup.kind) \(backup.id) does not restore its "
+                        + "previous content (hash \(backup.hash)); nothing of this batch was written")
+                }
+                tally.restored += 1
+                try await connection.query("""
+                    DELETE FROM migration_backups WHERE migration = \(migration) AND kind = \(kind) AND id = \(id)
+                    """, logger: Self.logger)
+            }
+            return tally
+        }
+    }
+
+    // MARK: Rows and statements
+
+    static func table(_ kind: DocumentKind) -> String {
+        switch kind {
+        case .session: "sessions"
+        case .snapshot: "snapshots"
+        }
+    }
+
+    static func kind(_ raw: String) throws -> DocumentKind {
+        guard let kind = DocumentKind(rawValue: raw) else {
+            throw KeepError(.internal, "the migration ledger names an unknown document kind '\(raw)'")
+        }
+        return kind
+    }
+
+    static func document(_ kind: DocumentKind, from row: PostgresRow) throws -> MigrationDocument {
+        let row = RowReader(row)
+        return MigrationDocument(kind: kind, id: try row.id("id"), owner: try row["owner"], title: try row["title"],
+                                 description: try row["description"], content: try row["content"],
+                                 hash: ContentHash(storedHex: try row["hash"]))
+    }
+
+    /// The document as stored, locked until the batch commits.
+    static func fetchDocument(_ connection: PostgresConnection, _ kind: DocumentKind,
+                              id: ResourceID) async throws -> MigrationDocument? {
+        try await connection.query("""
+            SELECT \(unescaped: documentColumns) FROM \(unescaped: table(kind)) WHERE id = \(id.rawValue) FOR UPDATE
+            """, logger: logger).collect().first.map { try document(kind, from: $0) }
+    }
+
+    /// Whether the document is stored with these fields (hash, title,
+    /// description); false when gone. Locks the row, so it stays so until
+    /// the batch commits.
+    static func isStored(_ connection: PostgresConnection, _ document: MigrationDocument) async throws -> Bool {
+        try await connection.query("""
+            SELECT hash = \(document.hash.hex) AND title = \(document.title.bytes)
+              AND description IS NOT DISTINCT FROM \(document.description?.bytes)
+            FROM \(unescaped: table(document.kind)) WHERE id = \(document.id.rawValue) FOR UPDATE
+            """, logger: logger).collect().first?.decode(Bool.self) ?? false
+    }
+
+    /// Writes `change.after` if the stored document still has `change.before`'s
+    /// fields; false otherwise. Keeps a backup when asked.
+    static func write(_ connection: PostgresConnection, _ change: MigrationChange, migration: String,
+                      backup: Bool) async throws -> Bool {
+        let (before, after) = (change.before, change.after)
+        let version = before.kind == .session ? ", version = version + 1" : ""
+        let updated = try await connection.query("""
+            UPDATE \(unescaped: table(before.kind)) SET title = \(after.title.bytes), title_key = \(after.title.titleKey.bytes),
+              description = \(after.description?.bytes), content = \(after.content.bytes), hash = \(after.hash.hex)\(unescaped: version)
+            WHERE id = \(before.id.rawValue) AND hash = \(before.hash.hex) AND title = \(before.title.bytes)
+              AND description IS NOT DISTINCT FROM \(before.description?.bytes)
+            RETURNING id
+            """, logger: logger).collect()
+        guard !updated.isEmpty else { return false }
+        if before.kind == .snapshot {
+            try await connection.query("""
+                UPDATE access_logs SET snapshot_title = \(after.title.bytes), snapshot_title_key = \(after.title.titleKey.bytes),
+                  snapshot_description = \(after.description?.bytes), snapshot_hash = \(after.hash.hex)
+                WHERE snapshot_id = \(before.id.rawValue)
+                """, logger: logger)
+        }
+        if backup {
+            // A document is written once per run of a migration, so a second
+            // backup of it is a bug: the insert fails and the batch with it.
+            let backup = MigrationBackup(change)
+            try await connection.query("""
+                INSERT INTO migration_backups (migration, kind, id, title, description, hash, patch_prefix,
+                  patch_suffix, patch_middle, after_title, after_description, after_hash)
+                VALUES (\(migration), \(backup.kind.rawValue), \(backup.id.rawValue), \(backup.title.bytes),
+                  \(backup.description?.bytes), \(backup.hash.hex), \(Int64(backup.patch.prefixLength)),
+                  \(Int64(backup.patch.suffixLength)), \(ByteBuffer(bytes: backup.patch.middle)), \(backup.afterTitle.bytes),
+                  \(backup.afterDescription?.bytes), \(backup.afterHash.hex))
+                """, logger: logger)
+        }
+        return true
+    }
+
+    static let lockQuery: PostgresQuery = "SELECT holder, acquired_at, expires_at FROM migration_lock WHERE name = 'migrate'"
+
+    static func lock(from row: PostgresRow) throws -> MigrationLock {
+        let row = RowReader(row)
+        return MigrationLock(holder: try row["holder"], acquiredAt: try row.timestamp("acquired_at"),
+                             expiresAt: try row.timestamp("expires_at"))
+    }
+
+    static func renewQuery(holder: String, now: Timestamp, leaseMilliseconds: Int64) -> PostgresQuery {
+        """
+        UPDATE migration_lock SET expires_at = \(now.millisecondsSinceEpoch + leaseMilliseconds)
+        WHERE name = 'migrate' AND holder = \(holder)
+        RETURNING holder
+        """
+    }
+
+    /// Renews the lease inside a write, or fails the write when the lock
+    /// moved on. The renewal locks the lock's row until the commit, so the
+    /// lock cannot change hands while the batch writes.
+    static func requireLock(_ connection: PostgresConnection, holder: String, now: Timestamp,
+                            leaseMilliseconds: Int64) async throws {
+        let renewed = try await connection.query(renewQuery(holder: holder, now: now, leaseMilliseconds: leaseMilliseconds),
+                                                 logger: logger).collect()
+        guard renewed.isEmpty else { return }
+        let current = try await connection.query(lockQuery, logger: logger).collect().first.map(lock(from:))
+        let who = current.map { "\($0.holder) holds it now" } ?? "nobody holds it now"
+        throw KeepError(.conflict, "the migration lock is no longer held by \(holder) (\(who)); "
+            + "its lease expired and this run stopped without writing")
+    }
+
+    static func saveFailureQuery(migration: String, kind: DocumentKind, id: ResourceID, message: String) -> PostgresQuery {
+        """
+        INSERT INTO migration_failures (migration, kind, id, message)
+        VALUES (\(migration), \(kind.rawValue), \(id.rawValue), \(message.storableText))
+        ON CONFLICT (migration, kind, id) DO UPDATE SET message = excluded.message
+        """
+    }
+
+    static func saveRecordQuery(_ record: MigrationRecord) -> PostgresQuery {
+        """
+        INSERT INTO migrations (\(unescaped: recordColumns))
+        VALUES (\(record.id), \(record.name.storableText), \(record.description.storableText), \(record.target.rawValue),
+          \(record.checksum), \(record.state.rawValue), \(record.scanned), \(record.changed), \(record.failed),
+          \(record.checkpoint?.kind.rawValue), \(record.checkpoint?.id.rawValue), \(record.keepsBackup),
+          \(record.startedAt.millisecondsSinceEpoch), \(record.finishedAt?.millisecondsSinceEpoch),
+          \(record.elapsedMilliseconds), \(record.lastError?.storableText))
+        ON CONFLICT (id) DO UPDATE SET
+          name = excluded.name, description = excluded.description, target = excluded.target,
+          checksum = excluded.checksum, state = excluded.state, scanned = excluded.scanned, changed = excluded.changed,
+          failed = excluded.failed, checkpoint_kind = excluded.checkpoint_kind, checkpoint_id = excluded.checkpoint_id,
+          keeps_backup = excluded.keeps_backup, started_at = excluded.started_at, finished_at = excluded.finished_at,
+          elapsed_ms = excluded.elapsed_ms, last_error = excluded.last_error
+        """
+    }
+
+    static func record(from row: PostgresRow) throws -> MigrationRecord {
+        let row = RowReader(row)
+        let id: String = try row["id"]
+        guard let target = MigrationTarget(rawValue: try row["target"]),
+              let state = MigrationRecord.State(rawValue: try row["state"]) else {
+            throw KeepError(.internal, "the migration ledger's row \(id) has an unknown target or state")
+        }
+        var record = MigrationRecord(id: id, name: try row["name"], description: try row["description"], target: target,
+                                     checksum: try row["checksum"], state: state, keepsBackup: try row["keeps_backup"],
+                                     startedAt: try row.timestamp("started_at"))
+        record.scanned = try row["scanned"]
+        record.changed = try row["changed"]
+        record.failed = try row["failed"]
+        if let kind: String = try row["checkpoint_kind"], let checkpointID: String = try row["checkpoint_id"] {
+            record.checkpoint = MigrationCheckpoint(kind: try Self.kind(kind), id: try ResourceID(checkpointID))
+        }
+        record.finishedAt = try row.optionalTimestamp("finished_at")
+        record.elapsedMilliseconds = try row["elapsed_ms"]
+        record.lastError = try row["last_error"]
+        return record
+    }
+}

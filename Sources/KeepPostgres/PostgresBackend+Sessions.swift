@@ -1,0 +1,70 @@
+import KeepCore
+import KeepStore
+import PostgresNIO
+
+extension PostgresBackend: SessionStorage {
+    static let sessionColumns = "id, owner, title, description, content, hash, version, created_at, updated_at"
+
+    public func insertSession(_ session: Session) async throws {
+        _ = try await rows("create a session", """
+            INSERT INTO sessions (id, owner, title, title_key, description, content, hash, version, created_at, updated_at)
+            VALUES (\(session.id.rawValue), \(session.owner), \(session.title.bytes), \(session.title.titleKey.bytes),
+              \(session.description?.bytes), \(session.content.bytes), \(session.hash.hex), \(session.version),
+              \(session.createdAt.millisecondsSinceEpoch), \(session.updatedAt.millisecondsSinceEpoch))
+            """)
+    }
+
+    public func session(id: ResourceID, owner: UserID) async throws -> Session? {
+        try await rows("read a session", """
+            SELECT \(unescaped: Self.sessionColumns) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
+            """).first.map(Self.session(from:))
+    }
+
+    public func updateSession(id: ResourceID, owner: UserID,
+                              _ transform: @escaping @Sendable (Session) throws -> Session) async throws -> Session? {
+        try await transaction("update a session") { connection in
+            // The row stays locked from this read to the commit: concurrent updates wait, then see the new version.
+            guard let row = try await connection.query("""
+                SELECT \(unescaped: Self.sessionColumns) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
+                FOR UPDATE
+                """, logger: Self.logger).collect().first else { return nil }
+            let stored = try Self.session(from: row)
+            let next = try transform(stored)
+            try await connection.query("""
+                UPDATE sessions SET title = \(next.title.bytes), title_key = \(next.title.titleKey.bytes),
+                  description = \(next.description?.bytes), content = \(next.content.bytes), hash = \(next.hash.hex),
+                  version = \(next.version), updated_at = \(next.updatedAt.millisecondsSinceEpoch)
+                WHERE owner = \(owner) AND id = \(id.rawValue)
+                """, logger: Self.logger)
+            return next
+        }
+    }
+
+    public func deleteSession(id: ResourceID, owner: UserID) async throws -> Bool {
+        try await !rows("delete a session", """
+            DELETE FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue) RETURNING id
+            """).isEmpty
+    }
+
+    public func sessions(owner: UserID, matching query: SessionQuery, after cursor: PageCursor?,
+                         limit: Int) async throws -> [Session] {
+        let sortColumn = switch query.sortBy {
+        case .title: "title_key"
+        case .createdAt: "created_at"
+        case .updatedAt: "updated_at"
+        }
+        let columns = PostgresListing.Columns(select: Self.sessionColumns, table: "sessions", owner: "owner", id: "id",
+                                              titleKey: "title_key", createdAt: "created_at", updatedAt: "updated_at")
+        return try await rows("list sessions", PostgresListing.select(columns, owner: owner, query: query,
+                                                                      sortColumn: sortColumn, after: cursor, limit: limit))
+            .map(Self.session(from:))
+    }
+
+    static func session(from row: PostgresRow) throws -> Session {
+        let row = RowReader(row)
+        return Session(id: try row.id("id"), owner: try row["owner"], title: try row["title"],
+                       description: try row["description"], content: try row["content"],
+                       hash: ContentHash(storedHex: try row["hash"]), version: try row["version"],
+                       createdAt: try row.timestamp("created_at"), updatedAt: try row.timestamp("updated_at"))
+    }
+}

@@ -1,0 +1,257 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import KeepCore
+import KeepStore
+import PostgresNIO
+import Synchronization
+
+/// The PostgreSQL backend: the storage protocols over a PostgresNIO
+/// connection pool, for several hosts sharing one database (SPEC §1
+/// "Storage backends"). Every operation is one statement or one
+/// transaction; reads and writes use the driver's async API, so no
+/// cooperative thread ever waits on the network.
+///
+/// Lifecycle: `open` connects once on its own (so that a wrong host,
+/// password or database answers at once with what to check, instead of the
+/// pool retrying in the background), brings the schema up to date
+/// (`PostgresSchema`, under an advisory lock), then starts the pool's run
+/// task. `close` (or the last reference going away) cancels it, which closes
+/// every connection.
+public final class PostgresBackend: Sendable {
+    public let location: PostgresLocation
+    let client: PostgresClient
+    private let runTask: Task<Void, Never>
+    /// Replaced when `keep db copy` brings another database's secret.
+    let pageTokenSecret: Mutex<[UInt8]>
+
+    /// PostgresNIO logs through swift-log; Keep reports through its errors instead.
+    static let logger = Logger(label: "keep.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    private init(location: PostgresLocation, client: PostgresClient, secret: [UInt8]) {
+        self.location = location
+        self.client = client
+        pageTokenSecret = Mutex(secret)
+        runTask = Task { await client.run() }
+    }
+
+    deinit { runTask.cancel() }
+
+    /// Connects to the database at `location`, sets up or upgrades its schema,
+    /// and starts the pool. A server that is down, refuses the credentials
+    /// or has no such database answers `unavailable` within the connect
+    /// timeout; a schema from a newer Keep answers `invalid`.
+    public static func open(_ location: PostgresLocation) async throws -> PostgresBackend {
+        let doing = "open the database \(location)"
+        let secret: [UInt8]
+        do {
+            let connection = try await connect(location, doing: doing)
+            do {
+                secret = try await PostgresSchema.prepare(connection, location: location)
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            try? await connection.close()
+        } catch {
+            throw keepError(error, doing: doing, location: location)
+        }
+        return PostgresBackend(location: location, client: PostgresClient(configuration: try clientConfiguration(location),
+                                                                          backgroundLogger: logger),
+                               secret: secret)
+    }
+
+    /// One connection, within the connect timeout from the first packet to
+    /// the end of authentication: a server that accepts the connection but
+    /// never answers (hung, or not PostgreSQL) fails as one that is down.
+    static func connect(_ location: PostgresLocation, doing: String) async throws -> PostgresConnection {
+        let configuration = try connectionConfiguration(location)
+        let seconds = location.connectTimeoutSeconds
+        return try await withThrowingTaskGroup(of: PostgresConnection?.self) { group in
+            group.addTask { try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger) }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let connection = try await group.next() ?? nil else {
+                throw KeepError(.unavailable, "could not \(doing): could not reach PostgreSQL at \(location.host):\(location.port) (no answer within \(seconds) s: connect timeout); check that the server is running and that PostgreSQL, not another program, listens there",
+                                details: ["reason": "unreachable"])
+            }
+            return connection
+        }
+    }
+
+    /// Stops the pool and closes its connections. Nothing may use the backend afterwards.
+    public func close() async {
+        runTask.cancel()
+        await runTask.value
+    }
+
+    /// The secret page tokens are signed with, read when the database opened.
+    public func tokenSecret() async throws -> [UInt8] { pageTokenSecret.withLock { $0 } }
+
+    // MARK: Running statements
+
+    /// Runs one statement on a pooled connection and returns its rows.
+    func rows(_ doing: String, _ query: PostgresQuery) async throws -> [PostgresRow] {
+        do {
+            return try await client.query(query, logger: Self.logger).collect()
+        } catch {
+            throw Self.keepError(error, doing: doing, location: location)
+        }
+    }
+
+    /// Runs `body` in a transaction on one pooled connection. A transaction
+    /// PostgreSQL aborted for a serialization failure or a deadlock is run
+    /// again (a few times), as PostgreSQL's documentation asks of clients.
+    func transaction<T: Sendable>(_ doing: String,
+                                  _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await client.withConnection { connection in
+                    try await connection.withTransaction(logger: Self.logger) { try await body($0) }
+                }
+            } catch {
+                let mapped = Self.keepError(error, doing: doing, location: location)
+                if mapped.details["retry"] == "transaction", attempt < Self.transactionAttempts {
+                    attempt += 1
+                    continue
+                }
+                throw mapped
+            }
+        }
+    }
+
+    static let transactionAttempts = 8
+
+    // MARK: Configuration
+
+    static func connectionConfiguration(_ location: PostgresLocation) throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS = switch location.tls {
+        case .disable: .disable
+        case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(host: location.host, port: location.port,
+                                                             username: location.user, password: location.password,
+                                                             database: location.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(Int64(location.connectTimeoutSeconds))
+        configuration.options.additionalStartupParameters = startupParameters(location)
+        return configuration
+    }
+
+    static func clientConfiguration(_ location: PostgresLocation) throws -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS = switch location.tls {
+        case .disable: .disable
+        case .prefer: .prefer(.makeClientConfiguration())
+        case .require: .require(.makeClientConfiguration())
+        }
+        var configuration = PostgresClient.Configuration(host: location.host, port: location.port,
+                                                         username: location.user, password: location.password,
+                                                         database: location.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(location.connectTimeoutSeconds)
+        configuration.options.additionalStartupParameters = startupParameters(location)
+        if location.readOnly {
+            configuration.options.additionalStartupParameters.append(("default_transaction_read_only", "on"))
+        }
+        configuration.options.maximumConnections = location.poolSize
+        return configuration
+    }
+
+    /// Every connection works in Keep's schema, and names itself in `pg_stat_activity`.
+    static func startupParameters(_ location: PostgresLocation) -> [(String, String)] {
+        var parameters = [("application_name", "keep")]
+        if let schema = location.schema { parameters.append(("search_path", schema)) }
+        return parameters
+    }
+
+    // MARK: Errors
+
+    /// Maps a driver or server error to `KeepError`: connection problems are
+    /// `unavailable` and say what to check; a unique violation is
+    /// `conflict`; serialization failures and deadlocks are `unavailable`
+    /// with `retry: transaction` (`transaction` runs them again). The
+    /// password never appears: messages name `location.redacted`.
+    static func keepError(_ error: any Error, doing: String, location: PostgresLocation) -> KeepError {
+        if let error = error as? KeepError { return error }
+        if let error = error as? PostgresTransactionError {
+            let cause = error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError
+            return keepError(cause ?? KeepError(.internal, "a transaction failed without a cause"), doing: doing,
+                             location: location)
+        }
+        let server = "PostgreSQL at \(location.host):\(location.port)"
+        if let error = error as? PSQLError {
+            if let state = error.serverInfo?[.sqlState] {
+                let message = error.serverInfo?[.message] ?? "no message"
+                switch state {
+                case "23505":
+                    return KeepError(.conflict, "could not \(doing): the row already exists (\(message))")
+                case "40001", "40P01":
+                    return KeepError(.unavailable, "could not \(doing): it conflicted with a concurrent transaction (\(message)); try again",
+                                     details: ["retry": "transaction"])
+                case "28P01", "28000":
+                    return KeepError(.unavailable, "could not \(doing): \(server) refused user '\(location.user)' (\(message)); check the user name and password in the URL, and that pg_hba.conf lets this host in",
+                                     details: ["reason": "credentials"])
+                case "3D000":
+                    return KeepError(.unavailable, "could not \(doing): \(server) has no database '\(location.database)'; create it (createdb \(location.database)) or name another in the URL",
+                                     details: ["reason": "no_database"])
+                case "42501":
+                    return KeepError(.forbidden, "could not \(doing): user '\(location.user)' lacks a privilege (\(message)); grant it, or connect as the owner of Keep's tables")
+                case "25006":
+                    return KeepError(.forbidden, "could not \(doing): the database is read-only (\(message))")
+                case "53300", "53000", "57P01", "57P02", "57P03":
+                    return KeepError(.unavailable, "could not \(doing): \(server) cannot serve it now (\(message)); try again")
+                case _ where state.hasPrefix("08"):
+                    return KeepError(.unavailable, "could not \(doing): the connection to \(server) failed (\(message)); try again")
+                default:
+                    return KeepError(.internal, "could not \(doing): PostgreSQL error \(state): \(message)")
+                }
+            }
+            switch error.code {
+            case .sslUnsupported:
+                return KeepError(.unavailable, "could not \(doing): \(server) does not offer TLS, and the URL asks for sslmode=require")
+            case .authMechanismRequiresPassword:
+                return KeepError(.unavailable, "could not \(doing): \(server) asks user '\(location.user)' for a password; give it in the URL (postgres://USER:PASSWORD@HOST/DB)",
+                                 details: ["reason": "credentials"])
+            case .unsupportedAuthMechanism, .saslError:
+                return KeepError(.unavailable, "could not \(doing): \(server) asks for an authentication Keep cannot do, or it failed (\(error.code)); use password (scram-sha-256 or md5) authentication for this user",
+                                 details: ["reason": "credentials"])
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
+                 .failedToAddSSLHandler, .receivedUnencryptedDataAfterSSLRequest:
+                let cause = error.underlying.map { " (\(shortDescription($0)))" } ?? ""
+                return KeepError(.unavailable, "could not \(doing): could not reach \(server)\(cause); check that the server is running and accepts TCP connections there (host and port in the URL, listen_addresses, firewall)",
+                                 details: ["reason": "unreachable"])
+            default:
+                return KeepError(.internal, "could not \(doing): \(error.code)")
+            }
+        }
+        if error is PostgresDecodingError {
+            return KeepError(.internal, "could not \(doing): a stored value has an unexpected type (\(error)); the schema may have been changed by hand")
+        }
+        // The pool's own errors (its circuit breaker after failed connects), NIO channel errors.
+        return KeepError(.unavailable, "could not \(doing): could not reach \(server) (\(shortDescription(error))); check that the server is running and accepts TCP connections there",
+                         details: ["reason": "unreachable"])
+    }
+
+    /// An underlying network error, as a person reads it ("connection refused").
+    private static func shortDescription(_ error: any Error) -> String {
+        if let error = error as? IOError {
+            return String(cString: strerror(error.errnoCode)).lowercased()
+        }
+        if let error = error as? ChannelError, case .connectTimeout(let amount) = error {
+            return "no answer within \(amount.nanoseconds / 1_000_000_000) s: connect timeout"
+        }
+        let text = "\(error)"
+        if text.contains("connectionCreationCircuitBreakerTripped") {
+            return "connections kept failing"
+        }
+        if let refused = error as? NIOConnectionError {
+            if let first = refused.connectionErrors.first { return shortDescription(first.error) }
+            if refused.dnsAError != nil || refused.dnsAAAAError != nil { return "the host name does not resolve" }
+        }
+        return text
+    }
+}
