@@ -47,13 +47,13 @@ let package = Package(
         // Policies in Lua (SPEC §4): validation, retry schedules, visit limits, save settings.
         .target(name: "KeepPolicy", dependencies: ["KeepLua", "KeepCore"], exclude: ["Lua"]),
         // The `keep` table scripts use (SPEC §3), over the store.
-        .target(name: "KeepScripting", dependencies: ["KeepLua", "KeepStore", "KeepWorkbench", "KeepPolicy", "KeepMigrate", "KeepCore"]),
+        .target(name: "KeepScripting", dependencies: ["KeepRuntime", "KeepLua", "KeepStore", "KeepWorkbench", "KeepPolicy", "KeepMigrate", "KeepCore"]),
         // Working copies of sessions (SPEC §5): autosave to a local recovery
         // journal, the save lock, polling, conflicts, the activity observer.
         .target(name: "KeepWorkbench", dependencies: ["KeepJSON", "KeepStore", "KeepCore"]),
         // The composition root: opens the backend `--db` names, loads and watches
         // the policies, builds the services; shared by every command.
-        .target(name: "KeepRuntime", dependencies: ["KeepPolicy", "KeepSQLite", "KeepStore", "KeepCore"]),
+        .target(name: "KeepRuntime", dependencies: ["KeepPolicy", "KeepSQLite", "KeepPostgres", "KeepStore", "KeepCore"]),
         // Content migrations in Lua (SPEC §7): files, ledger status, the runner.
         .target(name: "KeepMigrate", dependencies: ["KeepJSON", "KeepLua", "KeepStore", "KeepCore"]),
         // libedit for the REPL's line editing (Debian: libedit-dev). Module map and

@@ -28,6 +28,7 @@ enum Console {
 
 /// Prints `message` on stderr and exits.
 func fail(_ message: String, status: Int32) -> Never {
+    CommandServices.closeAll()
     Console.error(message)
     exit(status)
 }

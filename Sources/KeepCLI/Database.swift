@@ -42,22 +42,26 @@ extension Keep {
                     throw ValidationError("--batch-size must be between 1 and 10000 rows")
                 }
                 guard from != to else { throw ValidationError("FROM and TO are the same database; name two") }
+                for (name, value) in [("FROM", from), ("TO", to)] {
+                    do {
+                        _ = try DatabaseLocation(value)
+                    } catch {
+                        throw ValidationError("\(name) \(DatabaseLocation.isURL(value) ? "" : value + ": ")\(error.message)")
+                    }
+                }
             }
 
             func run() throws {
-                let warn: @Sendable (String) -> Void = { Console.error("keep: " + $0) }
-                let source = try DbCommand.attempt { try DatabaseBackend(from, readOnly: true, warn: warn) }
-                let target = try DbCommand.attempt { try DatabaseBackend(to, warn: warn) }
-                defer {
-                    for backend in [source, target] {
-                        do { try backend.close() } catch { Console.error("keep: warning: \(error)") }
-                    }
+                let (source, target) = try DbCommand.attempt {
+                    (try CommandServices.open(try DatabaseLocation(from), readOnly: true),
+                     try CommandServices.open(try DatabaseLocation(to)))
                 }
                 let copier = DatabaseCopier(source: source.storage, target: target.storage, batchSize: batchSize)
                 let display = CopyProgress(quiet: json)
                 let report = try DbCommand.attempt {
                     try blocking { try await copier.copy(progress: { display.show($0) }) }
                 }
+                CommandServices.closeAll()
                 ProgressBar.clearLine()
                 if json {
                     let tables = report.tables.map { ["table": $0.table, "rows": $0.rows, "sha256": $0.digest] as [String: Any] }
@@ -65,7 +69,7 @@ extension Keep {
                     return
                 }
                 let rows = report.tables.reduce(0) { $0 + $1.rows }
-                print("copied \(report.copied) rows\(report.resumed ? " (resumed)" : ""); \(to) now holds the \(rows) rows of \(from):")
+                print("copied \(report.copied) rows\(report.resumed ? " (resumed)" : ""); \(target.location.label) now holds the \(rows) rows of \(source.location.label):")
                 for table in report.tables {
                     print("  \(table.table.padding(toLength: 18, withPad: " ", startingAt: 0)) \(String(table.rows).leftPadded(9))  sha256 \(table.digest.prefix(16))… (same on both sides)")
                 }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import KeepCore
 import KeepPolicy
-import KeepPostgres
-import KeepSQLite
+import KeepRuntime
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -74,10 +74,10 @@ struct GlobalOptions: ParsableArguments {
         // a PostgreSQL database, is a usage error, found before any work
         // (SQLite alone would only say "unable to open").
         do {
-            _ = try DatabaseTarget(databasePath)
+            _ = try DatabaseLocation(databasePath)
         } catch {
             let option = db != nil ? "--db" : "$KEEP_DB"
-            if PostgresLocation.isURL(databasePath) { throw ValidationError("\(option): \(error.message)") }
+            if DatabaseLocation.isURL(databasePath) { throw ValidationError("\(option): \(error.message)") }
             throw ValidationError("\(option) \(databasePath.isEmpty ? "''" : databasePath): \(error.message)")
         }
         // A folder named on purpose must exist: refused here, before a banner
@@ -119,16 +119,21 @@ struct GlobalOptions: ParsableArguments {
         UnsafeRawBufferPointer(start: text, count: strlen(text)).map { $0 }
     }
 
-    /// Opens the database for a command: read-only for commands that only
-    /// read (`migrate status`, dry runs); notes on stderr when opening must
-    /// wait for another connection's write lock.
-    func openDatabase(readOnly: Bool = false) throws -> any DatabaseTarget.Storage {
-        try database.open(readOnly: readOnly, notice: { Console.error("keep: " + $0) })
+    /// What the command's services are built from. `policies: false` runs on
+    /// the built-in defaults (`migrate status` runs no script, so a broken
+    /// policy folder must not hide it); `readOnly` opens the database without
+    /// writing (`migrate status`, dry runs). Problems that must not stop the
+    /// command (a failed reload, waiting for a write lock) go to stderr.
+    func runtime(holder: String, readOnly: Bool = false, policies: Bool = true,
+                 watchPolicies: Bool = false) -> RuntimeConfiguration {
+        RuntimeConfiguration(database: databasePath, policyDirectory: policies ? policyDirectory : nil,
+                             watchPolicies: watchPolicies, readOnly: readOnly, holder: holder,
+                             warn: { Console.error("keep: warning: " + $0) }, notice: { Console.error("keep: " + $0) })
     }
 
     /// What `--db` names (checked by `validate`).
-    var database: DatabaseTarget {
-        get throws { try DatabaseTarget(databasePath) }
+    var database: DatabaseLocation {
+        get throws { try DatabaseLocation(databasePath) }
     }
 
     /// SPEC §6 puts the global options before the command (`keep --db x run …`);
@@ -170,25 +175,34 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// The database a `jobs` or `migrate` command opened, closed when the command
-/// ends (also on an error), so that the file alone holds the result: no
-/// `-wal` or `-shm` file is left beside it.
-enum CommandDatabase {
-    nonisolated(unsafe) private static var opened: (any DatabaseTarget.Storage)?
+/// The services a command opened, closed when the command ends (also
+/// through `fail`), so that the file alone holds the result: no `-wal` or
+/// `-shm` file is left beside it, and a server's connections close cleanly.
+enum CommandServices {
+    private static let opened = Mutex<[@Sendable () throws -> Void]>([])
 
-    static func open(_ global: GlobalOptions, readOnly: Bool = false) throws -> any DatabaseTarget.Storage {
-        let storage = try global.openDatabase(readOnly: readOnly)
-        opened = storage
-        return storage
+    /// Opens and registers the services `configuration` describes.
+    static func open(_ configuration: RuntimeConfiguration) throws -> KeepServices {
+        let services = try KeepServices(configuration)
+        opened.withLock { $0.append(services.close) }
+        return services
     }
 
-    static func close() {
-        guard let storage = opened else { return }
-        opened = nil
-        do {
-            try DatabaseTarget.close(storage)
-        } catch {
-            Console.error("keep: warning: \(error)")
+    /// Opens and registers one database alone (`keep db copy`).
+    static func open(_ location: DatabaseLocation, readOnly: Bool = false) throws -> DatabaseBackend {
+        let backend = try DatabaseBackend(location, readOnly: readOnly, notice: { Console.error("keep: " + $0) })
+        opened.withLock { $0.append(backend.close) }
+        return backend
+    }
+
+    /// Closes everything registered; a failure to close is a warning.
+    static func closeAll() {
+        for close in opened.withLock({ list in defer { list = [] }; return list }) {
+            do {
+                try close()
+            } catch {
+                Console.error("keep: warning: \(error)")
+            }
         }
     }
 }

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeepCore
-import KeepSQLite
-import KeepScripting
+import KeepRuntime
 import KeepStore
 
 extension Keep {
@@ -28,7 +27,8 @@ extension Keep {
             }
 
             func run() throws {
-                let storage = try JobCommand.open(global)
+                // Listing runs no policy: a broken policy folder does not hide the jobs.
+                let storage = try JobCommand.services(global, policies: false).storage
                 let state = self.state.flatMap(Job.State.init(rawValue:))
                 let jobs = try JobCommand.wait { try await storage.jobs(state: state) }
                 if json {
@@ -46,9 +46,7 @@ extension Keep {
             @OptionGroup var global: GlobalOptions
 
             func run() throws {
-                let policies = try JobCommand.policies(global)
-                let runner = JobRunner(storage: try JobCommand.open(global), schedule: policies.retry,
-                                       visits: policies.visits, holder: "keep-jobs:\(getpid())")
+                let runner = try JobCommand.services(global).jobs
                 let outcomes = try JobCommand.wait { try await runner.runDue() }
                 if outcomes.isEmpty {
                     print("no due jobs")
@@ -71,9 +69,7 @@ extension Keep {
             var id: Int64
 
             func run() throws {
-                let policies = try JobCommand.policies(global)
-                let runner = JobRunner(storage: try JobCommand.open(global), schedule: policies.retry,
-                                       visits: policies.visits, holder: "keep-jobs:\(getpid())")
+                let runner = try JobCommand.services(global).jobs
                 let id = self.id
                 let outcome = try JobCommand.wait { try await runner.run(id: id) }
                 print(JobCommand.table([(outcome.job, outcome.error)]))
@@ -85,17 +81,11 @@ extension Keep {
 
 /// What the jobs commands share.
 enum JobCommand {
-    static func open(_ global: GlobalOptions) throws -> any DatabaseTarget.Storage {
+    /// The services, with the policy folder's retry schedule and visit rule
+    /// unless `policies` is false.
+    static func services(_ global: GlobalOptions, policies: Bool = true) throws -> KeepServices {
         do {
-            return try CommandDatabase.open(global)
-        } catch {
-            fail("keep: \(error)", status: ExitStatus.failure)
-        }
-    }
-
-    static func policies(_ global: GlobalOptions) throws -> ScriptContext.Policies {
-        do {
-            return try global.loadPolicies()
+            return try CommandServices.open(global.runtime(holder: "keep-jobs:\(getpid())", policies: policies))
         } catch {
             fail("keep: \(error)", status: ExitStatus.failure)
         }
@@ -105,10 +95,9 @@ enum JobCommand {
     static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
         do {
             let result = try blocking(body)
-            CommandDatabase.close()
+            CommandServices.closeAll()
             return result
         } catch let error as KeepError {
-            CommandDatabase.close()
             fail("keep: \(error)", status: ExitStatus.failure)
         }
     }

@@ -3,7 +3,7 @@ import Foundation
 import KeepCore
 import KeepLua
 import KeepMigrate
-import KeepSQLite
+import KeepRuntime
 import KeepStore
 
 extension Keep {
@@ -44,7 +44,7 @@ extension Keep {
                 for entry in status.entries where (entry.record?.failed ?? 0) > 0 || entry.state == .rolledBack {
                     failures[entry.id] = try MigrateCommand.attempt { try runner.failures(of: entry.id) }
                 }
-                CommandDatabase.close()
+                CommandServices.closeAll()
                 if options.json {
                     MigrateCommand.printJSON(MigrateCommand.statusFields(status, lock: lock, failures: failures))
                 } else {
@@ -180,7 +180,9 @@ struct MigrateOptions: ParsableArguments {
     func runner(_ global: GlobalOptions, readOnly: Bool, samples: Int = 3, validating: Bool = true) throws
         -> MigrationRunner {
         let directory = try MigrateCommand.attempt { try MigrationDirectory(path: dir) }
-        let storage = try MigrateCommand.attempt { try CommandDatabase.open(global, readOnly: readOnly) }
+        let services = try MigrateCommand.attempt {
+            try CommandServices.open(global.runtime(holder: Self.holder, readOnly: readOnly, policies: validating))
+        }
         var options = MigrationRunner.Options()
         options.batchSize = batchSize
         options.onError = MigrationRunner.ErrorMode(rawValue: onError) ?? .stop
@@ -188,10 +190,9 @@ struct MigrateOptions: ParsableArguments {
         options.sampleCount = samples
         let lease = Quantity.duration(lease) ?? .seconds(30)
         options.leaseMilliseconds = lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000
-        let validator: any DocumentValidator = validating
-            ? try MigrateCommand.attempt { try global.loadPolicies().validator } : DefaultValidation()
         let progress = ProgressDisplay(json: json)
-        return MigrationRunner(storage: storage, directory: directory, validator: validator, holder: Self.holder,
+        return MigrationRunner(storage: services.storage, directory: directory, validator: services.policies.validator,
+                               holder: services.configuration.holder,
                                options: options, progress: progress.show)
     }
 
@@ -221,7 +222,7 @@ enum MigrateCommand {
             try runner.up(through: to, accepting: accepting, dryRun: dryRun)
         }
         if report.migrations.isEmpty, let to, !options.json {
-            CommandDatabase.close()
+            CommandServices.closeAll()
             print("nothing to migrate through \(to): every migration up to it is applied")
             return
         }
@@ -235,7 +236,7 @@ enum MigrateCommand {
         do {
             return try body()
         } catch let error as KeepError {
-            CommandDatabase.close()
+            CommandServices.closeAll()
             ProgressDisplay.clearLine()
             fail("keep: \(error)", status: error.code == .interrupted ? ExitStatus.interrupted : ExitStatus.failure)
         }
@@ -243,7 +244,7 @@ enum MigrateCommand {
 
     /// Prints the report; exits 1 when a migration failed.
     static func finish(_ report: MigrationReport, json: Bool) {
-        CommandDatabase.close()
+        CommandServices.closeAll()
         ProgressDisplay.clearLine()
         if json {
             let encoder = JSONEncoder()

@@ -76,37 +76,4 @@ extension GlobalOptions {
         }
         return directory
     }
-
-    /// The policies scripts run under: the policy folder's, or the built-in
-    /// defaults (the same limits as the shipped scripts) when there is none.
-    /// With `watch`, edits of the folder take effect while the process runs
-    /// (a failed reload keeps the last good set and is reported on stderr).
-    func loadPolicies(watch: Bool = false) throws -> ScriptContext.Policies {
-        guard let directory = policyDirectory else { return ScriptContext.Policies() }
-        // A hook that falls back to the built-in default is counted in
-        // keep.policy.status() and warned about, once a minute at most per hook.
-        let failures = PolicyFailureLog(clock: KeepClock.system.now) { Console.error("keep: warning: " + $0) }
-        let registry = try PolicyRegistry(directory: directory, clock: KeepClock.system.now, failures: failures)
-        if watch {
-            registry.onReload = { status in
-                if let error = status.lastError {
-                    Console.error("keep: warning: policies not reloaded, keeping version \(status.version): \(error)")
-                }
-            }
-            // Lives as long as the process: the watcher thread holds the registry.
-            do {
-                let watcher = try PolicyWatcher(registry: registry)
-                PolicyWatchers.started.withLock { $0.append(watcher) }
-            } catch {
-                Console.error("keep: warning: \(directory) is not watched, so edits take effect only when keep "
-                    + "starts again: \(error)")
-            }
-        }
-        return ScriptContext.Policies(registry: registry)
-    }
-}
-
-/// Watchers started by this process (kept so that they are not released).
-enum PolicyWatchers {
-    static let started = Mutex<[PolicyWatcher]>([])
 }

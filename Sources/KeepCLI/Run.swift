@@ -1,7 +1,6 @@
 import ArgumentParser
 import KeepCore
 import KeepLua
-import KeepSQLite
 import KeepScripting
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
 import KeepLua
 import KeepScripting
-import KeepSQLite
+import KeepRuntime
 import KeepWorkbench
 #if canImport(Glibc)
 import Glibc
@@ -17,20 +17,13 @@ extension GlobalOptions {
         } catch {
             fail("keep: \(error)", status: ExitStatus.failure)
         }
-        let options = self
         let recovery = ScriptContext.RecoveryLocation(root: RecoveryJournal.defaultRoot(
             environment: ["XDG_STATE_HOME": environment("XDG_STATE_HOME"), "HOME": environment("HOME")].compactMapValues { $0 }),
                                                       databasePath: (try? database.label) ?? databasePath)
-        let context = ScriptContext(user: actingUser(), holder: holder, recovery: recovery,
-                                    loadPolicies: { try options.loadPolicies(watch: true) },
-                                    closeStorage: { storage in
-                                        do {
-                                            try DatabaseTarget.close(storage)
-                                        } catch {
-                                            Console.error("keep: warning: \(error)")
-                                        }
-                                    }) {
-            try options.openDatabase()
+        // Policies are watched: edits take effect while the script or REPL runs.
+        let configuration = runtime(holder: holder, watchPolicies: true)
+        let context = ScriptContext(user: actingUser(), recovery: recovery) {
+            try KeepServices(configuration)
         }
         KeepAPI.install(in: state, context: context)
         return (state, context)

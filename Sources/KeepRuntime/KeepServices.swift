@@ -1,6 +1,5 @@
 import KeepCore
 import KeepPolicy
-import KeepSQLite
 import KeepStore
 import Synchronization
 
@@ -28,8 +27,8 @@ public final class KeepServices: Sendable {
         policies = loaded.policies
         watcher = loaded.watcher
         do {
-            backend = try DatabaseBackend(configuration.database, readOnly: configuration.readOnly,
-                                          warn: configuration.warn)
+            backend = try DatabaseBackend(try DatabaseLocation(configuration.database), readOnly: configuration.readOnly,
+                                          notice: configuration.notice)
         } catch {
             loaded.watcher?.stop()
             throw error
@@ -50,19 +49,5 @@ public final class KeepServices: Sendable {
         guard closed.withLock({ done in defer { done = true }; return !done }) else { return }
         watcher?.stop()
         try backend.close()
-    }
-}
-
-/// The storage a database location (`--db`, `$KEEP_DB`) names, with how to close it.
-public struct DatabaseBackend: Sendable {
-    public let storage: any BackendStorage
-    public let close: @Sendable () throws -> Void
-
-    /// Opens the database at `location`; `warn` hears when opening must wait
-    /// for another connection.
-    public init(_ location: String, readOnly: Bool = false, warn: @escaping @Sendable (String) -> Void) throws {
-        let sqlite = try SQLiteBackend(path: location, readOnly: readOnly, notice: { warn($0) })
-        storage = sqlite
-        close = { try sqlite.close() }
     }
 }

@@ -18,9 +18,13 @@ public struct RuntimeConfiguration: Sendable {
     /// Where problems that must not stop the process go (a failed reload, a
     /// visit that could not be logged, waiting for a write lock): one line each.
     public var warn: @Sendable (String) -> Void
+    /// Where notes on what the process is waiting for go (opening a database
+    /// while another connection holds its write lock); `warn` when not given.
+    public var notice: @Sendable (String) -> Void
 
     public init(database: String, policyDirectory: String? = nil, watchPolicies: Bool = false, readOnly: Bool = false,
-                holder: String, clock: KeepClock = .system, warn: @escaping @Sendable (String) -> Void) {
+                holder: String, clock: KeepClock = .system, warn: @escaping @Sendable (String) -> Void,
+                notice: (@Sendable (String) -> Void)? = nil) {
         self.database = database
         self.policyDirectory = policyDirectory
         self.watchPolicies = watchPolicies
@@ -28,5 +32,6 @@ public struct RuntimeConfiguration: Sendable {
         self.holder = holder
         self.clock = clock
         self.warn = warn
+        self.notice = notice ?? warn
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import KeepCore
 import KeepPolicy
+import KeepRuntime
 import KeepStore
 import KeepWorkbench
 
@@ -15,24 +16,19 @@ public final class ScriptContext: @unchecked Sendable {
     /// The acting user (`keep.user`). Used only on the script's thread.
     public var user: UserID
     public let clock: KeepClock
-    /// Names the job leases this process takes ("keep-run:<pid>").
-    public let holder: String
     /// The user's attention (`keep.activity`); the REPL feeds it.
     public let activity: ActivityObserver
     /// The host event loop's timers (journal debounce, polling).
     public let timers: TimerQueue
     private let recovery: RecoveryLocation
-    private let openStorage: () throws -> any KeepStorage
+    private let openServices: () throws -> KeepServices
     private var opened: Services?
     /// `finish` ran (it runs once, whichever way the process ends).
     private var finished = false
 
+    /// The process's services, and the working copies scripts edit over them.
     struct Services {
-        let storage: any KeepStorage
-        let policies: Policies
-        let sessions: SessionService
-        let snapshots: SnapshotService
-        let jobs: JobRunner
+        let runtime: KeepServices
         let workbench: Workbench
     }
 
@@ -60,50 +56,17 @@ public final class ScriptContext: @unchecked Sendable {
         }
     }
 
-    /// The decisions policies make; the built-in defaults unless a policy set is given.
-    public struct Policies: Sendable {
-        public var validator: any DocumentValidator
-        public var visits: any VisitPolicy
-        public var retry: any RetrySchedule
-        public var save: any SavePolicy
-        /// The loaded policy folder, when there is one (for `keep.policy.status()`).
-        public var registry: PolicyRegistry?
-
-        public init(validator: any DocumentValidator = DefaultValidation(), visits: any VisitPolicy = IntervalVisitPolicy(),
-                    retry: any RetrySchedule = DefaultRetrySchedule(), save: any SavePolicy = DefaultSavePolicy()) {
-            self.validator = validator
-            self.visits = visits
-            self.retry = retry
-            self.save = save
-        }
-
-        /// The policies of a (hot-reloadable) policy folder.
-        public init(registry: PolicyRegistry) {
-            self.init(validator: registry, visits: registry, retry: registry, save: registry)
-            self.registry = registry
-        }
-    }
-
-    private let loadPolicies: () throws -> Policies
-    /// Closes the store at the end (folds SQLite's write-ahead log into the file).
-    private let closeStorage: ((any KeepStorage) -> Void)?
-
-    /// `loadPolicies` runs with the store's first use, like `openStorage`, so
-    /// a broken policy folder only stops scripts that write or read data.
-    public init(user: UserID, clock: KeepClock = .system, holder: String, recovery: RecoveryLocation,
-                activity: ActivityState = .visible,
-                loadPolicies: @escaping () throws -> Policies = { Policies() },
-                closeStorage: ((any KeepStorage) -> Void)? = nil,
-                openStorage: @escaping () throws -> any KeepStorage) {
+    /// `openServices` runs with the store's first use, so a script that never
+    /// touches it creates no database file, and a broken policy folder only
+    /// stops scripts that write or read data.
+    public init(user: UserID, clock: KeepClock = .system, recovery: RecoveryLocation,
+                activity: ActivityState = .visible, openServices: @escaping () throws -> KeepServices) {
         self.user = user
         self.clock = clock
-        self.holder = holder
         self.recovery = recovery
         self.activity = ActivityObserver(state: activity)
         self.timers = TimerQueue(clock: clock)
-        self.loadPolicies = loadPolicies
-        self.closeStorage = closeStorage
-        self.openStorage = openStorage
+        self.openServices = openServices
     }
 
     var services: Services {
@@ -112,29 +75,22 @@ public final class ScriptContext: @unchecked Sendable {
             guard !finished else {
                 throw KeepError(.invalid, "the store was closed (the script or REPL is ending)")
             }
-            let policies = try loadPolicies()
-            let storage = try openStorage()
-            let sessions = SessionService(storage: storage, validator: policies.validator, clock: clock)
+            let runtime = try openServices()
             let journal = RecoveryJournal(root: recovery.root, database: recovery.canonicalDatabase)
             let services = Services(
-                storage: storage,
-                policies: policies,
-                sessions: sessions,
-                snapshots: SnapshotService(storage: storage, validator: policies.validator, visits: policies.visits,
-                                           clock: clock, diagnostics: { message in ScriptDiagnostics.report(message) }),
-                jobs: JobRunner(storage: storage, schedule: policies.retry, visits: policies.visits, clock: clock,
-                                holder: holder),
-                workbench: Workbench(sessions: sessions, policy: policies.save, journal: journal, timers: timers,
-                                     activity: activity, diagnostics: { message in ScriptDiagnostics.report(message) }))
+                runtime: runtime,
+                workbench: Workbench(sessions: runtime.sessions, policy: runtime.policies.save, journal: journal,
+                                     timers: timers, activity: activity,
+                                     diagnostics: { message in ScriptDiagnostics.report(message) }))
             opened = services
             return services
         }
     }
 
-    public var sessions: SessionService { get throws { try services.sessions } }
-    public var snapshots: SnapshotService { get throws { try services.snapshots } }
-    public var jobs: JobRunner { get throws { try services.jobs } }
-    public var policies: Policies { get throws { try services.policies } }
+    public var sessions: SessionService { get throws { try services.runtime.sessions } }
+    public var snapshots: SnapshotService { get throws { try services.runtime.snapshots } }
+    public var jobs: JobRunner { get throws { try services.runtime.jobs } }
+    public var policies: Policies { get throws { try services.runtime.policies } }
     public var workbench: Workbench { get throws { try services.workbench } }
 
     /// Runs the timers that are due (journal writes, polls). The REPL calls it
@@ -155,9 +111,13 @@ public final class ScriptContext: @unchecked Sendable {
         // Output printed so far comes before the warnings.
         fflush(nil)
         finishWorkbench()
-        guard let storage = opened?.storage else { return }
+        guard let runtime = opened?.runtime else { return }
         opened = nil
-        closeStorage?(storage)
+        do {
+            try runtime.close()
+        } catch {
+            ScriptDiagnostics.report("\(error)")
+        }
     }
 
     /// At exit: journals every pending edit at once and warns about copies
