@@ -100,6 +100,7 @@ let package = Package(
         .testTarget(name: "KeepSQLiteTests", dependencies: ["KeepTestSupport", "KeepSQLite", "KeepStore", "KeepCore",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "KeepMigrateTests", dependencies: ["KeepTestSupport", "KeepMigrate", "KeepStore", "KeepSQLite", "KeepPostgres", "KeepCore"]),
+        .testTarget(name: "KeepScriptingTests", dependencies: ["KeepTestSupport", "KeepScripting", "KeepRuntime", "KeepLua", "KeepCore"]),
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepJSON", "KeepCore", "CLua", "CLuaShim"]),
         // GRDB: a second connection that holds the write lock while the binary reads.
         .testTarget(name: "KeepCLITests", dependencies: ["KeepTestSupport", "KeepLua", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -176,17 +176,6 @@ final class InterferingStorage: MigrationStorage, @unchecked Sendable {
     var crashed: Bool { state.withLock { state in state.failAtCommit.map { state.commits >= $0 } ?? false } }
 }
 
-/// Runs the synchronous runner on a thread of its own, as the command line
-/// does: it waits for store work with semaphores, which must not block the
-/// tests' cooperative pool (two threads on two cores).
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try body() })
-        }
-    }
-}
-
 /// Expects `body` (run with `onThread`) to throw a `KeepError` with `code`; returns it.
 @discardableResult
 func expectKeepError<R: Sendable>(_ code: KeepError.Code, sourceLocation: SourceLocation = #_sourceLocation,
