@@ -158,7 +158,13 @@ static int keep_is_stopped(lua_State *L) {
 }
 
 // Accounts `units` of work; returns whether the budget is (now) spent.
+// Outside a budgeted call (a chunk compiled before its call, a host
+// function called from an unbudgeted call) nothing is charged and nothing
+// trips: an interrupt that comes then stays pending for the next
+// interruptible call, and no trip outlives the call it stopped (a trip
+// recorded here would never be cleared, and would stop every later compile).
 static int keep_spend(KeepBudget *b, int64_t units) {
+    if (!b->active) return 0;
     if (b->tripped) return 1;
     if (b->interruptible && keep_interrupt_pending) {
         b->tripped = KEEP_TRIP_INTERRUPT;

@@ -126,6 +126,25 @@ struct HostileScript: CustomStringConvertible {
         #expect(try state.first("return 1 + 1", budget: LuaBudget(interruptible: true)) == .integer(2))
     }
 
+    /// Ctrl-C between two REPL inputs: the chunk still compiles (no call is
+    /// in progress), the next interruptible call is stopped, and nothing of
+    /// the interrupt is left for later compiles (it once stuck, and every
+    /// later input answered "interrupted").
+    @Test func anInterruptBetweenCallsStopsTheNextCallAndNothingLater() throws {
+        let state = try LuaState()
+        #expect(try state.first("return 1", budget: LuaBudget(interruptible: true)) == .integer(1))
+        LuaState.requestInterrupt()
+        try state.compile(Array("return 2".utf8), chunkName: "=before")
+        state.stack.pop()
+        let error = try #require(throws: LuaError.self) {
+            try state.execute("return 3", budget: LuaBudget(interruptible: true))
+        }
+        #expect(error.keepError?.code == .interrupted)
+        try state.compile(Array("return 4".utf8), chunkName: "=after")
+        state.stack.pop()
+        #expect(try state.first("return 5", budget: LuaBudget(interruptible: true)) == .integer(5))
+    }
+
     @Test func memoryOverdraftInsideAHostFunctionRaisesAfterItReturns() throws {
         let state = try LuaState()
         state.stack.pushFunction(named: "big") { stack in
