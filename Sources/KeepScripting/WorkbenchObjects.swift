@@ -18,29 +18,20 @@ final class WorkingCopyHandle {
 
 /// `keep.workbench.*`, WorkingCopy objects and `keep.activity` (SPEC §5).
 ///
-/// Every call first runs the timers that are due, so a script's edits reach
-/// the recovery journal and its copies are polled while it works, without a
-/// thread of its own touching the script's copies.
-final class WorkbenchObjects: @unchecked Sendable {
+/// Every call first runs the timers that are due and delivers the activity
+/// changes made meanwhile, so a script's edits reach the recovery journal and
+/// its copies are polled while it works, without a thread of its own touching
+/// the script's copies or its Lua state. Not `Sendable`: used on the state's thread only.
+final class WorkbenchObjects {
     let context: ScriptContext
-    /// Weak: the state holds this object's functions (a strong reference
-    /// would keep the state, and with it the store, open forever), and
-    /// finalizers can still call them while the state closes.
-    weak var state: LuaState?
     let hostClass: LuaHostClass<WorkingCopyHandle>
-    let subscriptionClass: LuaHostClass<ActivitySubscription>
+    let activitySubscribers: ActivitySubscribers
     weak var snapshots: SnapshotObjects?
     /// For `open` given a Session object.
     weak var sessions: SessionObjects?
 
-    /// A subscriber called while no script runs (from the REPL's input loop)
-    /// gets this budget; inside a script it runs under the script's.
-    /// (No memory limit: it would count the whole state's heap, not the subscriber's.)
-    static let subscriberBudget = LuaBudget(instructions: 10_000_000, time: .seconds(1))
-
     init(context: ScriptContext, state: LuaState) {
         self.context = context
-        self.state = state
         hostClass = LuaHostClass<WorkingCopyHandle>(name: "WorkingCopy") { handle in
             let copy = handle.copy
             let id = copy.sessionID?.rawValue ?? "new"
@@ -48,14 +39,7 @@ final class WorkbenchObjects: @unchecked Sendable {
                 + (copy.isClosed ? " closed" : "")
             return "WorkingCopy<\(id) \"\(copy.title)\"\(flags)>"
         }
-        subscriptionClass = LuaHostClass<ActivitySubscription>(name: "ActivitySubscription") { subscription in
-            subscription.isCancelled ? "ActivitySubscription<cancelled>" : "ActivitySubscription<active>"
-        }
-        subscriptionClass.method("cancel") { subscription, _ in
-            subscription.cancel()
-            return 0
-        }
-        subscriptionClass.property("cancelled", get: { subscription, stack in stack.push(subscription.isCancelled) })
+        activitySubscribers = ActivitySubscribers(observer: context.activity, state: state)
         defineFields()
         defineMethods()
     }
@@ -63,11 +47,12 @@ final class WorkbenchObjects: @unchecked Sendable {
     /// What a method of an object outliving the `keep` API raises.
     static let released = KeepError.releasedAPI
 
-    /// The workbench, after running the timers that are due.
+    /// The workbench, after running the timers that are due and delivering activity changes.
     var workbench: Workbench {
         get throws {
             let workbench = try context.workbench
             context.runDueTimers()
+            activitySubscribers.deliver()
             return workbench
         }
     }
@@ -230,6 +215,7 @@ final class WorkbenchObjects: @unchecked Sendable {
         let budgetEnd = stack.budgetDeadline
         while true {
             context.runDueTimers()
+            activitySubscribers.deliver()
             let now = clock.now().millisecondsSinceEpoch
             guard now < end else { break }
             let next = context.timers.nextDeadline?.millisecondsSinceEpoch ?? end
@@ -258,72 +244,5 @@ final class WorkbenchObjects: @unchecked Sendable {
             remaining -= step
         }
         return true
-    }
-
-    // MARK: keep.activity
-
-    /// Installs `keep.activity` as field of the table at `keep`.
-    func installActivity(in keep: Int32, _ stack: LuaStack) {
-        let activity = context.activity
-        stack.newTable(fieldCapacity: 3)
-        stack.setFunction("set", of: -1) { [weak self] stack in
-            guard let self else { throw WorkbenchObjects.released }
-            let text = try stack.checkText(1)
-            guard let new = ActivityState(rawValue: text) else {
-                throw stack.argumentError(1, "\"active\", \"visible\" or \"hidden\" expected, got \"\(text)\"")
-            }
-            activity.set(new)
-            // The poll that becoming active asks for happens now.
-            self.context.runDueTimers()
-            return 0
-        }
-        stack.setFunction("subscribe", of: -1) { [weak self] stack in
-            guard let self else { throw WorkbenchObjects.released }
-            guard stack.type(at: 1) == .function else {
-                throw stack.argumentError(1, "function(new, old) expected, got \(stack.typeName(at: 1))")
-            }
-            stack.pushCopy(of: 1)
-            let reference = stack.popReference()
-            // A finalizer run while the state closes may call this.
-            guard let current = self.state else {
-                stack.releaseReference(reference)
-                throw KeepError(.invalid, "keep.activity.subscribe: the Lua state is closing")
-            }
-            // The observer belongs to the context, which may outlive the state.
-            weak let state = current
-            let subscription = activity.subscribe { new, old in
-                if let state { Self.notify(state, reference: reference, new: new, old: old) }
-            }
-            subscription.whenCancelled { if let state { state.stack.releaseReference(reference) } }
-            stack.push(subscription, as: self.subscriptionClass)
-            return 1
-        }
-        // `state` is read through __index so that it is always current.
-        stack.newTable(fieldCapacity: 1)
-        stack.setFunction("__index", of: -1) { stack in
-            guard stack.text(at: 2) == "state" else { stack.pushNil(); return 1 }
-            stack.push(activity.state.rawValue)
-            return 1
-        }
-        stack.push(false)
-        stack.setField("__metatable", of: -2)  // hidden, as every shared metatable
-        stack.setMetatable(of: -2)
-        stack.setField("activity", of: keep)
-    }
-
-    /// Calls one Lua subscriber; its errors are reported, not raised, so one
-    /// broken subscriber does not stop the others or the host.
-    private static func notify(_ state: LuaState, reference: Int32, new: ActivityState, old: ActivityState) {
-        let stack = state.stack
-        let top = stack.top
-        defer { stack.setTop(top) }
-        stack.push(reference: reference)
-        stack.push(new.rawValue)
-        stack.push(old.rawValue)
-        do {
-            try state.call(arguments: 2, results: 0, budget: subscriberBudget)
-        } catch {
-            ScriptDiagnostics.report("keep.activity subscriber failed: \(error.description)")
-        }
     }
 }
