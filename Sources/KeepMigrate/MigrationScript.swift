@@ -14,7 +14,9 @@ import KeepLua
 ///
 /// One document at a time: a lock serializes use of the state, since the
 /// store may call back (`redo`) from its writer while the runner transforms
-/// the next batch.
+/// the next batch. `@unchecked`: the Lua state and `noticed` are touched
+/// only under `lock`, which every entry point (`transform`, `warnings`,
+/// `canonicalText`) takes first.
 public final class MigrationScript: @unchecked Sendable {
     public let file: MigrationFile
     public let description: String
