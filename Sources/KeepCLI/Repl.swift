@@ -38,9 +38,16 @@ extension Keep {
             } catch let error as LuaError {
                 fail("keep: \(error)", status: ExitStatus.failure)
             }
+            // The REPL's loop runs on the state's thread: Lua subscribers run here, after the observer has the change.
             let activity = ReplSession.Activity(
-                set: { context.activity.set($0) },
-                runTimers: { context.runDueTimers() },
+                set: { new in
+                    context.activity.set(new)
+                    KeepAPI.deliverActivity(in: state)
+                },
+                runTimers: {
+                    context.runDueTimers()
+                    KeepAPI.deliverActivity(in: state)
+                },
                 nextTimer: { context.timers.nextDeadline.map { $0.millisecondsSinceEpoch - context.clock.now().millisecondsSinceEpoch } })
             let host = ReplSession.Host(banner: banner(user: context.user), switchUser: { user in
                 "acting as \(try KeepAPI.switchUser(to: user, in: state, context: context))"

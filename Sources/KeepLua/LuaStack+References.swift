@@ -36,6 +36,19 @@ extension LuaStack {
         lua_rawgeti(L, keep_registryindex(), lua_Integer(keep_ridx_globals()))
     }
 
+    /// [-1, +0] Pops the value on top into the registry under `name`: host
+    /// data of this state that scripts cannot reach (`lua_setfield` on the
+    /// registry, manual §4.3; name it "keep.…" as `luaL_newmetatable` names are).
+    public func setRegistryField(_ name: String) {
+        setField(name, of: keep_registryindex())
+    }
+
+    /// [-0, +1] Pushes the registry's value under `name` and returns its type.
+    @discardableResult
+    public func pushRegistryField(_ name: String) -> LuaType {
+        pushField(name, of: keep_registryindex())
+    }
+
     // MARK: Moving values
 
     /// [-1, +1] Moves the value on top to `index`, shifting the values above

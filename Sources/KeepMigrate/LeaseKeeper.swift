@@ -1,20 +1,20 @@
 import Foundation
 import KeepCore
 import KeepStore
+import Synchronization
 
 /// The heartbeat of the migration lock: renews the lease every third of its
 /// length on a thread of its own, so a long batch (or a slow `up`) does not
 /// let it lapse. Batches renew it too, in their own transactions; a renewal
 /// that finds the lock taken marks it lost, and the runner stops.
-final class LeaseKeeper: @unchecked Sendable {
+final class LeaseKeeper: Sendable {
     private let storage: any MigrationStorage
     private let holder: String
     private let leaseMilliseconds: Int64
     private let clock: KeepClock
     private let stopSignal = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
-    private let lock = NSLock()
-    private var lost: KeepError?
+    private let lost = Mutex<KeepError?>(nil)
 
     init(storage: any MigrationStorage, holder: String, leaseMilliseconds: Int64, clock: KeepClock) {
         self.storage = storage
@@ -50,14 +50,10 @@ final class LeaseKeeper: @unchecked Sendable {
 
     /// Throws when the lease was lost.
     func check() throws {
-        lock.lock()
-        defer { lock.unlock() }
-        if let lost { throw lost }
+        if let error = lost.withLock({ $0 }) { throw error }
     }
 
     private func markLost(_ error: KeepError) {
-        lock.lock()
-        lost = error
-        lock.unlock()
+        lost.withLock { $0 = error }
     }
 }

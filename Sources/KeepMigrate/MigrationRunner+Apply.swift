@@ -203,29 +203,21 @@ private final class BatchStop: Sendable {
 }
 
 /// At most one batch commit in flight, run on Swift's pool while the
-/// runner's thread prepares the next batch.
-private final class CommitPipeline: @unchecked Sendable {
-    private var inFlight: DispatchSemaphore?
-    /// Written by the commit's task before it signals, read after the wait.
-    private var outcome: Result<MigrationRecord, any Error>?
+/// runner's thread prepares the next batch. Not `Sendable`: only the runner's
+/// thread uses it; the commit's task reports through its `TaskOutcome`.
+private final class CommitPipeline {
+    private var inFlight: TaskOutcome<MigrationRecord>?
 
     /// Starts `commit`; the previous one must have been waited for.
     func submit(_ commit: @escaping @Sendable () async throws -> MigrationRecord) {
         precondition(inFlight == nil, "a migration batch commit is already in flight")
-        let semaphore = DispatchSemaphore(value: 0)
-        inFlight = semaphore
-        Task.detached { [self] in
-            do { outcome = .success(try await commit()) } catch { outcome = .failure(error) }
-            semaphore.signal()
-        }
+        inFlight = TaskOutcome.start(commit)
     }
 
     /// The record the commit in flight left, once it is done; nil when none was in flight.
     func wait() throws -> MigrationRecord? {
-        guard let semaphore = inFlight else { return nil }
-        semaphore.wait()
+        guard let commit = inFlight else { return nil }
         inFlight = nil
-        defer { outcome = nil }
-        return try outcome!.get()
+        return try commit.wait()
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import KeepCore
 import KeepJSON
 import KeepLua
+import Synchronization
 
 /// A migration file loaded into its own sandboxed Lua state, ready to
 /// transform documents one at a time.
@@ -15,16 +16,22 @@ import KeepLua
 /// One document at a time: a lock serializes use of the state, since the
 /// store may call back (`redo`) from its writer while the runner transforms
 /// the next batch.
-public final class MigrationScript: @unchecked Sendable {
+public final class MigrationScript: Sendable {
     public let file: MigrationFile
     public let description: String
     public let target: MigrationTarget
-    let lua: LuaState
-    /// The runner function: calls `up` and returns the three fields.
-    let runner: Int32
     let validator: any DocumentValidator
     let budget: LuaBudget
-    private let lock = NSLock()
+    private let loaded: Mutex<Loaded>
+
+    /// The state and what it ran, used under the lock only.
+    private struct Loaded {
+        let lua: LuaState
+        /// The runner function: calls `up` and returns the three fields.
+        let runner: Int32
+        /// What `up` did that had no effect (`warnings`).
+        var noticed: [String] = []
+    }
 
     /// Per document: generous for real transformations, finite so that a
     /// runaway loop fails its document instead of hanging the run.
@@ -36,8 +43,6 @@ public final class MigrationScript: @unchecked Sendable {
         self.validator = validator
         self.budget = budget
         let lua = try LuaState(trust: .sandboxed(roots: [root]))
-        self.lua = lua
-        let stack = lua.stack
         let chunkName = "@" + file.fileName
         do throws(LuaError) {
             try lua.load(file.source, chunkName: chunkName)
@@ -47,35 +52,44 @@ public final class MigrationScript: @unchecked Sendable {
                             "\(file.fileName) failed to load: \(error.description)",
                             details: ["file": .text(file.fileName), "traceback": .text(error.traceback ?? "")])
         }
+        let (description, target, runner) = try Self.readShape(of: file, in: lua)
+        loaded = Mutex(Loaded(lua: lua, runner: runner))
+        self.description = description
+        self.target = target
+    }
+
+    /// [-1, +0] Checks the table the file returned (on top) and builds the
+    /// runner around its `up`: the description, the target and the runner's reference.
+    private static func readShape(of file: MigrationFile, in lua: LuaState) throws(KeepError)
+        -> (description: String, target: MigrationTarget, runner: Int32) {
+        let stack = lua.stack
         guard stack.type(at: -1) == .table else {
             let got = stack.typeName(at: -1)
             stack.pop()
-            throw Self.shapeError(file, "must return a table { description = …, target = …, up = function(doc) … end }, got \(got)")
+            throw shapeError(file, "must return a table { description = …, target = …, up = function(doc) … end }, got \(got)")
         }
         defer { stack.pop() }
         guard case .string(let descriptionBytes) = stack.rawField("description", of: -1),
               let description = String(validating: descriptionBytes, as: UTF8.self), !description.isEmpty else {
-            throw Self.shapeError(file, "needs description = \"what this migration does\" (a non-empty string)")
+            throw shapeError(file, "needs description = \"what this migration does\" (a non-empty string)")
         }
         let targets = MigrationTarget.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
         guard case .string(let targetBytes) = stack.rawField("target", of: -1),
               let target = MigrationTarget(rawValue: String(decoding: targetBytes, as: UTF8.self)) else {
-            throw Self.shapeError(file, "needs target = one of \(targets)")
+            throw shapeError(file, "needs target = one of \(targets)")
         }
         guard stack.pushField("up", of: -1) == .function else {
             stack.pop()
-            throw Self.shapeError(file, "needs up = function(doc) … end")
+            throw shapeError(file, "needs up = function(doc) … end")
         }
         do throws(LuaError) {
-            try lua.load(Array(Self.runnerSource.utf8), chunkName: "=(keep migration runner)")
+            try lua.load(Array(runnerSource.utf8), chunkName: "=(keep migration runner)")
             stack.insert(at: -2)
             try lua.call(arguments: 1, results: 1, budget: .policy)
         } catch {
             throw KeepError(.internal, "migration runner: \(error.message)")
         }
-        runner = stack.popReference()
-        self.description = description
-        self.target = target
+        return (description, target, stack.popReference())
     }
 
     /// Calls `up` and returns the three fields it may change, then what it
@@ -101,13 +115,7 @@ public final class MigrationScript: @unchecked Sendable {
 
     /// What `up` did that had no effect, each said once, with the first
     /// document it happened on (the report shows them as warnings).
-    public var warnings: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return noticed
-    }
-
-    private var noticed: [String] = []
+    public var warnings: [String] { loaded.withLock { $0.noticed } }
 
     static func shapeError(_ file: MigrationFile, _ problem: String) -> KeepError {
         KeepError(.invalid, "\(file.fileName) \(problem)", details: ["file": .text(file.fileName)])
@@ -116,16 +124,15 @@ public final class MigrationScript: @unchecked Sendable {
     /// Runs `up` on one document. Per-document failures are outcomes; only
     /// an interruption (Ctrl-C) throws, since it must stop the whole run.
     public func transform(_ document: MigrationDocument) throws(KeepError) -> MigrationOutcome {
-        lock.lock()
-        defer { lock.unlock() }
-        return try transformLocked(document)
+        try loaded.withLock { loaded throws(KeepError) -> MigrationOutcome in try transform(document, &loaded) }
     }
 
-    private func transformLocked(_ document: MigrationDocument) throws(KeepError) -> MigrationOutcome {
+    private func transform(_ document: MigrationDocument, _ loaded: inout Loaded) throws(KeepError) -> MigrationOutcome {
+        let lua = loaded.lua
         let stack = lua.stack
         let base = stack.top
         defer { stack.setTop(base) }
-        stack.push(reference: runner)
+        stack.push(reference: loaded.runner)
         stack.newTable(fieldCapacity: 6)
         stack.push(document.id.rawValue)
         stack.setField("id", of: -2)
@@ -151,8 +158,8 @@ public final class MigrationScript: @unchecked Sendable {
             if error.keepError?.code == .interrupted { throw KeepError(.interrupted, "the migration was interrupted") }
             return .failed(error.description)
         }
-        if let warning = stack.text(at: -1), !noticed.contains(where: { $0.hasPrefix(warning) }) {
-            noticed.append("\(warning) (first seen on \(document.kind.rawValue) \(document.id))")
+        if let warning = stack.text(at: -1), !loaded.noticed.contains(where: { $0.hasPrefix(warning) }) {
+            loaded.noticed.append("\(warning) (first seen on \(document.kind.rawValue) \(document.id))")
         }
         stack.pop()
         guard stack.type(at: -3) == .string else {
@@ -180,7 +187,7 @@ public final class MigrationScript: @unchecked Sendable {
         var after = document
         after.title = title.trimmingWhitespace()
         after.description = description
-        if encoded != document.content, !(try isCanonicalForm(of: document.content, encoded)) {
+        if encoded != document.content, !(try Self.isCanonicalForm(of: document.content, encoded, stack)) {
             after.content = encoded
             after.hash = ContentHash(of: encoded)
         }
@@ -200,21 +207,18 @@ public final class MigrationScript: @unchecked Sendable {
     /// was stored as given, maybe compact): then the content did not change.
     /// Content stored canonical (as the workbench and Keep store it) differs
     /// from `canonical`, so the answer is no without decoding it again.
-    private func isCanonicalForm(of content: String, _ canonical: String) throws(KeepError) -> Bool {
+    private static func isCanonicalForm(of content: String, _ canonical: String, _ stack: LuaStack) throws(KeepError) -> Bool {
         if CanonicalJSON.isCanonical(content) { return false }
-        guard let text = try? canonicalTextLocked(of: content) else { return false }
+        guard let text = try? canonicalText(of: content, stack) else { return false }
         return text == canonical
     }
 
     /// The canonical JSON text of `content`.
     func canonicalText(of content: String) throws(KeepError) -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        return try canonicalTextLocked(of: content)
+        try loaded.withLock { loaded throws(KeepError) -> String in try Self.canonicalText(of: content, loaded.lua.stack) }
     }
 
-    private func canonicalTextLocked(of content: String) throws(KeepError) -> String {
-        let stack = lua.stack
+    private static func canonicalText(of content: String, _ stack: LuaStack) throws(KeepError) -> String {
         try stack.pushDecodedJSON(content)
         defer { stack.pop() }
         return try stack.canonicalJSON(at: -1)

@@ -1,5 +1,5 @@
-import Foundation
 import KeepCore
+import Synchronization
 
 /// The policy set in force, swapped atomically on reload (SPEC §4 "Hot reload").
 ///
@@ -7,7 +7,7 @@ import KeepCore
 /// swaps it in; on any error the previous set stays active and the error is
 /// kept in `status`. Callers take the current set once per decision, so a
 /// call in flight finishes on the set it started with.
-public final class PolicyRegistry: @unchecked Sendable {
+public final class PolicyRegistry: Sendable {
     /// What `keep.policy.status()` reports.
     public struct Status: Sendable, Equatable {
         /// Increases with every successful load (1 for the first).
@@ -21,14 +21,24 @@ public final class PolicyRegistry: @unchecked Sendable {
         public var failures: [PolicyFailure] = []
     }
 
-    private let lock = NSLock()
-    private var set: PolicySet
-    private var currentStatus: Status
+    /// What a reload swaps, under one lock.
+    private struct State {
+        var set: PolicySet
+        var status: Status
+        var onReload: (@Sendable (Status) -> Void)?
+    }
+
+    private let guarded: Mutex<State>
     private let clock: @Sendable () -> Timestamp
     /// Shared by every set this registry loads: counts survive reloads.
     public let failures: PolicyFailureLog
-    /// Called after every reload attempt (the log line of SPEC §4).
-    public var onReload: (@Sendable (Status) -> Void)?
+
+    /// Called after every reload attempt (the log line of SPEC §4), on the
+    /// thread that reloads (the policy watcher's); may be set from any thread.
+    public var onReload: (@Sendable (Status) -> Void)? {
+        get { guarded.withLock { $0.onReload } }
+        set { guarded.withLock { $0.onReload = newValue } }
+    }
 
     /// `failures` defaults to a log that counts without warning.
     public init(directory: String, clock: @escaping @Sendable () -> Timestamp,
@@ -36,21 +46,16 @@ public final class PolicyRegistry: @unchecked Sendable {
         self.clock = clock
         let failures = failures ?? PolicyFailureLog(clock: clock)
         self.failures = failures
-        set = try PolicySet(directory: directory, clock: clock, failures: failures)
-        currentStatus = Status(version: 1, directory: directory, files: set.files, loadedAt: set.loadedAt, lastError: nil)
+        let set = try PolicySet(directory: directory, clock: clock, failures: failures)
+        guarded = Mutex(State(set: set, status: Status(version: 1, directory: directory, files: set.files,
+                                                       loadedAt: set.loadedAt, lastError: nil)))
     }
 
     /// The set in force now.
-    public var current: PolicySet {
-        lock.lock()
-        defer { lock.unlock() }
-        return set
-    }
+    public var current: PolicySet { guarded.withLock { $0.set } }
 
     public var status: Status {
-        lock.lock()
-        var status = currentStatus
-        lock.unlock()
+        var status = guarded.withLock { $0.status }
         status.failures = failures.failures
         return status
     }
@@ -59,21 +64,19 @@ public final class PolicyRegistry: @unchecked Sendable {
     @discardableResult
     public func reload() -> Status {
         let directory = status.directory
-        var result: Status
-        do {
-            let fresh = try PolicySet(directory: directory, clock: clock, failures: failures)
-            lock.lock()
-            set = fresh
-            currentStatus = Status(version: currentStatus.version + 1, directory: directory, files: fresh.files,
-                                   loadedAt: fresh.loadedAt, lastError: nil)
-            result = currentStatus
-            lock.unlock()
-        } catch {
-            lock.lock()
-            currentStatus.lastError = error.message
-            result = currentStatus
-            lock.unlock()
+        let loaded = Result { () throws(KeepError) in try PolicySet(directory: directory, clock: clock, failures: failures) }
+        let (reloaded, onReload) = guarded.withLock { state in
+            switch loaded {
+            case .success(let fresh):
+                state.set = fresh
+                state.status = Status(version: state.status.version + 1, directory: directory, files: fresh.files,
+                                      loadedAt: fresh.loadedAt, lastError: nil)
+            case .failure(let error):
+                state.status.lastError = error.message
+            }
+            return (state.status, state.onReload)
         }
+        var result = reloaded
         result.failures = failures.failures
         onReload?(result)
         return result

@@ -1,6 +1,7 @@
 import KeepCore
 import KeepLua
 import Foundation
+import Synchronization
 
 /// One loaded set of policy scripts (SPEC §4): `validation.lua`, `retry.lua`,
 /// `save.lua` and, optionally, `visits.lua`, from one folder, in one
@@ -10,7 +11,7 @@ import Foundation
 /// Policy functions run under `LuaBudget.policy` and see plain tables only:
 /// they cannot reach the stores. Evaluations are serialized by a lock (one
 /// state per set; docs/policies.md "Concurrency" says why there is no pool).
-public final class PolicySet: @unchecked Sendable {
+public final class PolicySet: Sendable {
     public let directory: String
     public let loadedAt: Timestamp
     public let files: [String]
@@ -18,9 +19,8 @@ public final class PolicySet: @unchecked Sendable {
     public let save: SaveSettings
     /// Where hooks that fall back to the built-in default record their failure.
     public let failures: PolicyFailureLog
-    /// The state is used under `lock` only (`withState`).
-    private let loaded: LoadedState
-    private let lock = NSLock()
+    /// The state, used under its lock only (`withState`).
+    private let loaded: Mutex<LoadedState>
 
     /// The Lua state and the registry references of what the files returned.
     final class LoadedState {
@@ -50,8 +50,8 @@ public final class PolicySet: @unchecked Sendable {
     }
 
     /// The content of the document being validated, read by `doc.content`'s
-    /// __index only while the lock is held.
-    final class ContentSlot: @unchecked Sendable {
+    /// __index only while the lock is held (it belongs to the `LoadedState`).
+    final class ContentSlot {
         var content: String = ""
     }
 
@@ -115,10 +115,10 @@ public final class PolicySet: @unchecked Sendable {
         let runner = try Self.makeRunner(lua, rules: rules)
         files = present
         loadedAt = clock()
-        loaded = LoadedState(lua: lua, validationRunner: runner, retry: references["retry.lua"]!,
+        loaded = Mutex(LoadedState(lua: lua, validationRunner: runner, retry: references["retry.lua"]!,
                                   visits: references["visits.lua"], save: references["save.lua"]!,
                                   documentMetatable: documentMetatable,
-                                  content: content)
+                                  content: content))
     }
 
     static let runnerSource = """
@@ -169,10 +169,8 @@ public final class PolicySet: @unchecked Sendable {
     }
 
     /// Runs `body` with the state, serialized.
-    func withState<T>(_ body: (LoadedState) throws(KeepError) -> T) throws(KeepError) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(loaded)
+    func withState<T: Sendable>(_ body: (LoadedState) throws(KeepError) -> T) throws(KeepError) -> T {
+        try loaded.withLock { loaded throws(KeepError) -> T in try body(loaded) }
     }
 }
 

@@ -2,37 +2,33 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 
 /// Watches a policy folder with inotify and reloads the registry when a file
 /// in it changes (SPEC §4: a saved change is active within 100 ms). Events
 /// that arrive together (an editor's write-rename-chmod) cause one reload.
-public final class PolicyWatcher: @unchecked Sendable {
-    private let registry: PolicyRegistry
-    private let descriptor: Int32
-    /// Writing to stopPipe[1] ends the thread (closing a polled descriptor would not wake it).
-    private var stopPipe: [Int32] = [-1, -1]
-    private let thread: Thread
-    private let stopped = NSLock()
-    private var isStopped = false
+public final class PolicyWatcher: Sendable {
+    /// The write end of the pipe that ends the thread (closing a polled
+    /// descriptor would not wake it); -1 once stopped.
+    private let stopWriter: Mutex<Int32>
 
     /// Starts watching; fails when inotify is unavailable.
     public init(registry: PolicyRegistry) throws {
-        self.registry = registry
-        descriptor = inotify_init1(Int32(IN_CLOEXEC))
+        let descriptor = inotify_init1(Int32(IN_CLOEXEC))
         guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB)
         guard inotify_add_watch(descriptor, registry.status.directory, mask) >= 0 else {
             close(descriptor)
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }
+        var stopPipe: [Int32] = [-1, -1]
         guard pipe(&stopPipe) == 0 else {
             close(descriptor)
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }
-        let descriptor = self.descriptor
+        stopWriter = Mutex(stopPipe[1])
         let stopReader = stopPipe[0]
-        let registry = self.registry
-        thread = Thread {
+        let thread = Thread {
             defer {
                 close(descriptor)
                 close(stopReader)
@@ -58,13 +54,13 @@ public final class PolicyWatcher: @unchecked Sendable {
 
     /// Stops watching; the thread ends and closes its descriptors.
     public func stop() {
-        stopped.lock()
-        defer { stopped.unlock() }
-        guard !isStopped else { return }
-        isStopped = true
-        var byte: UInt8 = 1
-        _ = write(stopPipe[1], &byte, 1)
-        close(stopPipe[1])
+        stopWriter.withLock { writer in
+            guard writer >= 0 else { return }
+            var byte: UInt8 = 1
+            _ = write(writer, &byte, 1)
+            close(writer)
+            writer = -1
+        }
     }
 
     deinit { stop() }

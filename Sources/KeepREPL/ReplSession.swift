@@ -29,8 +29,9 @@ public final class ReplSession {
 
     /// The activity observer and the host's timers (SPEC §5).
     public struct Activity {
+        /// Tells the observer, and runs the Lua subscribers of the changes made so far.
         public var set: (ActivityState) -> Void
-        /// Runs the timers that are due.
+        /// Runs the timers that are due (and the Lua subscribers, as `set` does).
         public var runTimers: () -> Void
         /// Milliseconds until the next timer is due (nil: none waits).
         public var nextTimer: () -> Int64?

@@ -222,11 +222,10 @@ public final class SQLiteBackend: Sendable {
 /// The read-write connection, opened on first use. Opening it writes
 /// nothing: the file is already in WAL mode, which GRDB's pool would
 /// otherwise make sure of with a write at every open.
-final class WriterConnection: @unchecked Sendable {
+final class WriterConnection: Sendable {
     private let path: String
     private let lockWait: WriteLockWait
-    private let lock = NSLock()
-    private var queue: DatabaseQueue?
+    private let queue = Mutex<DatabaseQueue?>(nil)
 
     init(path: String, lockWait: WriteLockWait) {
         self.path = path
@@ -234,7 +233,7 @@ final class WriterConnection: @unchecked Sendable {
     }
 
     func connection() throws -> DatabaseQueue {
-        try lock.withLock {
+        try queue.withLock { queue in
             if let queue { return queue }
             var configuration = Configuration()
             let lockWait = self.lockWait

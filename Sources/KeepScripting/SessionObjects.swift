@@ -13,8 +13,9 @@ final class SessionHandle {
     }
 }
 
-/// `keep.sessions.*` and the Session objects they return (SPEC §3).
-final class SessionObjects: @unchecked Sendable {
+/// `keep.sessions.*` and the Session objects they return (SPEC §3). Not
+/// `Sendable`: its functions run on the Lua state's thread only.
+final class SessionObjects {
     let context: ScriptContext
     let hostClass: LuaHostClass<SessionHandle>
     /// Set once the snapshot API exists (for `Session:snapshot`).
@@ -177,8 +178,8 @@ final class SessionObjects: @unchecked Sendable {
     }
 }
 
-/// The state of a `keep.sessions.each` loop.
-final class PagedIterator: @unchecked Sendable {
+/// The state of a `keep.sessions.each` loop (on the Lua state's thread).
+final class PagedIterator {
     private var query: SessionQuery
     private var buffer: [Session] = []
     private var finished = false

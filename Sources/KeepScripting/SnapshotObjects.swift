@@ -12,8 +12,9 @@ final class SnapshotHandle {
     }
 }
 
-/// `keep.snapshots.*`, `keep.visits.*`, `keep.jobs.*` and Snapshot objects (SPEC §3).
-final class SnapshotObjects: @unchecked Sendable {
+/// `keep.snapshots.*`, `keep.visits.*`, `keep.jobs.*` and Snapshot objects
+/// (SPEC §3). Not `Sendable`: its functions run on the Lua state's thread only.
+final class SnapshotObjects {
     let context: ScriptContext
     let sessions: SessionObjects
     let hostClass: LuaHostClass<SnapshotHandle>

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import KeepCore
 import KeepLua
-import KeepMigrate
 import KeepStore
 import KeepWorkbench
 
@@ -19,29 +18,20 @@ final class WorkingCopyHandle {
 
 /// `keep.workbench.*`, WorkingCopy objects and `keep.activity` (SPEC §5).
 ///
-/// Every call first runs the timers that are due, so a script's edits reach
-/// the recovery journal and its copies are polled while it works, without a
-/// thread of its own touching the script's copies.
-final class WorkbenchObjects: @unchecked Sendable {
+/// Every call first runs the timers that are due and delivers the activity
+/// changes made meanwhile, so a script's edits reach the recovery journal and
+/// its copies are polled while it works, without a thread of its own touching
+/// the script's copies or its Lua state. Not `Sendable`: used on the state's thread only.
+final class WorkbenchObjects {
     let context: ScriptContext
-    /// Weak: the state holds this object's functions (a strong reference
-    /// would keep the state, and with it the store, open forever), and
-    /// finalizers can still call them while the state closes.
-    weak var state: LuaState?
     let hostClass: LuaHostClass<WorkingCopyHandle>
-    let subscriptionClass: LuaHostClass<ActivitySubscription>
+    let activitySubscribers: ActivitySubscribers
     weak var snapshots: SnapshotObjects?
     /// For `open` given a Session object.
     weak var sessions: SessionObjects?
 
-    /// A subscriber called while no script runs (from the REPL's input loop)
-    /// gets this budget; inside a script it runs under the script's.
-    /// (No memory limit: it would count the whole state's heap, not the subscriber's.)
-    static let subscriberBudget = LuaBudget(instructions: 10_000_000, time: .seconds(1))
-
     init(context: ScriptContext, state: LuaState) {
         self.context = context
-        self.state = state
         hostClass = LuaHostClass<WorkingCopyHandle>(name: "WorkingCopy") { handle in
             let copy = handle.copy
             let id = copy.sessionID?.rawValue ?? "new"
@@ -49,14 +39,7 @@ final class WorkbenchObjects: @unchecked Sendable {
                 + (copy.isClosed ? " closed" : "")
             return "WorkingCopy<\(id) \"\(copy.title)\"\(flags)>"
         }
-        subscriptionClass = LuaHostClass<ActivitySubscription>(name: "ActivitySubscription") { subscription in
-            subscription.isCancelled ? "ActivitySubscription<cancelled>" : "ActivitySubscription<active>"
-        }
-        subscriptionClass.method("cancel") { subscription, _ in
-            subscription.cancel()
-            return 0
-        }
-        subscriptionClass.property("cancelled", get: { subscription, stack in stack.push(subscription.isCancelled) })
+        activitySubscribers = ActivitySubscribers(observer: context.activity, state: state)
         defineFields()
         defineMethods()
     }
@@ -64,11 +47,12 @@ final class WorkbenchObjects: @unchecked Sendable {
     /// What a method of an object outliving the `keep` API raises.
     static let released = KeepError.releasedAPI
 
-    /// The workbench, after running the timers that are due.
+    /// The workbench, after running the timers that are due and delivering activity changes.
     var workbench: Workbench {
         get throws {
             let workbench = try context.workbench
             context.runDueTimers()
+            activitySubscribers.deliver()
             return workbench
         }
     }
@@ -115,192 +99,11 @@ final class WorkbenchObjects: @unchecked Sendable {
         })
     }
 
+    /// The methods of WorkingCopy objects, by concern (WorkbenchObjects+….swift).
     private func defineMethods() {
-        hostClass.method("set") { [weak self] handle, stack in
-            guard let self else { throw WorkbenchObjects.released }
-            _ = try self.workbench
-            try handle.copy.set(content: try Self.content(stack, 2, function: "WorkingCopy:set"))
-            stack.pushCopy(of: 1)
-            return 1
-        }
-        hostClass.method("data") { handle, stack in
-            try stack.pushDecodedJSON(handle.copy.content)
-            return 1
-        }
-        hostClass.method("edit") { [weak self] handle, stack in
-            guard let self else { throw WorkbenchObjects.released }
-            _ = try self.workbench
-            guard stack.type(at: 2) == .function else {
-                throw stack.argumentError(2, "function expected (it gets the decoded content to change, or returns new content), got \(stack.typeName(at: 2))")
-            }
-            try stack.pushDecodedJSON(handle.copy.content)
-            let data = stack.absolute(-1)
-            stack.pushCopy(of: 2)
-            stack.pushCopy(of: data)
-            do throws(LuaError) {
-                try stack.call(arguments: 1, results: 1)
-            } catch {
-                throw error.keepError ?? KeepError(.invalid, "WorkingCopy:edit: \(error.description)")
-            }
-            // The function may change the data in place or return a replacement.
-            let returned = stack.type(at: -1) != .nil
-            let result = returned ? stack.absolute(-1) : data
-            let content: String
-            switch returned ? stack.type(at: result) : .table {
-            case .string:
-                guard let text = stack.text(at: result) else {
-                    throw KeepError(.invalid, "WorkingCopy:edit: the function returned a string that is not valid UTF-8")
-                }
-                content = text
-            case .table:
-                content = try stack.canonicalJSON(at: result)
-            default:
-                throw KeepError(.invalid, "WorkingCopy:edit: the function returned a \(stack.typeName(at: result)); "
-                    + "change the data in place and return nothing, or return a table or a string (the new content)")
-            }
-            try handle.copy.set(content: content)
-            stack.pushCopy(of: 1)
-            return 1
-        }
-        hostClass.method("save") { [weak self] handle, stack in
-            guard let self else { throw WorkbenchObjects.released }
-            let onConflict = try Self.conflictDecision(stack, 2)
-            let workbench = try self.workbench
-            let copy = handle.copy
-            switch try blocking({ try await workbench.save(copy, onConflict: onConflict) }) {
-            case .saved(let resolution):
-                stack.push("saved")
-                stack.push(resolution.rawValue)
-                return 2
-            case .noChanges: stack.push("no_changes")
-            case .inProgress: stack.push("in_progress")
-            }
-            return 1
-        }
-        hostClass.method("diff") { [weak self] handle, stack in
-            guard let self else { throw WorkbenchObjects.released }
-            return try self.diff(handle.copy, stack)
-        }
-        hostClass.method("save_as") { [weak self] handle, stack in
-            guard let self else { throw WorkbenchObjects.released }
-            let options = try OptionTable(stack, 2, function: "WorkingCopy:save_as", allowed: ["title", "description"])
-            let (title, description) = (try options.text("title"), try options.description("description"))
-            let workbench = try self.workbench
-            let copy = handle.copy
-            try blocking { try await workbench.saveAs(copy, title: title, description: description) }
-            stack.push("saved")
-            return 1
-        }
-        hostClass.method("poll") { [weak self] handle, stack in
-            guard let self else { throw WorkbenchObjects.released }
-            let workbench = try self.workbench
-            let copy = handle.copy
-            stack.push(try blocking { try await workbench.poll(copy) })
-            return 1
-        }
-        hostClass.method("reload") { [weak self] handle, stack in
-            guard let self else { throw WorkbenchObjects.released }
-            let options = try OptionTable(stack, 2, function: "WorkingCopy:reload", allowed: ["discard"])
-            let discard = try options.boolean("discard") ?? false
-            let workbench = try self.workbench
-            let copy = handle.copy
-            try blocking { try await workbench.reload(copy, discard: discard) }
-            stack.pushCopy(of: 1)
-            return 1
-        }
-        hostClass.method("snapshot") { [weak self] handle, stack in
-            guard let self else { throw WorkbenchObjects.released }
-            let options = try OptionTable(stack, 2, function: "WorkingCopy:snapshot", allowed: ["title", "description"])
-            _ = try self.workbench
-            let copy = handle.copy
-            guard !copy.isClosed else { throw KeepError(.invalid, "working copy \(copy.copyID) is closed; open the session again") }
-            guard let snapshots = self.snapshots else { throw KeepError(.internal, "snapshots are not installed") }
-            return try snapshots.create(title: try options.text("title") ?? copy.title,
-                                        description: try options.description("description") ?? copy.description,
-                                        content: copy.content, on: stack)
-        }
-        hostClass.method("close") { [weak self] handle, stack in
-            guard let self else { throw WorkbenchObjects.released }
-            let options = try OptionTable(stack, 2, function: "WorkingCopy:close", allowed: ["discard"])
-            let discard = try options.boolean("discard") ?? false
-            stack.push(try self.workbench.close(handle.copy, discard: discard).rawValue)
-            return 1
-        }
-    }
-
-    /// The options of `w:save{on_conflict = choice, fallback = choice}`: what
-    /// this save does on a conflict instead of save.lua's `on_conflict`; nil
-    /// (the policy decides) when not given.
-    static func conflictDecision(_ stack: LuaStack, _ index: Int32) throws -> ConflictDecision? {
-        let options = try OptionTable(stack, index, function: "WorkingCopy:save", allowed: ["on_conflict", "fallback"])
-        let choices = ConflictChoice.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-        func choice(_ key: String) throws -> ConflictChoice? {
-            guard let text = try options.text(key) else { return nil }
-            guard let choice = ConflictChoice(rawValue: text) else {
-                throw KeepError(.invalid, "WorkingCopy:save: \(key) must be one of \(choices), got \"\(text)\"")
-            }
-            return choice
-        }
-        let fallback = try choice("fallback")
-        guard let chosen = try choice("on_conflict") else {
-            if fallback != nil { throw KeepError(.invalid, "WorkingCopy:save: fallback goes with on_conflict = \"merge\"") }
-            return nil
-        }
-        if let fallback {
-            guard chosen == .merge else {
-                throw KeepError(.invalid, "WorkingCopy:save: fallback goes with on_conflict = \"merge\", not \"\(chosen.rawValue)\"")
-            }
-            guard fallback != .merge else {
-                throw KeepError(.invalid, "WorkingCopy:save: merge's fallback must be \"reject\", \"overwrite\" or \"fork\"")
-            }
-        }
-        return ConflictDecision(chosen, fallback: fallback ?? .reject)
-    }
-
-    /// w:diff() → what saving would change in the stored session, as text
-    /// (nil when nothing): title and description changes, then the content's
-    /// changed lines (canonical JSON, `-` stored, `+` this copy), the diff
-    /// `keep migrate plan` shows. A new copy is compared with nothing.
-    private func diff(_ copy: WorkingCopy, _ stack: LuaStack) throws -> Int32 {
-        _ = try workbench
-        var stored: Session?
-        if let id = copy.sessionID {
-            let (user, service) = (context.user, try context.sessions)
-            stored = try blocking { try await service.get(as: user, id: id) }
-        }
-        /// Canonical JSON when the text is JSON (so key order and spacing do not show), else the text.
-        func canonical(_ text: String) -> String {
-            guard !text.isEmpty, (try? stack.pushDecodedJSON(text)) != nil else { return text }
-            defer { stack.pop() }
-            return (try? stack.canonicalJSON(at: -1)) ?? text
-        }
-        func quoted(_ text: String?) -> String { text.map { "\"\($0)\"" } ?? "nil" }
-        var lines: [String] = []
-        if stored?.title != copy.title { lines.append("title: \(quoted(stored?.title)) → \(quoted(copy.title))") }
-        if stored?.description != copy.description {
-            lines.append("description: \(quoted(stored?.description)) → \(quoted(copy.description))")
-        }
-        let (before, after) = (canonical(stored?.content ?? ""), canonical(copy.content))
-        if before != after { lines += ContentDiff.lines(before: before, after: after) }
-        guard !lines.isEmpty else {
-            stack.pushNil()
-            return 1
-        }
-        let header = stored.map { "--- session \($0.id) v\($0.version) (stored)" } ?? "--- (not saved yet)"
-        stack.push(([header, "+++ working copy \(copy.copyID)"] + lines).joined(separator: "\n"))
-        return 1
-    }
-
-    static func content(_ stack: LuaStack, _ index: Int32, function: String) throws -> String {
-        switch stack.type(at: index) {
-        case .string:
-            guard let text = stack.text(at: index) else {
-                throw KeepError(.invalid, "\(function): content is not valid UTF-8; content must be UTF-8 text (normally JSON)")
-            }
-            return text
-        case .table: return try stack.canonicalJSON(at: index)
-        default: throw stack.argumentError(index, "content (a string or a table) expected, got \(stack.typeName(at: index))")
-        }
+        defineEditing()
+        defineSaving()
+        defineSyncing()
     }
 
     func push(_ copy: WorkingCopy, workbench: Workbench, on stack: LuaStack) {
@@ -412,6 +215,7 @@ final class WorkbenchObjects: @unchecked Sendable {
         let budgetEnd = stack.budgetDeadline
         while true {
             context.runDueTimers()
+            activitySubscribers.deliver()
             let now = clock.now().millisecondsSinceEpoch
             guard now < end else { break }
             let next = context.timers.nextDeadline?.millisecondsSinceEpoch ?? end
@@ -440,72 +244,5 @@ final class WorkbenchObjects: @unchecked Sendable {
             remaining -= step
         }
         return true
-    }
-
-    // MARK: keep.activity
-
-    /// Installs `keep.activity` as field of the table at `keep`.
-    func installActivity(in keep: Int32, _ stack: LuaStack) {
-        let activity = context.activity
-        stack.newTable(fieldCapacity: 3)
-        stack.setFunction("set", of: -1) { [weak self] stack in
-            guard let self else { throw WorkbenchObjects.released }
-            let text = try stack.checkText(1)
-            guard let new = ActivityState(rawValue: text) else {
-                throw stack.argumentError(1, "\"active\", \"visible\" or \"hidden\" expected, got \"\(text)\"")
-            }
-            activity.set(new)
-            // The poll that becoming active asks for happens now.
-            self.context.runDueTimers()
-            return 0
-        }
-        stack.setFunction("subscribe", of: -1) { [weak self] stack in
-            guard let self else { throw WorkbenchObjects.released }
-            guard stack.type(at: 1) == .function else {
-                throw stack.argumentError(1, "function(new, old) expected, got \(stack.typeName(at: 1))")
-            }
-            stack.pushCopy(of: 1)
-            let reference = stack.popReference()
-            // A finalizer run while the state closes may call this.
-            guard let current = self.state else {
-                stack.releaseReference(reference)
-                throw KeepError(.invalid, "keep.activity.subscribe: the Lua state is closing")
-            }
-            // The observer belongs to the context, which may outlive the state.
-            weak let state = current
-            let subscription = activity.subscribe { new, old in
-                if let state { Self.notify(state, reference: reference, new: new, old: old) }
-            }
-            subscription.whenCancelled { if let state { state.stack.releaseReference(reference) } }
-            stack.push(subscription, as: self.subscriptionClass)
-            return 1
-        }
-        // `state` is read through __index so that it is always current.
-        stack.newTable(fieldCapacity: 1)
-        stack.setFunction("__index", of: -1) { stack in
-            guard stack.text(at: 2) == "state" else { stack.pushNil(); return 1 }
-            stack.push(activity.state.rawValue)
-            return 1
-        }
-        stack.push(false)
-        stack.setField("__metatable", of: -2)  // hidden, as every shared metatable
-        stack.setMetatable(of: -2)
-        stack.setField("activity", of: keep)
-    }
-
-    /// Calls one Lua subscriber; its errors are reported, not raised, so one
-    /// broken subscriber does not stop the others or the host.
-    private static func notify(_ state: LuaState, reference: Int32, new: ActivityState, old: ActivityState) {
-        let stack = state.stack
-        let top = stack.top
-        defer { stack.setTop(top) }
-        stack.push(reference: reference)
-        stack.push(new.rawValue)
-        stack.push(old.rawValue)
-        do {
-            try state.call(arguments: 2, results: 0, budget: subscriberBudget)
-        } catch {
-            ScriptDiagnostics.report("keep.activity subscriber failed: \(error.description)")
-        }
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import KeepCore
+import Synchronization
 
 /// The user's attention as the host reports it (SPEC §5 `keep.activity`).
 ///
@@ -7,29 +7,34 @@ import KeepCore
 /// they subscribed, outside the observer's lock. A change made while one is
 /// being delivered (by a subscriber, or from another thread) is delivered
 /// after the current round, so every subscriber sees the changes in order,
-/// one at a time.
-public final class ActivityObserver: @unchecked Sendable {
-    public typealias Handler = (_ new: ActivityState, _ old: ActivityState) -> Void
+/// one at a time. A subscriber bound to one thread (a Lua function) hands the
+/// change over to that thread instead of acting on it (`ActivitySubscribers`
+/// in KeepScripting).
+public final class ActivityObserver: Sendable {
+    public typealias Handler = @Sendable (_ new: ActivityState, _ old: ActivityState) -> Void
 
-    private let lock = NSLock()
-    private var current: ActivityState
-    private var subscribers: [(id: Int, handler: Handler)] = []
-    private var nextID = 0
-    private var pending: [ActivityState] = []
-    private var delivering = false
-
-    public init(state: ActivityState = .visible) {
-        current = state
+    private struct State {
+        var current: ActivityState
+        var subscribers: [(id: Int, handler: Handler)] = []
+        var nextID = 0
+        var pending: [ActivityState] = []
+        var delivering = false
     }
 
-    public var state: ActivityState { lock.withLock { current } }
+    private let guarded: Mutex<State>
+
+    public init(state: ActivityState = .visible) {
+        guarded = Mutex(State(current: state))
+    }
+
+    public var state: ActivityState { guarded.withLock { $0.current } }
 
     /// Moves to `new`; nothing happens when it is the current state.
     public func set(_ new: ActivityState) {
-        let deliver = lock.withLock { () -> Bool in
-            pending.append(new)
-            guard !delivering else { return false }
-            delivering = true
+        let deliver = guarded.withLock { state -> Bool in
+            state.pending.append(new)
+            guard !state.delivering else { return false }
+            state.delivering = true
             return true
         }
         guard deliver else { return }
@@ -42,63 +47,61 @@ public final class ActivityObserver: @unchecked Sendable {
 
     /// The next pending change and the subscribers to tell, or nil (delivery ends).
     private func takeChange() -> (ActivityState, ActivityState, [(id: Int, handler: Handler)])? {
-        lock.withLock {
-            while !pending.isEmpty {
-                let next = pending.removeFirst()
-                guard next != current else { continue }
-                let old = current
-                current = next
-                return (next, old, subscribers)
+        guarded.withLock { state in
+            while !state.pending.isEmpty {
+                let next = state.pending.removeFirst()
+                guard next != state.current else { continue }
+                let old = state.current
+                state.current = next
+                return (next, old, state.subscribers)
             }
-            delivering = false
+            state.delivering = false
             return nil
         }
     }
 
     /// Calls `handler` on every change until the subscription is cancelled.
     public func subscribe(_ handler: @escaping Handler) -> ActivitySubscription {
-        let id = lock.withLock { () -> Int in
-            nextID += 1
-            subscribers.append((nextID, handler))
-            return nextID
+        let id = guarded.withLock { state -> Int in
+            state.nextID += 1
+            state.subscribers.append((state.nextID, handler))
+            return state.nextID
         }
         return ActivitySubscription { [weak self] in
-            guard let self else { return }
-            self.lock.withLock { self.subscribers.removeAll { $0.id == id } }
+            self?.guarded.withLock { $0.subscribers.removeAll { $0.id == id } }
         }
     }
 
-    public var subscriberCount: Int { lock.withLock { subscribers.count } }
+    public var subscriberCount: Int { guarded.withLock { $0.subscribers.count } }
 
-    private func isSubscribed(_ id: Int) -> Bool { lock.withLock { subscribers.contains { $0.id == id } } }
+    private func isSubscribed(_ id: Int) -> Bool { guarded.withLock { $0.subscribers.contains { $0.id == id } } }
 }
 
 /// A handle on one subscription; `cancel` is idempotent.
-public final class ActivitySubscription: @unchecked Sendable {
-    private let lock = NSLock()
-    private var onCancel: [() -> Void]
-    private var cancelled = false
+public final class ActivitySubscription: Sendable {
+    public typealias Body = @Sendable () -> Void
 
-    init(onCancel: @escaping () -> Void) { self.onCancel = [onCancel] }
+    /// The work `cancel` does, until it is done (then nil).
+    private let onCancel: Mutex<[Body]?>
 
-    public var isCancelled: Bool { lock.withLock { cancelled } }
+    init(onCancel: @escaping Body) { self.onCancel = Mutex([onCancel]) }
+
+    public var isCancelled: Bool { onCancel.withLock { $0 == nil } }
 
     /// Adds work for `cancel` (releasing what the handler held).
-    public func whenCancelled(_ body: @escaping () -> Void) {
-        let now = lock.withLock { () -> Bool in
-            if cancelled { return true }
-            onCancel.append(body)
+    public func whenCancelled(_ body: @escaping Body) {
+        let now = onCancel.withLock { bodies -> Bool in
+            guard bodies != nil else { return true }
+            bodies?.append(body)
             return false
         }
         if now { body() }
     }
 
     public func cancel() {
-        let bodies = lock.withLock { () -> [() -> Void] in
-            guard !cancelled else { return [] }
-            cancelled = true
-            defer { onCancel = [] }
-            return onCancel
+        let bodies = onCancel.withLock { bodies in
+            defer { bodies = nil }
+            return bodies ?? []
         }
         for body in bodies { body() }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import KeepCore
+import Synchronization
 
 /// One unsaved working copy as the recovery journal keeps it: enough to
 /// rebuild the copy exactly, including the base it started from (so that a
@@ -59,13 +60,12 @@ public struct RecoveryEntry: Sendable, Equatable {
 /// Files are written to a temporary name, flushed and renamed, so a crash
 /// leaves either the previous entry or the new one, never half of one. The
 /// folder is private to the OS user (0700, files 0600).
-public final class RecoveryJournal: @unchecked Sendable {
+public final class RecoveryJournal: Sendable {
     /// `<root>/<first 16 hex digits of SHA-256 of the database path>`.
     public let directory: String
     public let database: String
-    /// Lock files this process holds (by copy id), under `lock`.
-    private var held: [String: Int32] = [:]
-    private let lock = NSLock()
+    /// Lock files this process holds (by copy id).
+    private let held = Mutex<[String: Int32]>([:])
 
     public init(root: String, database: String) {
         self.database = database
@@ -73,7 +73,7 @@ public final class RecoveryJournal: @unchecked Sendable {
     }
 
     deinit {
-        for descriptor in held.values { close(descriptor) }
+        held.withLock { for descriptor in $0.values { close(descriptor) } }
     }
 
     /// `$XDG_STATE_HOME/keep/recovery`, else `~/.local/state/keep/recovery`.
@@ -145,12 +145,12 @@ public final class RecoveryJournal: @unchecked Sendable {
             close(descriptor)
             return
         }
-        lock.withLock { held[copyID] = descriptor }
+        held.withLock { $0[copyID] = descriptor }
     }
 
     /// Drops the open-copy lock (the copy was closed; its entry may stay).
     public func release(copyID: String) {
-        if let descriptor = lock.withLock({ held.removeValue(forKey: copyID) }) { close(descriptor) }
+        if let descriptor = held.withLock({ $0.removeValue(forKey: copyID) }) { close(descriptor) }
     }
 
     /// Whether another process has the copy open (holds its lock).
@@ -164,7 +164,7 @@ public final class RecoveryJournal: @unchecked Sendable {
         return false
     }
 
-    private func heldLock(_ copyID: String) -> Int32? { lock.withLock { held[copyID] } }
+    private func heldLock(_ copyID: String) -> Int32? { held.withLock { $0[copyID] } }
 
     /// Removes the entry and its lock.
     public func remove(copyID: String) {

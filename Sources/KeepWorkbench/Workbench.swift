@@ -2,6 +2,7 @@ import Foundation
 import KeepCore
 import KeepJSON
 import KeepStore
+import Synchronization
 
 /// The working-copy engine of SPEC §5 for one process: the open copies, the
 /// recovery journal, the timers that journal edits and poll the store, and
@@ -9,7 +10,7 @@ import KeepStore
 ///
 /// Every decision asks the save policy afresh, so a hot-reloaded save.lua
 /// applies to the next debounce, poll or conflict.
-public final class Workbench: @unchecked Sendable {
+public final class Workbench: Sendable {
     public let activity: ActivityObserver
     public let timers: TimerQueue
     public let sessions: SessionService
@@ -17,9 +18,10 @@ public final class Workbench: @unchecked Sendable {
     private let policy: any SavePolicy
     /// Problems that must not fail the caller (a poll that could not reach the store).
     private let diagnostics: @Sendable (String) -> Void
-    private let lock = NSLock()
-    private var copies: [String: WorkingCopy] = [:]
-    private var subscription: ActivitySubscription?
+    /// The open copies, by copy id.
+    private let copies = Mutex<[String: WorkingCopy]>([:])
+    /// To the activity observer; set once, at the end of `init`.
+    private let subscription = Mutex<ActivitySubscription?>(nil)
 
     /// How a successful save reached the store.
     public enum SaveResolution: String, Sendable {
@@ -57,13 +59,14 @@ public final class Workbench: @unchecked Sendable {
         self.timers = timers
         self.activity = activity
         self.diagnostics = diagnostics
-        subscription = activity.subscribe { [weak self] new, old in self?.activityChanged(to: new, from: old) }
+        let subscription = activity.subscribe { [weak self] new, old in self?.activityChanged(to: new, from: old) }
+        self.subscription.withLock { $0 = subscription }
     }
 
-    deinit { subscription?.cancel() }
+    deinit { subscription.withLock { $0 }?.cancel() }
 
     public var openCopies: [WorkingCopy] {
-        lock.withLock { copies.values.sorted { $0.copyID < $1.copyID } }
+        copies.withLock { $0.values.sorted { $0.copyID < $1.copyID } }
     }
 
     // MARK: Opening
@@ -96,7 +99,7 @@ public final class Workbench: @unchecked Sendable {
 
     /// The unsaved copies of `user` in the journal, most recent first, less those open in this process.
     public func recoverable(as user: UserID) -> [RecoveryEntry] {
-        let open = Set(lock.withLock { copies.keys })
+        let open = Set(copies.withLock { $0.keys })
         return journal.entries(user: user).filter { !open.contains($0.copyID) }
     }
 
@@ -110,7 +113,7 @@ public final class Workbench: @unchecked Sendable {
               entry.user == user, entry.database == journal.database else {
             throw KeepError(.notFound, "no recoverable working copy \(copyID) for \(user) in this database; keep.workbench.recoverable() lists them")
         }
-        if let open = lock.withLock({ copies[copyID] }) { return open }
+        if let open = copies.withLock({ $0[copyID] }) { return open }
         guard !journal.isOpenElsewhere(copyID: copyID) else {
             throw KeepError(.conflict, "working copy \(copyID) is open in another process (pid \(entry.processID)); save or close it there, or recover it once that process has ended",
                             details: ["copy_id": .text(copyID), "pid": .integer(Int64(entry.processID))])
@@ -145,7 +148,7 @@ public final class Workbench: @unchecked Sendable {
               entry.user == user, entry.database == journal.database else {
             throw KeepError(.notFound, "no recoverable working copy \(copyID) for \(user) in this database; keep.workbench.recoverable() lists them")
         }
-        if lock.withLock({ copies[copyID] }) != nil {
+        if copies.withLock({ $0[copyID] }) != nil {
             throw KeepError(.conflict, "working copy \(copyID) is open here; close it with w:close{discard = true}",
                             details: ["copy_id": .text(copyID)])
         }
@@ -159,7 +162,7 @@ public final class Workbench: @unchecked Sendable {
     @discardableResult
     private func register(_ copy: WorkingCopy) -> WorkingCopy {
         copy.workbench = self
-        lock.withLock { copies[copy.copyID] = copy }
+        copies.withLock { $0[copy.copyID] = copy }
         schedulePoll(copy)
         return copy
     }
@@ -440,7 +443,7 @@ public final class Workbench: @unchecked Sendable {
         }
         timers.cancel(Self.journalKey(copy))
         timers.cancel(Self.pollKey(copy))
-        _ = lock.withLock { copies.removeValue(forKey: copy.copyID) }
+        _ = copies.withLock { $0.removeValue(forKey: copy.copyID) }
         guard hadChanges, !discard else {
             // Also an entry journaled before the copy was edited back to its base.
             journal.remove(copyID: copy.copyID)

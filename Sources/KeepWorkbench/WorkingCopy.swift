@@ -1,6 +1,7 @@
 import Foundation
 import KeepCore
 import KeepStore
+import Synchronization
 
 /// One open session as an editor holds it (SPEC §5): the content being
 /// edited, the stored version it started from (its base), and what polling
@@ -9,16 +10,26 @@ import KeepStore
 /// Change tracking compares content with the base, never clocks: editing
 /// back to the base leaves no changes, and a copy is out of sync only when
 /// the store's version or hash differs from the base's. The state is
-/// guarded by a lock, so edits may arrive while a save is in flight (from a
+/// guarded by a mutex, so edits may arrive while a save is in flight (from a
 /// timer, a hook or another task); the save lock lets one save run at a time.
-public final class WorkingCopy: @unchecked Sendable {
+public final class WorkingCopy: Sendable {
     /// Names the copy in the recovery journal.
     public let copyID: String
     /// The user the copy reads and saves as (the acting user when it was opened).
     public let owner: UserID
-    weak var workbench: Workbench?
-    private let lock = NSLock()
-    private var state: State
+    private let guarded: Mutex<State>
+    /// Weak: the workbench holds its copies.
+    private let registered = Mutex(WeakWorkbench())
+
+    private struct WeakWorkbench {
+        weak var workbench: Workbench?
+    }
+
+    /// The workbench the copy is registered with (nil until then).
+    var workbench: Workbench? {
+        get { registered.withLock { $0.workbench } }
+        set { registered.withLock { $0.workbench = newValue } }
+    }
 
     /// The stored version a copy is based on.
     struct Base: Equatable {
@@ -82,10 +93,10 @@ public final class WorkingCopy: @unchecked Sendable {
     init(copyID: String, owner: UserID, state: State) {
         self.copyID = copyID
         self.owner = owner
-        self.state = state
+        guarded = Mutex(state)
     }
 
-    private func read<T>(_ body: (State) -> T) -> T { lock.withLock { body(state) } }
+    private func read<T: Sendable>(_ body: (State) -> T) -> T { guarded.withLock { body($0) } }
 
     // MARK: Reading
 
@@ -157,26 +168,24 @@ public final class WorkingCopy: @unchecked Sendable {
     // MARK: The workbench's side
 
     /// Runs `body` on the state under the lock.
-    func withState<T>(_ body: (inout State) throws(KeepError) -> T) throws(KeepError) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&state)
+    func withState<T: Sendable>(_ body: (inout State) throws(KeepError) -> T) throws(KeepError) -> T {
+        try guarded.withLock { state throws(KeepError) -> T in try body(&state) }
     }
 
     /// After a failed journal write: the edits still wait for the journal.
     func markJournalPending() {
-        lock.withLock { state.journaled = state.edits &- 1 }
+        guarded.withLock { $0.journaled = $0.edits &- 1 }
     }
 
     /// Marks the current edits as journaled (or as needing no entry).
     func markJournaled() {
-        lock.withLock { state.markJournaled() }
+        guarded.withLock { $0.markJournaled() }
     }
 
     /// The journal entry for the current state, or nil when there is nothing
     /// unsaved; marks the current edits as journaled.
     func takeJournalEntry(database: String) -> RecoveryEntry? {
-        lock.withLock {
+        guarded.withLock { state in
             state.markJournaled()
             guard state.hasChanges else { return nil }
             let base = state.base.map {
