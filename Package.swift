@@ -105,6 +105,5 @@ let package = Package(
         // GRDB: a second connection that holds the write lock while the binary reads.
         .testTarget(name: "KeepCLITests", dependencies: ["KeepTestSupport", "KeepLua", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "KeepCore"]),
-        .testTarget(name: "KeepScriptingTests", dependencies: ["KeepScripting", "KeepLua", "KeepCore"]),
     ]
 )

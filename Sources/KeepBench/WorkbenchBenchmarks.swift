@@ -33,7 +33,7 @@ func workbenchBenchmarks() throws {
     let journal = RecoveryJournal(root: directory.path + "/recovery", database: directory.path + "/keep.sqlite")
     let entry = RecoveryEntry(copyID: "benchCopy001", database: journal.database, user: "ana", sessionID: "benchSession",
                               title: "t", description: nil, content: ours,
-                              base: .init(version: 1, hash: ContentHash(of: base).hex, title: "t", description: nil, content: base),
+                              base: .init(version: 1, hash: ContentHash(of: base), title: "t", description: nil, content: base),
                               modifiedAt: 0, processID: getpid())
     var writes: [Double] = []
     var rawWrites: [Double] = []

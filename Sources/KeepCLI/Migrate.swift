@@ -58,15 +58,14 @@ extension Keep {
                 abstract: "Run the pending migrations without writing: counts and sample diffs.")
             @OptionGroup var global: GlobalOptions
             @OptionGroup var options: MigrateOptions
-            @Option(help: ArgumentHelp("Stop after this migration (number or name).", valueName: "ID"))
-            var to: String?
+            @OptionGroup var stop: MigrateStopOption
             @Option(help: ArgumentHelp("Show up to N changed documents per migration.", valueName: "N"))
             var samples = 3
 
             func validate() throws { try MigrateCommand.validate(samples: samples) }
 
             func run() throws {
-                try MigrateCommand.up(global, options, to: to, accepting: [], dryRun: true, samples: samples)
+                try MigrateCommand.up(global, options, to: stop.to, accepting: [], dryRun: true, samples: samples)
             }
         }
 
@@ -74,8 +73,7 @@ extension Keep {
             static let configuration = CommandConfiguration(abstract: "Run the pending migrations.")
             @OptionGroup var global: GlobalOptions
             @OptionGroup var options: MigrateOptions
-            @Option(help: ArgumentHelp("Stop after this migration (number or name).", valueName: "ID"))
-            var to: String?
+            @OptionGroup var stop: MigrateStopOption
             @Flag(help: "Run without writing anything: counts and sample diffs (as `plan`).")
             var dryRun = false
             @Option(help: ArgumentHelp("Record the new checksum of a migration whose file changed after it ran (repeatable).",
@@ -99,7 +97,7 @@ extension Keep {
             func run() throws {
                 var options = self.options
                 options.keepsBackup = !noBackup
-                try MigrateCommand.up(global, options, to: to, accepting: acceptChanged, dryRun: dryRun,
+                try MigrateCommand.up(global, options, to: stop.to, accepting: acceptChanged, dryRun: dryRun,
                                       samples: samples ?? 3)
             }
         }
@@ -142,6 +140,12 @@ extension Keep {
 }
 
 /// Options the migrate commands share.
+/// `--to` of `plan` and `up`.
+struct MigrateStopOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Stop after this migration (number or name).", valueName: "ID"))
+    var to: String?
+}
+
 struct MigrateOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The migration folder.", valueName: "DIR"))
     var dir = "migrations"

@@ -1,8 +1,6 @@
 import ArgumentParser
-import Synchronization
 import KeepCore
 import KeepPolicy
-import KeepScripting
 import KeepStore
 
 extension Keep {
@@ -16,12 +14,10 @@ extension Keep {
         struct Check: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Load a policy folder and report what it holds or what is wrong.")
-            @OptionGroup var global: GlobalOptions
-            @Argument(help: "The policy folder (default: as --policies).")
-            var directory: String?
+            @OptionGroup var folder: PolicyFolderOptions
 
             func run() throws {
-                let directory = global.policyDirectory(given: directory)
+                let directory = folder.resolved
                 do {
                     let policies = try PolicySet(directory: directory, clock: KeepClock.system.now)
                     print("\(directory): ok — \(policies.files.joined(separator: ", "))")
@@ -41,9 +37,7 @@ extension Keep.Policy {
     struct Test: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a policy folder's *_test.lua files (describe / it / expect).")
-        @OptionGroup var global: GlobalOptions
-        @Argument(help: "The policy folder (default: as --policies).")
-        var directory: String?
+        @OptionGroup var folder: PolicyFolderOptions
         @Option(name: .customLong("run"), help: ArgumentHelp("Run only the tests whose full name (\"describe › it\") contains PATTERN, or matches it as a Lua pattern.",
                                    valueName: "PATTERN"))
         var pattern: String?
@@ -53,7 +47,7 @@ extension Keep.Policy {
         }
 
         func run() throws {
-            let directory = global.policyDirectory(given: directory)
+            let directory = folder.resolved
             let report: PolicyTestRunner.Report
             do {
                 report = try PolicyTestRunner.run(directory: directory, matching: pattern, clock: KeepClock.system.now)
@@ -67,10 +61,15 @@ extension Keep.Policy {
     }
 }
 
-extension GlobalOptions {
-    /// The folder a policy command works on: its argument, else the usual lookup.
-    func policyDirectory(given directory: String?) -> String {
-        guard let directory = directory ?? policyDirectory else {
+/// The folder a `keep policy` subcommand works on, with the options that find it.
+struct PolicyFolderOptions: ParsableArguments {
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The policy folder (default: as --policies).")
+    var directory: String?
+
+    /// The argument, else the usual lookup.
+    var resolved: String {
+        guard let directory = directory ?? global.policyDirectory else {
             fail("keep: invalid: no policy folder: give DIR, --policies, $KEEP_POLICIES, or create ./policies",
                  status: ExitStatus.failure)
         }

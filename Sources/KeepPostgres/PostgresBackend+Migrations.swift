@@ -3,14 +3,8 @@ import KeepStore
 import PostgresNIO
 
 extension PostgresBackend: MigrationStorage {
-    static let recordColumns = """
-        id, name, description, target, checksum, state, scanned, changed, failed, checkpoint_kind, checkpoint_id,
-        keeps_backup, started_at, finished_at, elapsed_ms, last_error
-        """
-    static let documentColumns = "id, owner, title, description, content, hash"
-
     public func migrationLedger() async throws -> [MigrationRecord] {
-        try await rows("read the migration ledger", "SELECT \(unescaped: Self.recordColumns) FROM migrations ORDER BY id")
+        try await rows("read the migration ledger", "SELECT \(unescaped: StoredColumns.migrationRecord) FROM migrations ORDER BY id")
             .map(Self.record(from:))
     }
 
@@ -19,7 +13,7 @@ extension PostgresBackend: MigrationStorage {
             SELECT kind, id, message FROM migration_failures WHERE migration = \(migration) ORDER BY kind, id
             """).map { row in
             let row = RowReader(row)
-            return MigrationFailure(kind: try Self.kind(try row["kind"]), id: try row.id("id"), message: try row["message"])
+            return MigrationFailure(kind: try DocumentKind(stored: try row["kind"]), id: try row.id("id"), message: try row["message"])
         }
     }
 
@@ -73,7 +67,7 @@ extension PostgresBackend: MigrationStorage {
     }
 
     public func migrationDocumentCount(_ kind: DocumentKind) async throws -> Int64 {
-        try await rows("count documents", "SELECT count(*) FROM \(unescaped: Self.table(kind))")
+        try await rows("count documents", "SELECT count(*) FROM \(unescaped: kind.table)")
             .first?.decode(Int64.self) ?? 0
     }
 
@@ -82,7 +76,7 @@ extension PostgresBackend: MigrationStorage {
         do {
             // Rows stream in: reading stops once the batch holds `byteLimit` bytes of content.
             let rows = try await client.query("""
-                SELECT \(unescaped: Self.documentColumns) FROM \(unescaped: Self.table(kind))
+                SELECT \(unescaped: StoredColumns.migrationDocument) FROM \(unescaped: kind.table)
                 WHERE id > \(after?.rawValue ?? "") ORDER BY id LIMIT \(Int64(limit))
                 """, logger: Self.logger)
             var documents: [MigrationDocument] = []
@@ -108,30 +102,20 @@ extension PostgresBackend: MigrationStorage {
         async throws -> MigrationRecord {
         try await transaction("commit a migration batch") { connection in
             try await Self.requireLock(connection, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
-            var written: Int64 = 0
-            var failures = batch.failures
+            var commit = MigrationBatchCommit(batch)
             /// Someone changed the document since it was read: decide again on what is stored now.
             func again(_ read: MigrationDocument) async throws {
-                guard let current = try await Self.fetchDocument(connection, read.kind, id: read.id) else {
-                    return  // deleted since: nothing to migrate
+                let current = try await Self.fetchDocument(connection, read.kind, id: read.id)
+                guard let change = try commit.redecide(current, redo: redo) else { return }
+                guard try await Self.write(connection, change, migration: batch.record.id,
+                                           backup: batch.record.keepsBackup) else {
+                    throw MigrationBatchCommit.unwritable(change)
                 }
-                switch try redo(current) {
-                case .unchanged:
-                    break
-                case .changed(let after):
-                    let change = MigrationChange(before: current, after: after)
-                    guard try await Self.write(connection, change, migration: batch.record.id,
-                                               backup: batch.record.keepsBackup) else {
-                        throw KeepError(.internal, "could not write \(current.kind) \(current.id) inside its own transaction")
-                    }
-                    written += 1
-                case .failed(let message):
-                    failures.append(MigrationFailure(kind: current.kind, id: current.id, message: message))
-                }
+                commit.written += 1
             }
             for change in batch.changes {
                 if try await Self.write(connection, change, migration: batch.record.id, backup: batch.record.keepsBackup) {
-                    written += 1
+                    commit.written += 1
                 } else {
                     try await again(change.before)
                 }
@@ -139,12 +123,12 @@ extension PostgresBackend: MigrationStorage {
             for document in batch.unchanged {
                 if try await !Self.isStored(connection, document) { try await again(document) }
             }
-            for failure in failures {
+            for failure in commit.failures {
                 try await connection.query(Self.saveFailureQuery(migration: batch.record.id, kind: failure.kind,
                                                                  id: failure.id, message: failure.message),
                                            logger: Self.logger)
             }
-            let record = batch.committedRecord(written: written, failed: Int64(failures.count))
+            let record = commit.record
             try await connection.query(Self.saveRecordQuery(record), logger: Self.logger)
             return record
         }
@@ -158,7 +142,7 @@ extension PostgresBackend: MigrationStorage {
             """).map { row in
             let row = RowReader(row)
             let middle: ByteBuffer = try row["patch_middle"]
-            return MigrationBackup(kind: try Self.kind(try row["kind"]), id: try row.id("id"), title: try row["title"],
+            return MigrationBackup(kind: try DocumentKind(stored: try row["kind"]), id: try row.id("id"), title: try row["title"],
                                    description: try row["description"], hash: ContentHash(storedHex: try row["hash"]),
                                    patch: ContentPatch(prefixLength: Int(try row["patch_prefix", as: Int64.self]),
                                                        suffixLength: Int(try row["patch_suffix", as: Int64.self]),
@@ -210,20 +194,6 @@ extension PostgresBackend: MigrationStorage {
 
     // MARK: Rows and statements
 
-    static func table(_ kind: DocumentKind) -> String {
-        switch kind {
-        case .session: "sessions"
-        case .snapshot: "snapshots"
-        }
-    }
-
-    static func kind(_ raw: String) throws -> DocumentKind {
-        guard let kind = DocumentKind(rawValue: raw) else {
-            throw KeepError(.internal, "the migration ledger names an unknown document kind '\(raw)'")
-        }
-        return kind
-    }
-
     static func document(_ kind: DocumentKind, from row: PostgresRow) throws -> MigrationDocument {
         let row = RowReader(row)
         return MigrationDocument(kind: kind, id: try row.id("id"), owner: try row["owner"], title: try row["title"],
@@ -235,7 +205,7 @@ extension PostgresBackend: MigrationStorage {
     static func fetchDocument(_ connection: PostgresConnection, _ kind: DocumentKind,
                               id: ResourceID) async throws -> MigrationDocument? {
         try await connection.query("""
-            SELECT \(unescaped: documentColumns) FROM \(unescaped: table(kind)) WHERE id = \(id.rawValue) FOR UPDATE
+            SELECT \(unescaped: StoredColumns.migrationDocument) FROM \(unescaped: kind.table) WHERE id = \(id.rawValue) FOR UPDATE
             """, logger: logger).collect().first.map { try document(kind, from: $0) }
     }
 
@@ -246,7 +216,7 @@ extension PostgresBackend: MigrationStorage {
         try await connection.query("""
             SELECT hash = \(document.hash.hex) AND title = \(document.title.bytes)
               AND description IS NOT DISTINCT FROM \(document.description?.bytes)
-            FROM \(unescaped: table(document.kind)) WHERE id = \(document.id.rawValue) FOR UPDATE
+            FROM \(unescaped: document.kind.table) WHERE id = \(document.id.rawValue) FOR UPDATE
             """, logger: logger).collect().first?.decode(Bool.self) ?? false
     }
 
@@ -257,7 +227,7 @@ extension PostgresBackend: MigrationStorage {
         let (before, after) = (change.before, change.after)
         let version = before.kind == .session ? ", version = version + 1" : ""
         let updated = try await connection.query("""
-            UPDATE \(unescaped: table(before.kind)) SET title = \(after.title.bytes), title_key = \(after.title.titleKey.bytes),
+            UPDATE \(unescaped: before.kind.table) SET title = \(after.title.bytes), title_key = \(after.title.titleKey.bytes),
               description = \(after.description?.bytes), content = \(after.content.bytes), hash = \(after.hash.hex)\(unescaped: version)
             WHERE id = \(before.id.rawValue) AND hash = \(before.hash.hex) AND title = \(before.title.bytes)
               AND description IS NOT DISTINCT FROM \(before.description?.bytes)
@@ -327,7 +297,7 @@ extension PostgresBackend: MigrationStorage {
 
     static func saveRecordQuery(_ record: MigrationRecord) -> PostgresQuery {
         """
-        INSERT INTO migrations (\(unescaped: recordColumns))
+        INSERT INTO migrations (\(unescaped: StoredColumns.migrationRecord))
         VALUES (\(record.id), \(record.name.storableText), \(record.description.storableText), \(record.target.rawValue),
           \(record.checksum), \(record.state.rawValue), \(record.scanned), \(record.changed), \(record.failed),
           \(record.checkpoint?.kind.rawValue), \(record.checkpoint?.id.rawValue), \(record.keepsBackup),
@@ -344,23 +314,13 @@ extension PostgresBackend: MigrationStorage {
 
     static func record(from row: PostgresRow) throws -> MigrationRecord {
         let row = RowReader(row)
-        let id: String = try row["id"]
-        guard let target = MigrationTarget(rawValue: try row["target"]),
-              let state = MigrationRecord.State(rawValue: try row["state"]) else {
-            throw KeepError(.internal, "the migration ledger's row \(id) has an unknown target or state")
-        }
-        var record = MigrationRecord(id: id, name: try row["name"], description: try row["description"], target: target,
-                                     checksum: try row["checksum"], state: state, keepsBackup: try row["keeps_backup"],
-                                     startedAt: try row.timestamp("started_at"))
-        record.scanned = try row["scanned"]
-        record.changed = try row["changed"]
-        record.failed = try row["failed"]
-        if let kind: String = try row["checkpoint_kind"], let checkpointID: String = try row["checkpoint_id"] {
-            record.checkpoint = MigrationCheckpoint(kind: try Self.kind(kind), id: try ResourceID(checkpointID))
-        }
-        record.finishedAt = try row.optionalTimestamp("finished_at")
-        record.elapsedMilliseconds = try row["elapsed_ms"]
-        record.lastError = try row["last_error"]
-        return record
+        return try MigrationRecord(
+            storedID: try row["id"], name: try row["name"], description: try row["description"],
+            target: try row["target"], checksum: try row["checksum"], state: try row["state"],
+            scanned: try row["scanned"], changed: try row["changed"], failed: try row["failed"],
+            checkpointKind: try row["checkpoint_kind"], checkpointID: try row["checkpoint_id"],
+            keepsBackup: try row["keeps_backup"], startedAt: try row.timestamp("started_at"),
+            finishedAt: try row.optionalTimestamp("finished_at"), elapsedMilliseconds: try row["elapsed_ms"],
+            lastError: try row["last_error"])
     }
 }

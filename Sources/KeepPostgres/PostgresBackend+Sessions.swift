@@ -3,8 +3,6 @@ import KeepStore
 import PostgresNIO
 
 extension PostgresBackend: SessionStorage {
-    static let sessionColumns = "id, owner, title, description, content, hash, version, created_at, updated_at"
-
     public func insertSession(_ session: Session) async throws {
         _ = try await rows("create a session", """
             INSERT INTO sessions (id, owner, title, title_key, description, content, hash, version, created_at, updated_at)
@@ -16,7 +14,7 @@ extension PostgresBackend: SessionStorage {
 
     public func session(id: ResourceID, owner: UserID) async throws -> Session? {
         try await rows("read a session", """
-            SELECT \(unescaped: Self.sessionColumns) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
+            SELECT \(unescaped: StoredColumns.session) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
             """).first.map(Self.session(from:))
     }
 
@@ -25,7 +23,7 @@ extension PostgresBackend: SessionStorage {
         try await transaction("update a session") { connection in
             // The row stays locked from this read to the commit: concurrent updates wait, then see the new version.
             guard let row = try await connection.query("""
-                SELECT \(unescaped: Self.sessionColumns) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
+                SELECT \(unescaped: StoredColumns.session) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
                 FOR UPDATE
                 """, logger: Self.logger).collect().first else { return nil }
             let stored = try Self.session(from: row)
@@ -48,15 +46,7 @@ extension PostgresBackend: SessionStorage {
 
     public func sessions(owner: UserID, matching query: SessionQuery, after cursor: PageCursor?,
                          limit: Int) async throws -> [Session] {
-        let sortColumn = switch query.sortBy {
-        case .title: "title_key"
-        case .createdAt: "created_at"
-        case .updatedAt: "updated_at"
-        }
-        let columns = PostgresListing.Columns(select: Self.sessionColumns, table: "sessions", owner: "owner", id: "id",
-                                              titleKey: "title_key", createdAt: "created_at", updatedAt: "updated_at")
-        return try await rows("list sessions", PostgresListing.select(columns, owner: owner, query: query,
-                                                                      sortColumn: sortColumn, after: cursor, limit: limit))
+        try await rows("list sessions", ListingPlan(owner: owner, query: query, after: cursor, limit: limit).postgres)
             .map(Self.session(from:))
     }
 

@@ -3,8 +3,6 @@ import KeepStore
 import PostgresNIO
 
 extension PostgresBackend: SnapshotStorage {
-    static let snapshotColumns = "id, owner, title, description, content, hash, created_at"
-
     public func insertSnapshot(_ snapshot: Snapshot, creatorLog: AccessLog) async throws {
         try await transaction("create a snapshot") { connection in
             try await connection.query("""
@@ -19,7 +17,7 @@ extension PostgresBackend: SnapshotStorage {
 
     public func snapshot(id: ResourceID) async throws -> Snapshot? {
         try await rows("read a snapshot", """
-            SELECT \(unescaped: Self.snapshotColumns) FROM snapshots WHERE id = \(id.rawValue)
+            SELECT \(unescaped: StoredColumns.snapshot) FROM snapshots WHERE id = \(id.rawValue)
             """).first.map(Self.snapshot(from:))
     }
 
@@ -38,14 +36,7 @@ extension PostgresBackend: SnapshotStorage {
 
     public func snapshots(owner: UserID, matching query: SnapshotQuery, after cursor: PageCursor?,
                           limit: Int) async throws -> [Snapshot] {
-        let sortColumn = switch query.sortBy {
-        case .title: "title_key"
-        case .createdAt: "created_at"
-        }
-        let columns = PostgresListing.Columns(select: Self.snapshotColumns, table: "snapshots", owner: "owner", id: "id",
-                                              titleKey: "title_key", createdAt: "created_at")
-        return try await rows("list snapshots", PostgresListing.select(columns, owner: owner, query: query,
-                                                                       sortColumn: sortColumn, after: cursor, limit: limit))
+        try await rows("list snapshots", ListingPlan(owner: owner, query: query, after: cursor, limit: limit).postgres)
             .map(Self.snapshot(from:))
     }
 
@@ -58,11 +49,6 @@ extension PostgresBackend: SnapshotStorage {
 }
 
 extension PostgresBackend: AccessLogStorage {
-    static let logColumns = """
-        visitor, snapshot_id, snapshot_owner, visits, first_visited_at, last_visited_at, snapshot_title,
-        snapshot_description, snapshot_created_at, snapshot_hash, snapshot_deleted, snapshot_deleted_at
-        """
-
     /// One statement per attempt, no transaction, no lock held while the
     /// policy decides: read the log, ask `shouldCount` about it, then one
     /// `INSERT … ON CONFLICT DO UPDATE … WHERE visits = <the count read>`.
@@ -80,7 +66,7 @@ extension PostgresBackend: AccessLogStorage {
                             shouldCount: @escaping @Sendable (AccessLog) -> Bool) async throws -> AccessLog {
         for _ in 0 ..< Self.visitAttempts {
             let stored = try await rows("log a visit", """
-                SELECT \(unescaped: Self.logColumns) FROM access_logs
+                SELECT \(unescaped: StoredColumns.accessLog) FROM access_logs
                 WHERE snapshot_id = \(newLog.snapshotID.rawValue) AND visitor = \(newLog.visitor)
                 """).first.map(Self.log(from:))
             if let stored {
@@ -114,24 +100,13 @@ extension PostgresBackend: AccessLogStorage {
           SET visits = log.visits + 1,
             last_visited_at = greatest(log.last_visited_at, \((now ?? log.lastVisitedAt).millisecondsSinceEpoch))
           WHERE log.visits = \(stored?.visits)
-        RETURNING \(unescaped: logColumns)
+        RETURNING \(unescaped: StoredColumns.accessLog)
         """
     }
 
     public func accessLogs(visitor: UserID, matching query: AccessLogQuery, after cursor: PageCursor?,
                            limit: Int) async throws -> [AccessLog] {
-        let sortColumn = switch query.sortBy {
-        case .lastVisitedAt: "last_visited_at"
-        case .visits: "visits"
-        case .title: "snapshot_title_key"
-        case .createdAt: "snapshot_created_at"
-        }
-        let columns = PostgresListing.Columns(
-            select: Self.logColumns, table: "access_logs", owner: "visitor", id: "snapshot_id",
-            titleKey: "snapshot_title_key", createdAt: "snapshot_created_at", lastVisitedAt: "last_visited_at",
-            snapshotOwner: "snapshot_owner", deleted: "snapshot_deleted")
-        return try await rows("list visits", PostgresListing.select(columns, owner: visitor, query: query,
-                                                                    sortColumn: sortColumn, after: cursor, limit: limit))
+        try await rows("list visits", ListingPlan(owner: visitor, query: query, after: cursor, limit: limit).postgres)
             .map(Self.log(from:))
     }
 

@@ -4,16 +4,11 @@ import KeepCore
 import KeepStore
 
 extension SQLiteBackend: MigrationStorage {
-    static let recordColumns = """
-        id, name, description, target, checksum, state, scanned, changed, failed, checkpoint_kind, checkpoint_id,
-        keeps_backup, started_at, finished_at, elapsed_ms, last_error
-        """
-
     public func migrationLedger() async throws -> [MigrationRecord] {
         try await read("read the migration ledger") { db in
             // A read-only store with an older schema has no ledger yet.
             guard try db.tableExists("migrations") else { return [] }
-            return try Row.fetchAll(db, sql: "SELECT \(Self.recordColumns) FROM migrations ORDER BY id")
+            return try Row.fetchAll(db, sql: "SELECT \(StoredColumns.migrationRecord) FROM migrations ORDER BY id")
                 .map(Self.record(from:))
         }
     }
@@ -24,7 +19,7 @@ extension SQLiteBackend: MigrationStorage {
             return try Row.fetchAll(db, sql: """
                 SELECT kind, id, message FROM migration_failures WHERE migration = ? ORDER BY kind, id
                 """, arguments: [migration]).map { row in
-                MigrationFailure(kind: try Self.kind(row["kind"]), id: try ResourceID(row["id"]), message: row["message"])
+                MigrationFailure(kind: try DocumentKind(stored: row["kind"]), id: try ResourceID(row["id"]), message: row["message"])
             }
         }
     }
@@ -79,7 +74,7 @@ extension SQLiteBackend: MigrationStorage {
 
     public func migrationDocumentCount(_ kind: DocumentKind) async throws -> Int64 {
         try await read("count documents") { db in
-            try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \(Self.table(kind))") ?? 0
+            try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \(kind.table)") ?? 0
         }
     }
 
@@ -87,7 +82,7 @@ extension SQLiteBackend: MigrationStorage {
         -> [MigrationDocument] {
         try await read("read documents to migrate") { db in
             let statement = try db.cachedStatement(sql: """
-                SELECT id, owner, title, description, content, hash FROM \(Self.table(kind))
+                SELECT \(StoredColumns.migrationDocument) FROM \(kind.table)
                 WHERE id > ? ORDER BY id LIMIT ?
                 """)
             var documents: [MigrationDocument] = []
@@ -109,29 +104,19 @@ extension SQLiteBackend: MigrationStorage {
         async throws -> MigrationRecord {
         try await write("commit a migration batch") { db in
             try Self.requireLock(db, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
-            var written: Int64 = 0
-            var failures = batch.failures
+            var commit = MigrationBatchCommit(batch)
             /// Someone changed the document since it was read: decide again on what is stored now.
             func again(_ read: MigrationDocument) throws {
-                guard let current = try Self.fetchDocument(db, read.kind, id: read.id) else {
-                    return  // deleted since: nothing to migrate
+                guard let change = try commit.redecide(try Self.fetchDocument(db, read.kind, id: read.id), redo: redo)
+                else { return }
+                guard try Self.write(db, change, migration: batch.record.id, backup: batch.record.keepsBackup) else {
+                    throw MigrationBatchCommit.unwritable(change)
                 }
-                switch try redo(current) {
-                case .unchanged:
-                    break
-                case .changed(let after):
-                    let change = MigrationChange(before: current, after: after)
-                    guard try Self.write(db, change, migration: batch.record.id, backup: batch.record.keepsBackup) else {
-                        throw KeepError(.internal, "could not write \(current.kind) \(current.id) inside its own transaction")
-                    }
-                    written += 1
-                case .failed(let message):
-                    failures.append(MigrationFailure(kind: current.kind, id: current.id, message: message))
-                }
+                commit.written += 1
             }
             for change in batch.changes {
                 if try Self.write(db, change, migration: batch.record.id, backup: batch.record.keepsBackup) {
-                    written += 1
+                    commit.written += 1
                 } else {
                     try again(change.before)
                 }
@@ -139,12 +124,12 @@ extension SQLiteBackend: MigrationStorage {
             for document in batch.unchanged {
                 if try !Self.isStored(db, document) { try again(document) }
             }
-            for failure in failures {
+            for failure in commit.failures {
                 try db.execute(sql: """
                     INSERT OR REPLACE INTO migration_failures (migration, kind, id, message) VALUES (?, ?, ?, ?)
                     """, arguments: [batch.record.id, failure.kind.rawValue, failure.id.rawValue, failure.message])
             }
-            let record = batch.committedRecord(written: written, failed: Int64(failures.count))
+            let record = commit.record
             try Self.saveRecord(db, record)
             return record
         }
@@ -158,7 +143,7 @@ extension SQLiteBackend: MigrationStorage {
                 FROM migration_backups WHERE migration = ? AND conflict = 0 ORDER BY kind, id LIMIT ?
                 """, arguments: [migration, limit]).map { row in
                 let middle: Data = row[7]
-                return MigrationBackup(kind: try Self.kind(row[0]), id: try ResourceID(row[1] as String), title: row[2],
+                return MigrationBackup(kind: try DocumentKind(stored: row[0]), id: try ResourceID(row[1] as String), title: row[2],
                                        description: row[3], hash: ContentHash(storedHex: row[4]),
                                        patch: ContentPatch(prefixLength: row[5], suffixLength: row[6], middle: Array(middle)),
                                        afterTitle: row[8], afterDescription: row[9],
@@ -205,35 +190,21 @@ extension SQLiteBackend: MigrationStorage {
 
     // MARK: Rows and statements
 
-    static func table(_ kind: DocumentKind) -> String {
-        switch kind {
-        case .session: "sessions"
-        case .snapshot: "snapshots"
-        }
-    }
-
-    static func kind(_ raw: String) throws -> DocumentKind {
-        guard let kind = DocumentKind(rawValue: raw) else {
-            throw KeepError(.internal, "the migration ledger names an unknown document kind '\(raw)'")
-        }
-        return kind
-    }
-
-    /// Reads the columns `id, owner, title, description, content, hash`.
+    /// Reads the columns of `StoredColumns.migrationDocument`, in order.
     static func document(_ kind: DocumentKind, from row: Row) throws -> MigrationDocument {
         MigrationDocument(kind: kind, id: try ResourceID(row[0] as String), owner: row[1], title: row[2],
                           description: row[3], content: row[4], hash: ContentHash(storedHex: row[5]))
     }
 
     static func fetchDocument(_ db: Database, _ kind: DocumentKind, id: ResourceID) throws -> MigrationDocument? {
-        try Row.fetchOne(db, sql: "SELECT id, owner, title, description, content, hash FROM \(table(kind)) WHERE id = ?",
+        try Row.fetchOne(db, sql: "SELECT \(StoredColumns.migrationDocument) FROM \(kind.table) WHERE id = ?",
                          arguments: [id.rawValue]).map { try document(kind, from: $0) }
     }
 
     /// Whether the document is stored with these fields (hash, title, description); false when gone.
     static func isStored(_ db: Database, _ document: MigrationDocument) throws -> Bool {
         try Bool.fetchOne(db.cachedStatement(sql: """
-            SELECT hash = ? AND title = ? AND description IS ? FROM \(table(document.kind)) WHERE id = ?
+            SELECT hash = ? AND title = ? AND description IS ? FROM \(document.kind.table) WHERE id = ?
             """), arguments: [document.hash.hex, document.title, document.description, document.id.rawValue]) ?? false
     }
 
@@ -246,11 +217,11 @@ extension SQLiteBackend: MigrationStorage {
         let unchanged: StatementArguments = [before.id.rawValue, before.hash.hex, before.title, before.description]
         if before.title == after.title && before.description == after.description {
             // Leaves the title index alone: most migrations change content only.
-            try db.cachedStatement(sql: "UPDATE \(table(before.kind)) SET content = ?, hash = ?\(version) \(condition)")
+            try db.cachedStatement(sql: "UPDATE \(before.kind.table) SET content = ?, hash = ?\(version) \(condition)")
                 .execute(arguments: [after.content, after.hash.hex] + unchanged)
         } else {
             try db.cachedStatement(sql: """
-                UPDATE \(table(before.kind)) SET title = ?, title_key = ?, description = ?, content = ?, hash = ?\(version)
+                UPDATE \(before.kind.table) SET title = ?, title_key = ?, description = ?, content = ?, hash = ?\(version)
                 \(condition)
                 """).execute(arguments: [after.title, after.title.titleKey, after.description, after.content,
                                          after.hash.hex] + unchanged)
@@ -305,7 +276,7 @@ extension SQLiteBackend: MigrationStorage {
 
     static func saveRecord(_ db: Database, _ record: MigrationRecord) throws {
         try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO migrations (\(recordColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT OR REPLACE INTO migrations (\(StoredColumns.migrationRecord)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 record.id, record.name, record.description, record.target.rawValue, record.checksum,
                 record.state.rawValue, record.scanned, record.changed, record.failed,
@@ -316,23 +287,12 @@ extension SQLiteBackend: MigrationStorage {
     }
 
     static func record(from row: Row) throws -> MigrationRecord {
-        let id: String = row["id"]
-        guard let target = MigrationTarget(rawValue: row["target"]),
-              let state = MigrationRecord.State(rawValue: row["state"]) else {
-            throw KeepError(.internal, "the migration ledger's row \(id) has an unknown target or state")
-        }
-        var record = MigrationRecord(id: id, name: row["name"], description: row["description"], target: target,
-                                     checksum: row["checksum"], state: state, keepsBackup: row["keeps_backup"],
-                                     startedAt: Timestamp(millisecondsSinceEpoch: row["started_at"]))
-        record.scanned = row["scanned"]
-        record.changed = row["changed"]
-        record.failed = row["failed"]
-        if let kind: String = row["checkpoint_kind"], let checkpointID: String = row["checkpoint_id"] {
-            record.checkpoint = MigrationCheckpoint(kind: try Self.kind(kind), id: try ResourceID(checkpointID))
-        }
-        record.finishedAt = (row["finished_at"] as Int64?).map(Timestamp.init(millisecondsSinceEpoch:))
-        record.elapsedMilliseconds = row["elapsed_ms"]
-        record.lastError = row["last_error"]
-        return record
+        try MigrationRecord(
+            storedID: row["id"], name: row["name"], description: row["description"], target: row["target"],
+            checksum: row["checksum"], state: row["state"], scanned: row["scanned"], changed: row["changed"],
+            failed: row["failed"], checkpointKind: row["checkpoint_kind"], checkpointID: row["checkpoint_id"],
+            keepsBackup: row["keeps_backup"], startedAt: Timestamp(millisecondsSinceEpoch: row["started_at"]),
+            finishedAt: (row["finished_at"] as Int64?).map(Timestamp.init(millisecondsSinceEpoch:)),
+            elapsedMilliseconds: row["elapsed_ms"], lastError: row["last_error"])
     }
 }

@@ -4,8 +4,6 @@ import KeepCore
 import KeepStore
 
 extension SQLiteBackend: SessionStorage {
-    static let sessionColumns = "id, owner, title, description, content, hash, version, created_at, updated_at"
-
     public func insertSession(_ session: Session) async throws {
         try await write("create a session") { db in
             try db.execute(sql: """
@@ -43,15 +41,7 @@ extension SQLiteBackend: SessionStorage {
 
     public func sessions(owner: UserID, matching query: SessionQuery, after cursor: PageCursor?,
                          limit: Int) async throws -> [Session] {
-        let sortColumn = switch query.sortBy {
-        case .title: "title_key"
-        case .createdAt: "created_at"
-        case .updatedAt: "updated_at"
-        }
-        let columns = ListingSQL.Columns(select: Self.sessionColumns, table: "sessions", owner: "owner", id: "id",
-                                         titleKey: "title_key", createdAt: "created_at", updatedAt: "updated_at")
-        let (sql, arguments) = ListingSQL.select(columns, owner: owner, query: query, sortColumn: sortColumn,
-                                                 after: cursor, limit: limit)
+        let (sql, arguments) = ListingPlan(owner: owner, query: query, after: cursor, limit: limit).sqlite
         return try await read("list sessions") { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.session(from:))
         }
@@ -60,7 +50,7 @@ extension SQLiteBackend: SessionStorage {
     // MARK: Rows
 
     static func fetchSession(_ db: Database, id: ResourceID, owner: UserID) throws -> Session? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(sessionColumns) FROM sessions WHERE id = ? AND owner = ?"),
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(StoredColumns.session) FROM sessions WHERE id = ? AND owner = ?"),
                          arguments: [id.rawValue, owner]).map(session(from:))
     }
 

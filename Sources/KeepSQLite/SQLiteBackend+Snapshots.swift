@@ -3,8 +3,6 @@ import KeepCore
 import KeepStore
 
 extension SQLiteBackend: SnapshotStorage {
-    static let snapshotColumns = "id, owner, title, description, content, hash, created_at"
-
     public func insertSnapshot(_ snapshot: Snapshot, creatorLog: AccessLog) async throws {
         try await write("create a snapshot") { db in
             try db.execute(sql: """
@@ -19,7 +17,7 @@ extension SQLiteBackend: SnapshotStorage {
 
     public func snapshot(id: ResourceID) async throws -> Snapshot? {
         try await read("read a snapshot") { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.snapshotColumns) FROM snapshots WHERE id = ?",
+            try Row.fetchOne(db, sql: "SELECT \(StoredColumns.snapshot) FROM snapshots WHERE id = ?",
                              arguments: [id.rawValue]).map(Self.snapshot(from:))
         }
     }
@@ -36,14 +34,7 @@ extension SQLiteBackend: SnapshotStorage {
 
     public func snapshots(owner: UserID, matching query: SnapshotQuery, after cursor: PageCursor?,
                           limit: Int) async throws -> [Snapshot] {
-        let sortColumn = switch query.sortBy {
-        case .title: "title_key"
-        case .createdAt: "created_at"
-        }
-        let columns = ListingSQL.Columns(select: Self.snapshotColumns, table: "snapshots", owner: "owner", id: "id",
-                                         titleKey: "title_key", createdAt: "created_at")
-        let (sql, arguments) = ListingSQL.select(columns, owner: owner, query: query, sortColumn: sortColumn,
-                                                 after: cursor, limit: limit)
+        let (sql, arguments) = ListingPlan(owner: owner, query: query, after: cursor, limit: limit).sqlite
         return try await read("list snapshots") { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.snapshot(from:))
         }
@@ -57,11 +48,6 @@ extension SQLiteBackend: SnapshotStorage {
 }
 
 extension SQLiteBackend: AccessLogStorage {
-    static let logColumns = """
-        visitor, snapshot_id, snapshot_owner, visits, first_visited_at, last_visited_at, snapshot_title,
-        snapshot_description, snapshot_created_at, snapshot_hash, snapshot_deleted, snapshot_deleted_at
-        """
-
     public func recordVisit(_ newLog: AccessLog, now: Timestamp,
                             shouldCount: @escaping @Sendable (AccessLog) -> Bool) async throws -> AccessLog {
         // A read logs the visit: it does not wait for another connection's write lock.
@@ -85,18 +71,7 @@ extension SQLiteBackend: AccessLogStorage {
 
     public func accessLogs(visitor: UserID, matching query: AccessLogQuery, after cursor: PageCursor?,
                            limit: Int) async throws -> [AccessLog] {
-        let sortColumn = switch query.sortBy {
-        case .lastVisitedAt: "last_visited_at"
-        case .visits: "visits"
-        case .title: "snapshot_title_key"
-        case .createdAt: "snapshot_created_at"
-        }
-        let columns = ListingSQL.Columns(
-            select: Self.logColumns, table: "access_logs", owner: "visitor", id: "snapshot_id",
-            titleKey: "snapshot_title_key", createdAt: "snapshot_created_at", lastVisitedAt: "last_visited_at",
-            snapshotOwner: "snapshot_owner", deleted: "snapshot_deleted")
-        let (sql, arguments) = ListingSQL.select(columns, owner: visitor, query: query, sortColumn: sortColumn,
-                                                 after: cursor, limit: limit)
+        let (sql, arguments) = ListingPlan(owner: visitor, query: query, after: cursor, limit: limit).sqlite
         return try await read("list visits") { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.log(from:))
         }
@@ -142,7 +117,7 @@ extension SQLiteBackend: AccessLogStorage {
     }
 
     static func fetchLog(_ db: Database, visitor: UserID, snapshotID: ResourceID) throws -> AccessLog? {
-        try Row.fetchOne(db, sql: "SELECT \(logColumns) FROM access_logs WHERE visitor = ? AND snapshot_id = ?",
+        try Row.fetchOne(db, sql: "SELECT \(StoredColumns.accessLog) FROM access_logs WHERE visitor = ? AND snapshot_id = ?",
                          arguments: [visitor, snapshotID.rawValue]).map(log(from:))
     }
 

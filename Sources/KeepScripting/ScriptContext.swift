@@ -11,8 +11,9 @@ import KeepWorkbench
 /// What a script's `keep` table acts on: the acting user and the services.
 ///
 /// The store is opened on first use, so a script that never touches it does
-/// not create a database file.
-public final class ScriptContext: @unchecked Sendable {
+/// not create a database file. Not Sendable: it belongs to the thread that
+/// runs its Lua state (only `activity` and the services cross threads).
+public final class ScriptContext {
     /// The acting user (`keep.user`). Used only on the script's thread.
     public var user: UserID
     public let clock: KeepClock

@@ -109,6 +109,46 @@ public struct MigrationBatch: Sendable {
     }
 }
 
+/// A batch as a backend's transaction commits it: what it wrote and what
+/// failed in the end. Each backend reads and writes in its own dialect; the
+/// decisions are made here.
+public struct MigrationBatchCommit: Sendable {
+    public let batch: MigrationBatch
+    public var written: Int64 = 0
+    public private(set) var failures: [MigrationFailure]
+
+    public init(_ batch: MigrationBatch) {
+        self.batch = batch
+        failures = batch.failures
+    }
+
+    /// A document changed since it was read: decides again on `current`, the
+    /// document as stored now (nil when deleted since: nothing to migrate).
+    /// Returns the change to write; records a failure.
+    public mutating func redecide(_ current: MigrationDocument?,
+                                  redo: (MigrationDocument) throws -> MigrationOutcome) rethrows -> MigrationChange? {
+        guard let current else { return nil }
+        switch try redo(current) {
+        case .unchanged:
+            return nil
+        case .changed(let after):
+            return MigrationChange(before: current, after: after)
+        case .failed(let message):
+            failures.append(MigrationFailure(kind: current.kind, id: current.id, message: message))
+            return nil
+        }
+    }
+
+    /// Why the transaction fails when a change `redecide` made on what it
+    /// read cannot be written in that same transaction.
+    public static func unwritable(_ change: MigrationChange) -> KeepError {
+        KeepError(.internal, "could not write \(change.before.kind) \(change.before.id) inside its own transaction")
+    }
+
+    /// The record after the batch.
+    public var record: MigrationRecord { batch.committedRecord(written: written, failed: Int64(failures.count)) }
+}
+
 /// A changed document's previous fields, and what the migration made of them.
 public struct MigrationBackup: Sendable, Equatable {
     public var kind: DocumentKind

@@ -17,10 +17,8 @@ public struct SessionService: Sendable {
 
     public func create(as user: UserID, title: String, description: String? = nil,
                        content: String) async throws -> Session {
-        let candidate = DocumentCandidate(kind: .session, operation: .create, owner: user,
-                                          title: title, description: description, content: content)
-        try HardCeilings.check(candidate)
-        try validator.validate(candidate)
+        try validator.admit(DocumentCandidate(kind: .session, operation: .create, owner: user,
+                                              title: title, description: description, content: content))
         let now = clock.now()
         let session = Session(id: ResourceID.generate(), owner: user, title: title.trimmingWhitespace(),
                               description: description, content: content, hash: ContentHash(of: content),
@@ -49,10 +47,9 @@ public struct SessionService: Sendable {
                 next.content = content
                 next.hash = ContentHash(of: content)
             }
-            let candidate = DocumentCandidate(kind: .session, operation: .update, owner: user, title: next.title,
-                                              description: next.description, content: next.content, previous: stored)
-            try HardCeilings.check(candidate)
-            try validator.validate(candidate)
+            try validator.admit(DocumentCandidate(kind: .session, operation: .update, owner: user, title: next.title,
+                                                  description: next.description, content: next.content,
+                                                  previous: stored))
             next.title = next.title.trimmingWhitespace()
             next.version = stored.version + 1
             next.updatedAt = max(now, stored.updatedAt)
@@ -69,14 +66,6 @@ public struct SessionService: Sendable {
     public func list(as user: UserID, _ query: SessionQuery) async throws -> Page<Session> {
         try await Paging.page(query, for: user, secret: try await storage.tokenSecret()) { cursor, limit in
             try await storage.sessions(owner: user, matching: query, after: cursor, limit: limit)
-        } cursor: { Self.cursor(after: $0, sortedBy: query.sortBy) }
-    }
-
-    static func cursor(after session: Session, sortedBy field: SessionSortField) -> PageCursor {
-        switch field {
-        case .title: PageCursor(value: .text(session.title.titleKey), id: session.id)
-        case .createdAt: PageCursor(value: .integer(session.createdAt.millisecondsSinceEpoch), id: session.id)
-        case .updatedAt: PageCursor(value: .integer(session.updatedAt.millisecondsSinceEpoch), id: session.id)
         }
     }
 

@@ -24,10 +24,8 @@ public struct SnapshotService: Sendable {
 
     public func create(as user: UserID, title: String, description: String? = nil,
                        content: String) async throws -> Snapshot {
-        let candidate = DocumentCandidate(kind: .snapshot, operation: .create, owner: user,
-                                          title: title, description: description, content: content)
-        try HardCeilings.check(candidate)
-        try validator.validate(candidate)
+        try validator.admit(DocumentCandidate(kind: .snapshot, operation: .create, owner: user,
+                                              title: title, description: description, content: content))
         let now = clock.now()
         let snapshot = Snapshot(id: ResourceID.generate(), owner: user, title: title.trimmingWhitespace(),
                                 description: description, content: content, hash: ContentHash(of: content),
@@ -87,11 +85,6 @@ public struct SnapshotService: Sendable {
     public func list(as user: UserID, _ query: SnapshotQuery) async throws -> Page<Snapshot> {
         try await Paging.page(query, for: user, secret: try await storage.tokenSecret()) { cursor, limit in
             try await storage.snapshots(owner: user, matching: query, after: cursor, limit: limit)
-        } cursor: { snapshot in
-            switch query.sortBy {
-            case .title: PageCursor(value: .text(snapshot.title.titleKey), id: snapshot.id)
-            case .createdAt: PageCursor(value: .integer(snapshot.createdAt.millisecondsSinceEpoch), id: snapshot.id)
-            }
         }
     }
 
@@ -100,13 +93,6 @@ public struct SnapshotService: Sendable {
     public func visits(as user: UserID, _ query: AccessLogQuery) async throws -> Page<AccessLog> {
         try await Paging.page(query, for: user, secret: try await storage.tokenSecret()) { cursor, limit in
             try await storage.accessLogs(visitor: user, matching: query, after: cursor, limit: limit)
-        } cursor: { log in
-            switch query.sortBy {
-            case .lastVisitedAt: PageCursor(value: .integer(log.lastVisitedAt.millisecondsSinceEpoch), id: log.snapshotID)
-            case .visits: PageCursor(value: .integer(log.visits), id: log.snapshotID)
-            case .title: PageCursor(value: .text(log.snapshotTitle.titleKey), id: log.snapshotID)
-            case .createdAt: PageCursor(value: .integer(log.snapshotCreatedAt.millisecondsSinceEpoch), id: log.snapshotID)
-            }
         }
     }
 

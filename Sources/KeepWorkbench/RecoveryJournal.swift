@@ -21,14 +21,15 @@ public struct RecoveryEntry: Sendable, Equatable {
     /// The process that wrote the entry.
     public var processID: Int32
 
+    /// The stored version the copy is based on.
     public struct Base: Sendable, Equatable {
         public var version: Int64
-        public var hash: String
+        public var hash: ContentHash
         public var title: String
         public var description: String?
         public var content: String
 
-        public init(version: Int64, hash: String, title: String, description: String?, content: String) {
+        public init(version: Int64, hash: ContentHash, title: String, description: String?, content: String) {
             self.version = version
             self.hash = hash
             self.title = title
@@ -241,7 +242,7 @@ enum EntryFile {
                             title: entry.title, description: entry.description, modified_at: entry.modifiedAt,
                             pid: entry.processID, content_bytes: entry.content.utf8.count,
                             base: entry.base.map {
-                                BaseHeader(version: $0.version, hash: $0.hash, title: $0.title, description: $0.description,
+                                BaseHeader(version: $0.version, hash: $0.hash.hex, title: $0.title, description: $0.description,
                                            content_bytes: $0.content.utf8.count)
                             })
         // JSONEncoder never writes a raw line break, so the header is one line.
@@ -270,7 +271,8 @@ enum EntryFile {
                              sessionID: header.session_id, title: header.title, description: header.description,
                              content: content,
                              base: header.base.map {
-                                 RecoveryEntry.Base(version: $0.version, hash: $0.hash, title: $0.title,
+                                 RecoveryEntry.Base(version: $0.version, hash: ContentHash(storedHex: $0.hash),
+                                                    title: $0.title,
                                                     description: $0.description, content: baseContent)
                              },
                              modifiedAt: header.modified_at, processID: header.pid)

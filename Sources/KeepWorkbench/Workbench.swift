@@ -118,10 +118,7 @@ public final class Workbench: Sendable {
             throw KeepError(.conflict, "working copy \(copyID) is open in another process (pid \(entry.processID)); save or close it there, or recover it once that process has ended",
                             details: ["copy_id": .text(copyID), "pid": .integer(Int64(entry.processID))])
         }
-        let base = entry.base.map {
-            WorkingCopy.Base(version: $0.version, hash: ContentHash(storedHex: $0.hash), title: $0.title,
-                             description: $0.description, content: $0.content)
-        }
+        let base = entry.base
         let copy = WorkingCopy(copyID: ResourceID.generate().rawValue, owner: user, state: .init(
             sessionID: try entry.sessionID.map { id throws(KeepError) in try ResourceID(id) },
             title: entry.title, description: entry.description, content: entry.content, base: base,

@@ -31,27 +31,8 @@ public final class WorkingCopy: Sendable {
         set { registered.withLock { $0.workbench = newValue } }
     }
 
-    /// The stored version a copy is based on.
-    struct Base: Equatable {
-        var version: Int64
-        var hash: ContentHash
-        var title: String
-        var description: String?
-        var content: String
-
-        init(_ session: Session) {
-            self.init(version: session.version, hash: session.hash, title: session.title,
-                      description: session.description, content: session.content)
-        }
-
-        init(version: Int64, hash: ContentHash, title: String, description: String?, content: String) {
-            self.version = version
-            self.hash = hash
-            self.title = title
-            self.description = description
-            self.content = content
-        }
-    }
+    /// The stored version a copy is based on, as the recovery journal keeps it too.
+    typealias Base = RecoveryEntry.Base
 
     struct State {
         var sessionID: ResourceID?
@@ -188,14 +169,17 @@ public final class WorkingCopy: Sendable {
         guarded.withLock { state in
             state.markJournaled()
             guard state.hasChanges else { return nil }
-            let base = state.base.map {
-                RecoveryEntry.Base(version: $0.version, hash: $0.hash.hex, title: $0.title,
-                                   description: $0.description, content: $0.content)
-            }
             return RecoveryEntry(copyID: copyID, database: database, user: owner, sessionID: state.sessionID?.rawValue,
                                  title: state.title, description: state.description, content: state.content,
-                                 base: base, modifiedAt: state.lastModified?.millisecondsSinceEpoch ?? 0,
+                                 base: state.base, modifiedAt: state.lastModified?.millisecondsSinceEpoch ?? 0,
                                  processID: getpid())
         }
+    }
+}
+
+extension RecoveryEntry.Base {
+    init(_ session: Session) {
+        self.init(version: session.version, hash: session.hash, title: session.title,
+                  description: session.description, content: session.content)
     }
 }

@@ -13,7 +13,7 @@ import Testing
     private func scriptState() throws -> (LuaState, ScriptContext) {
         let state = try LuaState()
         let recovery = ScriptContext.RecoveryLocation(root: NSTemporaryDirectory(), databasePath: "unused.sqlite")
-        let context = ScriptContext(user: try UserID(checking: "ana"), holder: "test", recovery: recovery) {
+        let context = ScriptContext(user: try UserID(checking: "ana"), recovery: recovery) {
             throw KeepError(.internal, "these tests open no store")
         }
         KeepAPI.install(in: state, context: context)

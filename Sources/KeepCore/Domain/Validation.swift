@@ -33,6 +33,14 @@ public protocol DocumentValidator: Sendable {
     func validate(_ candidate: DocumentCandidate) throws(KeepError)
 }
 
+extension DocumentValidator {
+    /// How every write is checked: the hard ceilings, then this validator.
+    public func admit(_ candidate: DocumentCandidate) throws(KeepError) {
+        try HardCeilings.check(candidate)
+        try validate(candidate)
+    }
+}
+
 /// Limits no policy can lift (SPEC §4 "Hard ceilings in Swift"): a broken or
 /// permissive policy can never let unbounded data in. Checked before any policy.
 public enum HardCeilings {
