@@ -1,19 +1,15 @@
 import Foundation
+import KeepTestSupport
 import Testing
-
-/// The server of `KEEP_TEST_POSTGRES_URL`; nil when it is unset or empty.
-private enum TestServer {
-    static let url: String? = ProcessInfo.processInfo.environment["KEEP_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
-}
 
 /// `--db postgres://…` through the built binary, against the server of
 /// `KEEP_TEST_POSTGRES_URL` (scripts/test.sh starts a throwaway one): sessions
 /// made by one process are listed and read by the next, and every way of
 /// failing to open says what to check — without the password, and without
 /// hanging.
-@Suite(.enabled(if: TestServer.url != nil, "KEEP_TEST_POSTGRES_URL is not set, so the binary was not tried on PostgreSQL; scripts/test.sh starts a throwaway server and sets it"))
+@Suite(.enabled(if: BackendKind.postgresURL != nil, "KEEP_TEST_POSTGRES_URL is not set, so the binary was not tried on PostgreSQL; scripts/test.sh starts a throwaway server and sets it"))
 struct PostgresCommandTests {
-    static var url: String? { TestServer.url }
+    static var url: String? { BackendKind.postgresURL }
 
     /// The server's URL with a new, empty schema of this test's own.
     static func freshDatabase() throws -> (url: String, schema: String) {
