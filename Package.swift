@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Keep",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "keep", targets: ["KeepCLI"]),
         .library(name: "KeepLua", targets: ["KeepLua"]),

@@ -12,6 +12,10 @@ swift build -c release --product KeepBench >&2
 keep=.build/release/keep
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# The PostgreSQL figures run on a throwaway server of this run (its trap
+# stops it on exit; the work folder goes with it).
+source scripts/postgres-throwaway.sh
+cleanup() { stop_throwaway_postgres; rm -rf "$work"; }
 
 .build/release/KeepBench
 echo
@@ -89,3 +93,31 @@ echo "|---|---|---|---|---|"
 awk -v k="$keep_ms" -v p="$python_ms" 'BEGIN { printf "| rename a module in 100,000 sessions (whole run, wall) | %.0f docs/s (%.1f s) | %.0f docs/s (%.1f s) | %.2f× | ≥ 2× |\n", 100000000 / k, k / 1000, 100000000 / p, p / 1000, p / k }'
 echo
 echo "Same documents, hashes and versions in both stores: $same. Keep also keeps a rollback patch, a checkpoint per batch and a lease lock."
+
+echo
+echo "## Copying a database: 100,000 small sessions, keep db copy SQLite → PostgreSQL vs psql \\copy of the same rows as CSV (median docs/s; $rounds rounds)"
+echo
+start_throwaway_postgres >&2
+trap cleanup EXIT
+pg_url="$KEEP_TEST_POSTGRES_URL"
+pg_plain="${pg_url%%\?*}"
+sqlite3 -csv "$work/seed.sqlite" "SELECT id, owner, title, title_key, description, content, hash, version, created_at, updated_at FROM sessions" >"$work/sessions.csv"
+for round in $(seq "$rounds"); do
+  start=$(now_ms)
+  "$keep" db copy "$work/seed.sqlite" "$pg_url&schema=copy_$round" --batch-size 1000 --json >"$work/copy.json"
+  echo $(( $(now_ms) - start )) >>"$work/keep-copy.txt"
+  # The anchor: the server's bulk path for the same rows, one COPY into a plain table.
+  psql -q "$pg_plain" -v ON_ERROR_STOP=1 -c "CREATE TABLE anchor_$round (id text, owner text, title text, title_key text, description text, content text, hash text, version bigint, created_at bigint, updated_at bigint)" >/dev/null
+  start=$(now_ms)
+  psql -q "$pg_plain" -v ON_ERROR_STOP=1 -c "\\copy anchor_$round FROM '$work/sessions.csv' WITH (FORMAT csv)" >/dev/null
+  echo $(( $(now_ms) - start )) >>"$work/psql-copy.txt"
+done
+copied=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(sum(t["rows"] for t in r["tables"] if t["table"] == "sessions"))' "$work/copy.json")
+keep_ms=$(median <"$work/keep-copy.txt")
+psql_ms=$(median <"$work/psql-copy.txt")
+echo "| benchmark | keep db copy | psql \\copy (CSV) | ratio | target |"
+echo "|---|---|---|---|---|"
+awk -v k="$keep_ms" -v p="$psql_ms" -v n="$copied" 'BEGIN { printf "| %d sessions SQLite → PostgreSQL (whole run, wall, with verification) | %.0f docs/s (%.1f s) | %.0f docs/s (%.1f s) | %.2f× | docs/s |\n", n, n * 1000 / k, k / 1000, n * 1000 / p, p / 1000, k / p }'
+echo
+echo "keep db copy writes typed rows in committed, resumable batches and then counts and digests every table on both sides; the anchor loads text into a table without keys or indexes."
+
