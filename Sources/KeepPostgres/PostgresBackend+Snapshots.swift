@@ -64,7 +64,7 @@ extension PostgresBackend: AccessLogStorage {
     /// and `last_visited_at` never moves back.
     public func recordVisit(_ newLog: AccessLog, now: Timestamp,
                             shouldCount: @escaping @Sendable (AccessLog) -> Bool) async throws -> AccessLog {
-        for _ in 0 ..< Self.visitAttempts {
+        for _ in 0 ..< AccessLogRecording.attempts {
             let stored = try await rows("log a visit", """
                 SELECT \(unescaped: StoredColumns.accessLog) FROM access_logs
                 WHERE snapshot_id = \(newLog.snapshotID.rawValue) AND visitor = \(newLog.visitor)
@@ -77,11 +77,8 @@ extension PostgresBackend: AccessLogStorage {
             let written = try await rows("log a visit", Self.upsertLog(newLog, countingOver: stored, at: now))
             if let row = written.first { return try Self.log(from: row) }
         }
-        throw KeepError(.unavailable, "could not log a visit of \(newLog.visitor) to snapshot \(newLog.snapshotID): "
-            + "\(Self.visitAttempts) concurrent visits in a row moved its count first (try again)")
+        throw AccessLogRecording.tooBusy(newLog)
     }
-
-    static let visitAttempts = 64
 
     /// Inserts `log`, or — when a log exists and `stored` is it as read —
     /// counts one visit at `now`; returns the row written, none when a

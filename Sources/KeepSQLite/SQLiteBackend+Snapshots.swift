@@ -48,25 +48,41 @@ extension SQLiteBackend: SnapshotStorage {
 }
 
 extension SQLiteBackend: AccessLogStorage {
+    /// The policy decides on the log as read, outside the write lock (it is
+    /// Lua, and may take up to its budget); the write then counts only if the
+    /// log still has the count the policy saw (`visits` only grows, so it is
+    /// the log's version), and otherwise the visit is decided again.
     public func recordVisit(_ newLog: AccessLog, now: Timestamp,
                             shouldCount: @escaping @Sendable (AccessLog) -> Bool) async throws -> AccessLog {
-        // A read logs the visit: it does not wait for another connection's write lock.
-        try await write("log a visit", waiting: false) { db in
-            // Writers are serialized, so read-then-write here loses no count.
-            if let stored = try Self.fetchLog(db, visitor: newLog.visitor, snapshotID: newLog.snapshotID) {
-                guard shouldCount(stored) else { return stored }
+        for _ in 0 ..< AccessLogRecording.attempts {
+            let seen = try await read("log a visit") { db in
+                try Self.fetchLog(db, visitor: newLog.visitor, snapshotID: newLog.snapshotID)
+            }
+            if let seen {
+                // A later visit may have been counted meanwhile: decided as simultaneous with it.
+                var decided = seen
+                decided.lastVisitedAt = min(seen.lastVisitedAt, now)
+                if !shouldCount(decided) { return seen }
+            }
+            // A read logs the visit: it does not wait for another connection's write lock.
+            let written = try await write("log a visit", waiting: false) { db -> AccessLog? in
+                let stored = try Self.fetchLog(db, visitor: newLog.visitor, snapshotID: newLog.snapshotID)
+                guard stored?.visits == seen?.visits else { return nil }  // moved since: decide again
+                guard var counted = stored else {
+                    try Self.insertLog(db, newLog)
+                    return newLog
+                }
                 try db.execute(sql: """
-                    UPDATE access_logs SET visits = visits + 1, last_visited_at = ?
+                    UPDATE access_logs SET visits = visits + 1, last_visited_at = max(last_visited_at, ?)
                     WHERE visitor = ? AND snapshot_id = ?
                     """, arguments: [now.millisecondsSinceEpoch, newLog.visitor, newLog.snapshotID.rawValue])
-                var counted = stored
                 counted.visits += 1
-                counted.lastVisitedAt = now
+                counted.lastVisitedAt = max(counted.lastVisitedAt, now)
                 return counted
             }
-            try Self.insertLog(db, newLog)
-            return newLog
+            if let written { return written }
         }
+        throw AccessLogRecording.tooBusy(newLog)
     }
 
     public func accessLogs(visitor: UserID, matching query: AccessLogQuery, after cursor: PageCursor?,

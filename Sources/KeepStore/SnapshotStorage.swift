@@ -19,10 +19,14 @@ public protocol SnapshotStorage: Sendable {
 }
 
 public protocol AccessLogStorage: Sendable {
-    /// Records a visit in one transaction: creates `newLog` when the visitor
-    /// has none for the snapshot; otherwise, when `shouldCount` says so, adds
-    /// one visit and sets `last_visited_at` to `now`. Concurrent first visits
-    /// must neither fail nor lose counts. Returns the log as stored.
+    /// Records a visit: creates `newLog` when the visitor has none for the
+    /// snapshot; otherwise, when `shouldCount` says so, adds one visit and
+    /// sets `last_visited_at` to `now`. Concurrent first visits must neither
+    /// fail nor lose counts. Returns the log as stored. `shouldCount` may run
+    /// Lua (the visit policy, up to its budget): it is never called while a
+    /// lock or transaction is held; the count is written only if the log is
+    /// still as the policy saw it, and decided again otherwise (at most
+    /// `AccessLogRecording.attempts` times).
     func recordVisit(_ newLog: AccessLog, now: Timestamp,
                      shouldCount: @escaping @Sendable (AccessLog) -> Bool) async throws -> AccessLog
 
@@ -42,3 +46,16 @@ public protocol AccessLogStorage: Sendable {
 
 /// Everything a backend provides.
 public typealias KeepStorage = SessionStorage & SnapshotStorage & AccessLogStorage & JobStorage
+
+/// How often a visit is decided again when concurrent visits keep moving
+/// its log between the policy's decision and the write.
+public enum AccessLogRecording {
+    public static let attempts = 64
+
+    /// The error after `attempts` tries.
+    public static func tooBusy(_ log: AccessLog) -> KeepError {
+        KeepError(.unavailable, "could not log a visit of \(log.visitor) to snapshot \(log.snapshotID): "
+            + "\(attempts) concurrent visits in a row moved its count first (try again)")
+    }
+}
+

@@ -4,6 +4,7 @@ import KeepCore
 import KeepSQLite
 import KeepStore
 import KeepTestSupport
+import Synchronization
 import Testing
 
 /// What only the SQLite backend does: its file, its schema versions, its
@@ -106,5 +107,44 @@ import Testing
         #expect(try await service.get(as: "ana", id: session.id).title == "t")
         await expectError(.forbidden) { try await write(readOnly, title: "again") }
         try readOnly.close()
+    }
+
+    /// The visit policy is Lua and may run up to its budget: while it decides,
+    /// no write lock is held, so another connection writes at once (a busy
+    /// timeout of zero would fail if it were held).
+    @Test func theVisitPolicyRunsWithoutTheWriteLock() async throws {
+        let backend = try SQLiteBackend(path: path)
+        let witness = WriteWitness(path: path)
+        let snapshots = SnapshotService(storage: backend, visits: witness)
+        let snapshot = try await snapshots.create(as: "ana", title: "shared", content: "{}")
+        _ = try await snapshots.get(as: "bob", id: snapshot.id)  // the first visit: no policy asked
+        _ = try await snapshots.get(as: "bob", id: snapshot.id)
+        #expect(witness.outcomes == ["wrote"], "\(witness.outcomes)")
+        try backend.close()
+    }
+}
+
+/// A visit policy that, while deciding, writes through a connection of its
+/// own that refuses to wait for the write lock.
+private final class WriteWitness: VisitPolicy, Sendable {
+    let path: String
+    private let seen = Mutex<[String]>([])
+    init(path: String) { self.path = path }
+    var outcomes: [String] { seen.withLock { $0 } }
+
+    func shouldCount(_ log: AccessLog, now: Timestamp) -> Bool {
+        let outcome: String
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .immediateError
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            try queue.write { try $0.execute(sql: "INSERT OR REPLACE INTO keep_meta (key, value) VALUES ('witness', x'01')") }
+            try queue.close()
+            outcome = "wrote"
+        } catch {
+            outcome = "\(error)"
+        }
+        seen.withLock { $0.append(outcome) }
+        return true
     }
 }
