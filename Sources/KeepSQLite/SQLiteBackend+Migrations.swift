@@ -35,7 +35,8 @@ extension SQLiteBackend: MigrationStorage {
         -> MigrationLock? {
         try await write("take the migration lock") { db in
             let ms = now.millisecondsSinceEpoch
-            if let lock = try Self.fetchLock(db), lock.holder != holder, lock.expiresAt.millisecondsSinceEpoch > ms {
+            if let lock = try Self.fetchLock(db), lock.holder != holder, lock.expiresAt.millisecondsSinceEpoch > ms,
+               MigrationHolder(name: lock.holder)?.isGoneFromThisHost != true {
                 return lock
             }
             try db.execute(sql: """
