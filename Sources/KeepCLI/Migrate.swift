@@ -7,7 +7,7 @@ import KeepRuntime
 import KeepStore
 
 extension Keep {
-    /// `keep migrate status|plan|up|rollback|new` (SPEC §7).
+    /// `keep migrate status|plan|up|rollback|new|unlock` (SPEC §7, §10).
     struct Migrate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Migrate stored session and snapshot content with Lua scripts.",
@@ -16,7 +16,7 @@ extension Keep {
                 order, each in batches whose writes and checkpoint commit together: a run stopped at
                 any moment resumes where it stopped. See docs/migrations.md.
                 """,
-            subcommands: [Status.self, Plan.self, Up.self, Rollback.self, New.self]
+            subcommands: [Status.self, Plan.self, Up.self, Rollback.self, New.self, Unlock.self]
         )
 
         struct Status: ParsableCommand {
@@ -120,6 +120,46 @@ extension Keep {
                 let runner = try options.runner(global, readOnly: false)
                 let report = try MigrateCommand.attempt(interruptible: true) { try runner.rollback(id) }
                 MigrateCommand.finish(report, json: options.json)
+            }
+        }
+
+        struct Unlock: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Release the migration lock by hand, naming its holder.",
+                discussion: "For a runner that died on another host while its lease still runs. A runner that is "
+                    + "still running finds its lock gone at its next batch and stops without writing.")
+            @OptionGroup var global: GlobalOptions
+            @Flag(help: "Print what was released as JSON.")
+            var json = false
+
+            func run() throws {
+                // No database, no lock: say so instead of creating one.
+                let lock: MigrationLock?
+                if (try? global.database.mayExist) ?? false {
+                    let services = try MigrateCommand.attempt {
+                        try CommandServices.open(global.runtime(holder: MigrateOptions.holder, policies: false))
+                    }
+                    let storage = services.storage
+                    lock = try MigrateCommand.attempt { try blocking { try await storage.breakMigrationLock() } }
+                    CommandServices.closeAll()
+                } else {
+                    lock = nil
+                }
+                if json {
+                    var fields: [String: Any] = ["released": lock != nil]
+                    if let lock {
+                        fields["lock"] = ["holder": lock.holder, "acquired_at": lock.acquiredAt.iso8601,
+                                          "expires_at": lock.expiresAt.iso8601]
+                    }
+                    MigrateCommand.printJSON(fields)
+                } else if let lock {
+                    let now = KeepClock.system.now()
+                    print("released the migration lock of \(lock.holder), held since \(lock.acquiredAt) "
+                        + (lock.expiresAt > now ? "(its lease ran until \(lock.expiresAt))"
+                                                : "(its lease had expired at \(lock.expiresAt))"))
+                } else {
+                    print("there was no migration lock: nothing to release")
+                }
             }
         }
 

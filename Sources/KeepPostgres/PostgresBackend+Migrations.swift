@@ -84,6 +84,12 @@ extension PostgresBackend: MigrationStorage {
         await closeMigrationLockSession(holder)
     }
 
+    public func breakMigrationLock() async throws -> MigrationLock? {
+        try await rows("release the migration lock by hand", """
+            DELETE FROM migration_lock WHERE name = 'migrate' RETURNING holder, acquired_at, expires_at
+            """).first.map(Self.lock(from:))
+    }
+
     // MARK: The session advisory lock
 
     /// The advisory lock class of migration holders: "KEEP" in ASCII. The key

@@ -61,6 +61,14 @@ extension SQLiteBackend: MigrationStorage {
         }
     }
 
+    public func breakMigrationLock() async throws -> MigrationLock? {
+        try await write("release the migration lock by hand") { db in
+            let lock = try Self.fetchLock(db)
+            try db.execute(sql: "DELETE FROM migration_lock WHERE name = 'migrate'")
+            return lock
+        }
+    }
+
     public func saveMigrationRecord(_ record: MigrationRecord, startingOver: Bool, holder: String, now: Timestamp,
                                     leaseMilliseconds: Int64) async throws {
         try await write("update the migration ledger") { db in

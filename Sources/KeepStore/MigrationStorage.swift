@@ -37,6 +37,11 @@ public protocol MigrationStorage: Sendable {
     /// Gives the lock up, if `holder` has it, with what `acquireMigrationLock` took for it.
     func releaseMigrationLock(holder: String) async throws
 
+    /// Removes the lock whoever holds it (`keep migrate unlock`) and returns
+    /// it as it was; nil when there was none. A holder still running finds
+    /// its lock gone at its next renewal or batch, and stops without writing.
+    func breakMigrationLock() async throws -> MigrationLock?
+
     /// Inserts or replaces the record. `startingOver` also drops the backups
     /// and failures an earlier run of the migration left (a rolled-back
     /// migration applied again).

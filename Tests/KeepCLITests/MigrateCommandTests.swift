@@ -213,6 +213,35 @@ import Testing
         #expect(documents.allSatisfy { $0.split(separator: " ")[1] == "2" })
     }
 
+    @Test("unlock releases the lock by hand, naming its holder and since when; its runner stops; without a lock it says so",
+          arguments: BackendKind.allCases)
+    func unlock(_ backend: BackendKind) throws {
+        let store = try Store(sessions: 400, migrations: ["0001_slow.lua": Self.slow], backend: backend)
+        let none = try store.keep(["migrate", "unlock"])
+        #expect(none.status == 0, "\(none.stderr)")
+        #expect(none.stdout.contains("there was no migration lock: nothing to release"), "\(none.stdout)")
+
+        let holder = try store.startMigrate(["up", "--batch-size", "20", "--lease", "1h"])
+        try Self.waitForHolder(store, holder)
+        let released = try store.keep(["migrate", "unlock"])
+        #expect(released.status == 0, "\(released.stderr)")
+        #expect(released.stdout.contains("released the migration lock of keep-migrate@"), "\(released.stdout)")
+        #expect(released.stdout.contains(":\(holder.processIdentifier)#"), "\(released.stdout)")
+        #expect(released.stdout.contains("held since 20"), "\(released.stdout)")
+        // The runner finds its lock gone at its next batch and stops without writing.
+        let stopped = try KeepBinary.finish(holder)
+        #expect(stopped.status == 1)
+        #expect(stopped.stderr.contains("no longer held by keep-migrate@"), "\(stopped.stderr)")
+
+        let again = try store.keep(["migrate", "unlock", "--json"])
+        let fields = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
+        #expect(fields?["released"] as? Bool == false, "\(again.stdout)")
+        #expect(fields?["lock"] == nil)
+        let rest = try store.migrate(["up"])
+        #expect(rest.status == 0, "\(rest.stderr)")
+        #expect(rest.stdout.contains("0001_slow.lua: applied"), "\(rest.stdout)")
+    }
+
     @Test("Ctrl-C stops a run with status 130; the next run resumes after the last committed batch")
     func interrupted() throws {
         let slow = """

@@ -441,6 +441,24 @@ struct MigrationRunnerTests {
         #expect(try await storage.migrationLock() == nil, "released after the run")
     }
 
+    @Test("breaking the lock removes it whoever holds it and names it; its holder then stops without writing", arguments: BackendKind.allCases)
+    func breakLock(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
+        let storage = fixture.backend
+        let now = fixture.clock.clock.now()
+        #expect(try await storage.breakMigrationLock() == nil, "no lock: nothing to release")
+        #expect(try await storage.acquireMigrationLock(holder: "stuck", now: now, leaseMilliseconds: 60_000) == nil)
+        let released = try await storage.breakMigrationLock()
+        #expect(released?.holder == "stuck")
+        #expect(released?.acquiredAt == now)
+        #expect(try await storage.migrationLock() == nil)
+        #expect(try await storage.renewMigrationLock(holder: "stuck", now: now, leaseMilliseconds: 60_000) == false)
+        try await fixture.seedSessions(3)
+        try fixture.writeRename()
+        #expect(try await onThread { try fixture.runner(holder: "next").up() }.migrations.first?.state == "applied")
+        try await storage.releaseMigrationLock(holder: "stuck")
+    }
+
     @Test("per-document problems are failures with messages: not JSON, bad fields, too large", arguments: BackendKind.allCases)
     func documentFailures(_ kind: BackendKind) async throws {
         let fixture = try await MigrationFixture(kind)
