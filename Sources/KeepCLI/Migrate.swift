@@ -7,7 +7,7 @@ import KeepRuntime
 import KeepStore
 
 extension Keep {
-    /// `keep migrate status|plan|up|rollback|new` (SPEC §7).
+    /// `keep migrate status|plan|up|rollback|new|unlock` (SPEC §7, §10).
     struct Migrate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Migrate stored session and snapshot content with Lua scripts.",
@@ -16,7 +16,7 @@ extension Keep {
                 order, each in batches whose writes and checkpoint commit together: a run stopped at
                 any moment resumes where it stopped. See docs/migrations.md.
                 """,
-            subcommands: [Status.self, Plan.self, Up.self, Rollback.self, New.self]
+            subcommands: [Status.self, Plan.self, Up.self, Rollback.self, New.self, Unlock.self]
         )
 
         struct Status: ParsableCommand {
@@ -123,6 +123,46 @@ extension Keep {
             }
         }
 
+        struct Unlock: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Release the migration lock by hand, naming its holder.",
+                discussion: "For a runner that died on another host while its lease still runs. A runner that is "
+                    + "still running finds its lock gone at its next batch and stops without writing.")
+            @OptionGroup var global: GlobalOptions
+            @Flag(help: "Print what was released as JSON.")
+            var json = false
+
+            func run() throws {
+                // No database, no lock: say so instead of creating one.
+                let lock: MigrationLock?
+                if (try? global.database.mayExist) ?? false {
+                    let services = try MigrateCommand.attempt {
+                        try CommandServices.open(global.runtime(holder: MigrateOptions.holder, policies: false))
+                    }
+                    let storage = services.storage
+                    lock = try MigrateCommand.attempt { try blocking { try await storage.breakMigrationLock() } }
+                    CommandServices.closeAll()
+                } else {
+                    lock = nil
+                }
+                if json {
+                    var fields: [String: Any] = ["released": lock != nil]
+                    if let lock {
+                        fields["lock"] = ["holder": lock.holder, "acquired_at": lock.acquiredAt.iso8601,
+                                          "expires_at": lock.expiresAt.iso8601]
+                    }
+                    MigrateCommand.printJSON(fields)
+                } else if let lock {
+                    let now = KeepClock.system.now()
+                    print("released the migration lock of \(lock.holder), held since \(lock.acquiredAt) "
+                        + (lock.expiresAt > now ? "(its lease ran until \(lock.expiresAt))"
+                                                : "(its lease had expired at \(lock.expiresAt))"))
+                } else {
+                    print("there was no migration lock: nothing to release")
+                }
+            }
+        }
+
         struct New: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Create the next migration file from a template.")
             @OptionGroup var global: GlobalOptions
@@ -154,7 +194,7 @@ struct MigrateOptions: ParsableArguments {
     @Option(help: ArgumentHelp("What a failing document does: stop (the default) or skip (record it and go on).",
                                valueName: "MODE"))
     var onError = "stop"
-    @Option(help: ArgumentHelp("The lock's lease (e.g. 30s): how long a runner that died blocks others.",
+    @Option(help: ArgumentHelp("The lock's lease (e.g. 30s): how long a runner that died on another host blocks others.",
                                valueName: "TIME"))
     var lease = "30s"
     @Flag(help: "Print the report as JSON.")
@@ -201,14 +241,7 @@ struct MigrateOptions: ParsableArguments {
     }
 
     /// `keep-migrate@host:pid#nonce`: who holds the lock, for the runner that finds it taken.
-    static var holder: String {
-        var name = [UInt8](repeating: 0, count: 256)
-        let host = name.withUnsafeMutableBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { gethostname($0.baseAddress!, 255) }
-        } == 0 ? String(decoding: name.prefix { $0 != 0 }, as: UTF8.self) : "localhost"
-        // The nonce tells apart runners whose host name and pid agree (containers).
-        return "keep-migrate@\(host):\(getpid())#\(ResourceID.generate().rawValue.prefix(6))"
-    }
+    static var holder: String { MigrationHolder.thisProcess().name }
 }
 
 /// What the migrate commands share: error handling, reports, progress.
@@ -312,8 +345,15 @@ enum MigrateCommand {
     /// while no live runner holds the lock was interrupted (Ctrl-C, a crash);
     /// the next `up` resumes it from its checkpoint.
     static func shownState(_ entry: MigrationStatus.Entry, lock: MigrationLock?, now: Timestamp) -> String {
-        if entry.state == .running, lock.map({ $0.expiresAt <= now }) ?? true { return "interrupted" }
+        if entry.state == .running, !isLive(lock, now: now) { return "interrupted" }
         return entry.state.rawValue
+    }
+
+    /// Whether a runner still holds `lock`: its lease runs, and it is not a
+    /// process of this host that is gone (the next run takes that over at once).
+    static func isLive(_ lock: MigrationLock?, now: Timestamp) -> Bool {
+        guard let lock, lock.expiresAt > now else { return false }
+        return MigrationHolder(name: lock.holder)?.isGoneFromThisHost != true
     }
 
     static func describe(_ status: MigrationStatus, lock: MigrationLock?, failures: [String: [MigrationFailure]] = [:],
@@ -354,8 +394,10 @@ enum MigrateCommand {
         }
         if let lock {
             let now = KeepClock.system.now()
-            lines.append(lock.expiresAt > now
+            lines.append(isLive(lock, now: now)
                 ? "lock: held by \(lock.holder) since \(lock.acquiredAt), lease until \(lock.expiresAt)"
+                : lock.expiresAt > now
+                ? "lock: free (its holder \(lock.holder) is gone from this host; the next run takes over)"
                 : "lock: free (the lease of \(lock.holder) expired at \(lock.expiresAt))")
         } else {
             lines.append("lock: free")

@@ -36,7 +36,7 @@ public final class MigrationRunner {
     let directory: MigrationDirectory
     let validator: any DocumentValidator
     let clock: KeepClock
-    /// Names this runner in the lock ("keep-migrate@host:pid").
+    /// Names this runner in the lock (`MigrationHolder`: "keep-migrate@host:pid#nonce").
     let holder: String
     let options: Options
     let progress: (MigrationProgress) -> Void
@@ -91,8 +91,8 @@ public final class MigrationRunner {
         if let held = try blocking({ try await storage.acquireMigrationLock(holder: holder, now: now, leaseMilliseconds: lease) }) {
             let seconds = max(0, (held.expiresAt.millisecondsSinceEpoch - now.millisecondsSinceEpoch + 999) / 1000)
             throw KeepError(.conflict, "migrations are locked by \(held.holder) (since \(held.acquiredAt)); its lease "
-                + "runs \(seconds) s more unless it renews it. Wait for it to finish; if it died, run again once the "
-                + "lease has expired", details: ["holder": .text(held.holder), "expires_at": .text(held.expiresAt.iso8601)])
+                + "runs \(seconds) s more unless it renews it. Wait for it to finish; if it died on another host, run again "
+                + "once the lease has expired, or release the lock with `keep migrate unlock`", details: ["holder": .text(held.holder), "expires_at": .text(held.expiresAt.iso8601)])
         }
         let keeper = LeaseKeeper(storage: storage, holder: holder, leaseMilliseconds: lease, clock: clock)
         keeper.start()

@@ -21,24 +21,47 @@ extension PostgresBackend: MigrationStorage {
         try await rows("read the migration lock", Self.lockQuery).first.map(Self.lock(from:))
     }
 
-    /// One upsert that takes a free or expired lock, or renews the holder's
-    /// own; when it writes nothing, another holder's live lock is read and returned.
+    /// Takes the holder's session advisory lock on a dedicated connection
+    /// first, then the lease: one upsert that takes a free or expired lock,
+    /// or renews the holder's own. When it writes nothing, another holder
+    /// has a live lease; if that holder's advisory lock is free, its process
+    /// is gone (the server frees a session's advisory locks when its
+    /// connection ends), and the lease is taken over from it at once.
+    ///
+    /// Each holder locks a key of its own (its schema and name, hashed), not
+    /// one shared key: then a stalled runner whose lease expired still loses
+    /// the lock to the lease, as before, and schemas of one database never
+    /// wait for each other.
     public func acquireMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws
         -> MigrationLock? {
-        let ms = now.millisecondsSinceEpoch
+        let session = try await migrationLockSession(holder)
+        do {
+            if let held = try await takeLease(holder: holder, now: now, leaseMilliseconds: leaseMilliseconds, session: session) {
+                await closeMigrationLockSession(holder)
+                return held
+            }
+            return nil
+        } catch {
+            await closeMigrationLockSession(holder)
+            throw error
+        }
+    }
+
+    private func takeLease(holder: String, now: Timestamp, leaseMilliseconds: Int64,
+                           session: PostgresConnection) async throws -> MigrationLock? {
         for _ in 0 ..< Self.transactionAttempts {
-            let taken = try await rows("take the migration lock", """
-                INSERT INTO migration_lock AS lock (name, holder, acquired_at, expires_at)
-                VALUES ('migrate', \(holder), \(ms), \(ms + leaseMilliseconds))
-                ON CONFLICT (name) DO UPDATE SET
-                  acquired_at = CASE WHEN lock.holder = excluded.holder THEN lock.acquired_at ELSE excluded.acquired_at END,
-                  holder = excluded.holder, expires_at = excluded.expires_at
-                  WHERE lock.holder = excluded.holder OR lock.expires_at <= \(ms)
-                RETURNING holder
-                """)
-            if !taken.isEmpty { return nil }
+            if try await !rows("take the migration lock", Self.takeLeaseQuery(
+                holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)).isEmpty {
+                return nil
+            }
             // Released between the two statements: try again.
-            if let lock = try await migrationLock() { return lock }
+            guard let lock = try await migrationLock() else { continue }
+            guard try await Self.isGone(lock.holder, probing: session) else { return lock }
+            // Taken over only if the dead holder still has it (another runner may have been quicker).
+            if try await !rows("take the migration lock", Self.takeLeaseQuery(
+                holder: holder, now: now, leaseMilliseconds: leaseMilliseconds, from: lock.holder)).isEmpty {
+                return nil
+            }
         }
         throw KeepError(.unavailable, "could not take the migration lock: it kept changing hands (try again)")
     }
@@ -48,10 +71,68 @@ extension PostgresBackend: MigrationStorage {
                                                                     leaseMilliseconds: leaseMilliseconds)).isEmpty
     }
 
+    /// Deletes the lease, then closes the dedicated connection, which frees the advisory lock.
     public func releaseMigrationLock(holder: String) async throws {
-        _ = try await rows("release the migration lock", """
-            DELETE FROM migration_lock WHERE name = 'migrate' AND holder = \(holder)
-            """)
+        do {
+            _ = try await rows("release the migration lock", """
+                DELETE FROM migration_lock WHERE name = 'migrate' AND holder = \(holder)
+                """)
+        } catch {
+            await closeMigrationLockSession(holder)
+            throw error
+        }
+        await closeMigrationLockSession(holder)
+    }
+
+    public func breakMigrationLock() async throws -> MigrationLock? {
+        try await rows("release the migration lock by hand", """
+            DELETE FROM migration_lock WHERE name = 'migrate' RETURNING holder, acquired_at, expires_at
+            """).first.map(Self.lock(from:))
+    }
+
+    // MARK: The session advisory lock
+
+    /// The advisory lock class of migration holders: "KEEP" in ASCII. The key
+    /// is `hashtext(schema/holder)`, since advisory locks span the database and
+    /// each schema has a lock of its own. The two-key form never meets the
+    /// schema upgrade's one-key lock.
+    static let holderLockClass: Int32 = 0x4B45_4550
+
+    /// The holder's dedicated connection, opened with its advisory lock taken
+    /// on the first call and kept until `closeMigrationLockSession`.
+    private func migrationLockSession(_ holder: String) async throws -> PostgresConnection {
+        if let session = migrationLockSessions.withLock({ $0[holder] }) { return session }
+        let doing = "take the migration lock"
+        do {
+            let connection = try await Self.connect(location, doing: doing)
+            let locked = try await connection.query("""
+                SELECT pg_try_advisory_lock(\(Self.holderLockClass), hashtext(current_schema() || '/' || \(holder)))
+                """, logger: Self.logger).collect().first?.decode(Bool.self) ?? false
+            guard locked else {
+                try? await connection.close()
+                // Another live session has this holder's key: the same name, or (rarely) its hash.
+                throw KeepError(.conflict, "could not take the advisory lock of \(holder): another session holds "
+                    + "the same key; try again (a new run picks a new name)")
+            }
+            migrationLockSessions.withLock { $0[holder] = connection }
+            return connection
+        } catch {
+            throw Self.keepError(error, doing: doing, location: location)
+        }
+    }
+
+    private func closeMigrationLockSession(_ holder: String) async {
+        guard let session = migrationLockSessions.withLock({ $0.removeValue(forKey: holder) }) else { return }
+        try? await session.close()
+    }
+
+    /// Whether `holder`'s advisory lock is free, that is its session ended:
+    /// tries to take it on `session` and, if that succeeds, lets it go again.
+    static func isGone(_ holder: String, probing session: PostgresConnection) async throws -> Bool {
+        try await session.query("""
+            SELECT CASE WHEN pg_try_advisory_lock(\(holderLockClass), hashtext(current_schema() || '/' || \(holder)))
+              THEN pg_advisory_unlock(\(holderLockClass), hashtext(current_schema() || '/' || \(holder))) ELSE false END
+            """, logger: logger).collect().first?.decode(Bool.self) ?? false
     }
 
     public func saveMigrationRecord(_ record: MigrationRecord, startingOver: Bool, holder: String, now: Timestamp,
@@ -263,6 +344,29 @@ extension PostgresBackend: MigrationStorage {
         let row = RowReader(row)
         return MigrationLock(holder: try row["holder"], acquiredAt: try row.timestamp("acquired_at"),
                              expiresAt: try row.timestamp("expires_at"))
+    }
+
+    /// Writes the holder's lease over a lock that is free, expired or its
+    /// own, or, with `dead`, over the lock of that holder only.
+    static func takeLeaseQuery(holder: String, now: Timestamp, leaseMilliseconds: Int64,
+                               from dead: String? = nil) -> PostgresQuery {
+        let (ms, until) = (now.millisecondsSinceEpoch, now.millisecondsSinceEpoch + leaseMilliseconds)
+        if let dead {
+            return """
+                UPDATE migration_lock SET holder = \(holder), acquired_at = \(ms), expires_at = \(until)
+                WHERE name = 'migrate' AND holder = \(dead)
+                RETURNING holder
+                """
+        }
+        return """
+            INSERT INTO migration_lock AS lock (name, holder, acquired_at, expires_at)
+            VALUES ('migrate', \(holder), \(ms), \(until))
+            ON CONFLICT (name) DO UPDATE SET
+              acquired_at = CASE WHEN lock.holder = excluded.holder THEN lock.acquired_at ELSE excluded.acquired_at END,
+              holder = excluded.holder, expires_at = excluded.expires_at
+              WHERE lock.holder = excluded.holder OR lock.expires_at <= \(ms)
+            RETURNING holder
+            """
     }
 
     static func renewQuery(holder: String, now: Timestamp, leaseMilliseconds: Int64) -> PostgresQuery {

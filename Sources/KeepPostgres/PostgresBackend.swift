@@ -25,6 +25,9 @@ public final class PostgresBackend: Sendable {
     private let runTask: Task<Void, Never>
     /// Replaced when `keep db copy` brings another database's secret.
     let pageTokenSecret: Mutex<[UInt8]>
+    /// The dedicated connection of each migration lock holder of this
+    /// process, holding its session advisory lock (PostgresBackend+Migrations).
+    let migrationLockSessions = Mutex<[String: PostgresConnection]>([:])
 
     /// PostgresNIO logs through swift-log; Keep reports through its errors instead.
     static let logger = Logger(label: "keep.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -36,7 +39,13 @@ public final class PostgresBackend: Sendable {
         runTask = Task { await client.run() }
     }
 
-    deinit { runTask.cancel() }
+    deinit {
+        // Lock sessions a holder never released (tests; `close` was not called) close with the backend.
+        for connection in migrationLockSessions.withLock({ Array($0.values) }) {
+            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+        }
+        runTask.cancel()
+    }
 
     /// Connects to the database at `location`, sets up or upgrades its schema,
     /// and starts the pool. A server that is down, refuses the credentials
@@ -85,6 +94,9 @@ public final class PostgresBackend: Sendable {
 
     /// Stops the pool and closes its connections. Nothing may use the backend afterwards.
     public func close() async {
+        for connection in migrationLockSessions.withLock({ sessions in defer { sessions = [:] }; return Array(sessions.values) }) {
+            try? await connection.close()
+        }
         runTask.cancel()
         await runTask.value
     }

@@ -35,7 +35,8 @@ extension SQLiteBackend: MigrationStorage {
         -> MigrationLock? {
         try await write("take the migration lock") { db in
             let ms = now.millisecondsSinceEpoch
-            if let lock = try Self.fetchLock(db), lock.holder != holder, lock.expiresAt.millisecondsSinceEpoch > ms {
+            if let lock = try Self.fetchLock(db), lock.holder != holder, lock.expiresAt.millisecondsSinceEpoch > ms,
+               MigrationHolder(name: lock.holder)?.isGoneFromThisHost != true {
                 return lock
             }
             try db.execute(sql: """
@@ -57,6 +58,14 @@ extension SQLiteBackend: MigrationStorage {
     public func releaseMigrationLock(holder: String) async throws {
         try await write("release the migration lock") { db in
             try db.execute(sql: "DELETE FROM migration_lock WHERE name = 'migrate' AND holder = ?", arguments: [holder])
+        }
+    }
+
+    public func breakMigrationLock() async throws -> MigrationLock? {
+        try await write("release the migration lock by hand") { db in
+            let lock = try Self.fetchLock(db)
+            try db.execute(sql: "DELETE FROM migration_lock WHERE name = 'migrate'")
+            return lock
         }
     }
 

@@ -21,13 +21,26 @@ public protocol MigrationStorage: Sendable {
 
     /// Takes the lock for `holder`, or renews it when it is already the
     /// holder's. Returns nil on success, or the live lock of another holder.
+    ///
+    /// A lock is free when its lease expired, or when its holder is known to
+    /// be gone before that: on PostgreSQL, a holder keeps a session advisory
+    /// lock for as long as it runs, which the server frees when its process
+    /// dies; on SQLite, a holder on this host whose process no longer exists
+    /// (`MigrationHolder.isGoneFromThisHost`). What the holder takes besides
+    /// the lease (PostgreSQL's dedicated connection) it keeps until
+    /// `releaseMigrationLock`.
     func acquireMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> MigrationLock?
 
     /// Extends the holder's lease; false when the lock is no longer the holder's.
     func renewMigrationLock(holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool
 
-    /// Gives the lock up, if `holder` has it.
+    /// Gives the lock up, if `holder` has it, with what `acquireMigrationLock` took for it.
     func releaseMigrationLock(holder: String) async throws
+
+    /// Removes the lock whoever holds it (`keep migrate unlock`) and returns
+    /// it as it was; nil when there was none. A holder still running finds
+    /// its lock gone at its next renewal or batch, and stops without writing.
+    func breakMigrationLock() async throws -> MigrationLock?
 
     /// Inserts or replaces the record. `startingOver` also drops the backups
     /// and failures an earlier run of the migration left (a rolled-back

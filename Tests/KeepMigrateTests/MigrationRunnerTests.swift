@@ -1,6 +1,7 @@
 import Foundation
 import KeepCore
 import KeepMigrate
+import KeepPostgres
 import KeepSQLite
 import KeepStore
 import KeepTestSupport
@@ -389,6 +390,73 @@ struct MigrationRunnerTests {
         }
         #expect(lost?.code == .conflict)
         #expect(lost?.message.contains("new holds it now") == true)
+    }
+
+    @Test("a holder whose process is gone is taken over at once, long before its lease ends; a live one is not", arguments: BackendKind.allCases)
+    func goneHolder(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
+        let storage = fixture.backend
+        try await fixture.seedSessions(3)
+        try fixture.writeRename()
+        let now = fixture.clock.clock.now()
+        let hour: Int64 = 3_600_000
+        switch kind {
+        case .sqlite:
+            // Alive: this process, and a process of another host (whose pid means nothing here).
+            for alive in [MigrationHolder.thisProcess(), MigrationHolder(host: "elsewhere.invalid", pid: 1, nonce: "abc123")] {
+                #expect(try await storage.acquireMigrationLock(holder: alive.name, now: now, leaseMilliseconds: hour) == nil)
+                #expect(try await storage.acquireMigrationLock(holder: "successor", now: now, leaseMilliseconds: hour)?
+                    .holder == alive.name, "\(alive.name) is alive: its lease runs")
+                try await storage.releaseMigrationLock(holder: alive.name)
+            }
+            // Gone: a process of this host that exited and was reaped, so kill(pid, 0) fails with ESRCH.
+            let exited = Process()
+            exited.executableURL = URL(fileURLWithPath: "/bin/true")
+            try exited.run()
+            exited.waitUntilExit()
+            let gone = MigrationHolder(host: MigrationHolder.thisHost, pid: exited.processIdentifier, nonce: "gone01")
+            #expect(try await storage.acquireMigrationLock(holder: gone.name, now: now, leaseMilliseconds: hour) == nil)
+        case .postgres:
+            // Another process's session: a backend of its own, whose connections end as a killed process's do.
+            let other = try await PostgresBackend.open((storage as! PostgresBackend).location)
+            #expect(try await other.acquireMigrationLock(holder: "gone", now: now, leaseMilliseconds: hour) == nil)
+            #expect(try await storage.acquireMigrationLock(holder: "successor", now: now, leaseMilliseconds: hour)?
+                .holder == "gone", "its session is alive: its lease runs")
+            await other.close()
+            // The server frees the session's advisory lock once it has seen the connection end,
+            // which it does on its own time: wait for that (the lease, on the test clock, never ends).
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try await storage.acquireMigrationLock(holder: "successor", now: now, leaseMilliseconds: 10) != nil,
+                  ContinuousClock.now < deadline {}
+            #expect(try await storage.migrationLock()?.holder == "successor", "taken over from the gone holder")
+            try await storage.releaseMigrationLock(holder: "successor")
+            #expect(try await storage.acquireMigrationLock(holder: "gone-again", now: now, leaseMilliseconds: hour) == nil)
+            // A holder whose session is alive keeps the lock until it releases it.
+            #expect(try await storage.acquireMigrationLock(holder: "successor", now: now, leaseMilliseconds: hour)?
+                .holder == "gone-again")
+            try await storage.releaseMigrationLock(holder: "gone-again")
+        }
+        let report = try await onThread { try fixture.runner(holder: "successor").up() }
+        #expect(report.migrations.first?.state == "applied")
+        #expect(try await storage.migrationLock() == nil, "released after the run")
+    }
+
+    @Test("breaking the lock removes it whoever holds it and names it; its holder then stops without writing", arguments: BackendKind.allCases)
+    func breakLock(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
+        let storage = fixture.backend
+        let now = fixture.clock.clock.now()
+        #expect(try await storage.breakMigrationLock() == nil, "no lock: nothing to release")
+        #expect(try await storage.acquireMigrationLock(holder: "stuck", now: now, leaseMilliseconds: 60_000) == nil)
+        let released = try await storage.breakMigrationLock()
+        #expect(released?.holder == "stuck")
+        #expect(released?.acquiredAt == now)
+        #expect(try await storage.migrationLock() == nil)
+        #expect(try await storage.renewMigrationLock(holder: "stuck", now: now, leaseMilliseconds: 60_000) == false)
+        try await fixture.seedSessions(3)
+        try fixture.writeRename()
+        #expect(try await onThread { try fixture.runner(holder: "next").up() }.migrations.first?.state == "applied")
+        try await storage.releaseMigrationLock(holder: "stuck")
     }
 
     @Test("per-document problems are failures with messages: not JSON, bad fields, too large", arguments: BackendKind.allCases)

@@ -140,6 +140,8 @@ final class InterferingStorage: MigrationStorage, @unchecked Sendable {
         if crashed { return }
         try await base.releaseMigrationLock(holder: holder)
     }
+
+    func breakMigrationLock() async throws -> MigrationLock? { try await base.breakMigrationLock() }
     func saveMigrationRecord(_ record: MigrationRecord, startingOver: Bool, holder: String, now: Timestamp,
                              leaseMilliseconds: Int64) async throws {
         if crashed { throw KeepError(.unavailable, "simulated crash") }
