@@ -95,7 +95,7 @@ extension Keep.Jobs {
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Print one JSON object a line for each attempt: id, kind, state, attempts, worker.")
         var json = false
-        @Option(help: "Jobs run at once (1 to 64).")
+        @Option(help: ArgumentHelp("Jobs run at once (1 to 64).", valueName: "N"))
         var concurrency = 1
         @Option(help: ArgumentHelp("How long a claimed job is this worker's: renewed while it runs; a dead worker's jobs are taken again after it.", valueName: "TIME"))
         var lease = "60s"
