@@ -55,6 +55,14 @@ extension PostgresBackend: JobStorage {
             """).isEmpty
     }
 
+    public func nextJobDue() async throws -> Timestamp? {
+        let rows = try await rows("find the next due job", """
+            SELECT min(CASE state WHEN 'pending' THEN next_run_at ELSE lease_expires_at END) AS due FROM jobs
+            WHERE state IN ('pending', 'running')
+            """)
+        return try rows.first.flatMap { try RowReader($0).optionalTimestamp("due") }
+    }
+
     /// The channel every enqueue notifies (with the schema as payload: tests
     /// and deployments may share a database across schemas).
     static let jobsChannel = "keep_jobs"

@@ -65,6 +65,15 @@ extension SQLiteBackend: JobStorage {
         }
     }
 
+    public func nextJobDue() async throws -> Timestamp? {
+        try await read("find the next due job") { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT min(CASE state WHEN 'pending' THEN next_run_at ELSE lease_expires_at END) FROM jobs
+                WHERE state IN ('pending', 'running')
+                """).map(Timestamp.init(millisecondsSinceEpoch:))
+        }
+    }
+
     /// SQLite has no way to hear another process's commit: workers poll.
     public func jobsQueued() async throws -> AsyncStream<Void>? { nil }
 

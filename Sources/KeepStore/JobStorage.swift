@@ -33,6 +33,11 @@ public protocol JobStorage: Sendable {
     /// heartbeat of a job that runs long). False when the lease was lost.
     func renewJobLease(id: Int64, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool
 
+    /// When the next job comes due: the earliest `next_run_at` of a pending
+    /// job or lease expiry of a running one; nil when there is none (an idle
+    /// worker then sleeps until its poll or a notification).
+    func nextJobDue() async throws -> Timestamp?
+
     /// One element each time a job may have been queued by another process,
     /// so that an idle worker wakes at once; nil when the backend cannot tell
     /// (SQLite: workers poll). PostgreSQL listens on a dedicated connection,

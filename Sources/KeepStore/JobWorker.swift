@@ -5,7 +5,8 @@ import Synchronization
 /// batches, runs up to `concurrency` at once with its `JobRunner` (retry
 /// schedule, visit rule), and renews each job's lease by a heartbeat while it
 /// runs. When idle it waits for a queued job (the backend's `jobsQueued`:
-/// PostgreSQL's NOTIFY) or the next poll, whichever comes first.
+/// PostgreSQL's NOTIFY), the next job due (a retry) or the next poll,
+/// whichever comes first.
 ///
 /// Several workers — processes, hosts — share one database: a claim skips
 /// jobs another worker holds, and a dead worker's jobs are claimed again once
@@ -76,10 +77,18 @@ public final class JobWorker: Sendable {
                 }
                 // A full batch: more may be due at once.
                 if free > 0, claimed.count == free { continue }
-                await bell.wait(upTo: pollInterval)
+                await bell.wait(upTo: free > 0 ? await untilNextDue() : pollInterval)
             }
             await group.waitForAll()
         }
+    }
+
+    /// The poll interval, or less when a job comes due sooner (a retry, an
+    /// expiring lease): no notification announces those.
+    private func untilNextDue() async -> Duration {
+        guard let due = try? await runner.storage.nextJobDue() else { return pollInterval }
+        let wait = Duration.milliseconds(max(1, due.millisecondsSinceEpoch - runner.clock.now().millisecondsSinceEpoch))
+        return min(wait, pollInterval)
     }
 
     /// Runs `job` while a heartbeat renews its lease every third of the lease.

@@ -74,6 +74,7 @@ final class FaultyStorage: KeepStorage {
     func renewJobLease(id: Int64, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool {
         try await base.renewJobLease(id: id, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
     }
+    func nextJobDue() async throws -> Timestamp? { try await base.nextJobDue() }
     func jobsQueued() async throws -> AsyncStream<Void>? { try await base.jobsQueued() }
     func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool {
         try await base.completeJob(id: id, holder: holder, now: now)

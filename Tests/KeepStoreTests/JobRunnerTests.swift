@@ -151,6 +151,28 @@ import Testing
         #expect(logs.items.count == 20 && logs.items.allSatisfy(\.snapshotDeleted))
     }
 
+    /// An idle worker wakes when the next job comes due (a retry's delay),
+    /// not only at its poll: here an hour, which the test would not survive.
+    @Test(.timeLimit(.minutes(1)), arguments: BackendKind.allCases)
+    func anIdleWorkerWakesWhenTheNextJobIsDue(_ kind: BackendKind) async throws {
+        let storage = try await kind.makeStorage()
+        let clock = KeepClock.system
+        let due = Timestamp(millisecondsSinceEpoch: clock.now().millisecondsSinceEpoch + 300)
+        #expect(try await storage.nextJobDue() == nil)
+        let job = try await storage.enqueueJob(JobDraft(MarkLogsDeletedPayload(snapshotID: ResourceID.generate(), deletedAt: due),
+                                                        runAt: due))
+        #expect(try await storage.nextJobDue() == due)
+        let worker = JobWorker(runner: JobRunner(storage: storage, clock: clock, holder: "worker"), pollInterval: .seconds(3600))
+        let reported = Mutex<[JobRunner.Outcome]>([])
+        await worker.run { outcome in
+            reported.withLock { $0.append(outcome) }
+            worker.stop()
+        }
+        let outcomes = reported.withLock { $0 }
+        #expect(outcomes.map(\.job.id) == [job.id] && outcomes.first?.job.state == .done)
+        #expect(clock.now().millisecondsSinceEpoch >= due.millisecondsSinceEpoch)
+    }
+
     /// Payloads are stored as they always were (flat JSON with sorted keys),
     /// so jobs queued by an earlier version still run.
     @Test func payloadsKeepTheStoredFormat() throws {
