@@ -18,6 +18,14 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The policy folder (default ./policies if it exists, else the shipped scripts/policies; or $KEEP_POLICIES).", valueName: "DIR"))
     var policies: String?
 
+    @Option(name: .customLong("jobs"), help: ArgumentHelp("When a job an operation queues runs: inline (at once, the default) or queue (only by 'keep jobs work'); or $KEEP_JOBS.", valueName: "inline|queue"))
+    var jobMode: String?
+
+    /// `--jobs`, else $KEEP_JOBS, else inline (checked by `validate`).
+    var jobs: JobMode {
+        (jobMode ?? environment("KEEP_JOBS")).flatMap(JobMode.init(rawValue:)) ?? .inline
+    }
+
     /// The policy folder to load: the flag, $KEEP_POLICIES, ./policies, or the
     /// shipped defaults found above the executable (a checkout's scripts/policies).
     var policyDirectory: String? {
@@ -70,6 +78,9 @@ struct GlobalOptions: ParsableArguments {
 
     func validate() throws {
         if user != nil { _ = actingUser() }
+        if let mode = jobMode ?? environment("KEEP_JOBS"), JobMode(rawValue: mode) == nil {
+            throw ValidationError("\(jobMode != nil ? "--jobs" : "$KEEP_JOBS") '\(mode)' is not a job mode; use inline or queue")
+        }
         // A path that cannot name a database file, or a URL that cannot name
         // a PostgreSQL database, is a usage error, found before any work
         // (SQLite alone would only say "unable to open").
@@ -127,7 +138,7 @@ struct GlobalOptions: ParsableArguments {
     func runtime(holder: String, readOnly: Bool = false, policies: Bool = true,
                  watchPolicies: Bool = false) -> RuntimeConfiguration {
         RuntimeConfiguration(database: databasePath, policyDirectory: policies ? policyDirectory : nil,
-                             watchPolicies: watchPolicies, readOnly: readOnly, holder: holder,
+                             watchPolicies: watchPolicies, readOnly: readOnly, holder: holder, jobs: jobs,
                              warn: { Console.error("keep: warning: " + $0) }, notice: { Console.error("keep: " + $0) })
     }
 
@@ -141,7 +152,7 @@ struct GlobalOptions: ParsableArguments {
     /// (the leaf command's, for groups such as `keep jobs list`: the command
     /// tree of `root`'s configuration says which words name groups).
     static func movedAfterSubcommand(_ arguments: [String], root: ParsableCommand.Type = Keep.self) -> [String] {
-        let names: Set<String> = ["--db", "--user", "--policies"]
+        let names: Set<String> = ["--db", "--user", "--policies", "--jobs"]
         var moved: [String] = []
         var index = 0
         while index < arguments.count {

@@ -3,13 +3,14 @@ import Foundation
 import KeepCore
 import KeepRuntime
 import KeepStore
+import Synchronization
 
 extension Keep {
     /// `keep jobs list|run|retry ID` (SPEC §1 "Background jobs").
     struct Jobs: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List, run and retry the durable background jobs.",
-            subcommands: [List.self, RunDue.self, Retry.self]
+            abstract: "List, run and retry the durable background jobs, or work on them until stopped.",
+            subcommands: [List.self, RunDue.self, Retry.self, Work.self]
         )
 
         struct List: ParsableCommand {
@@ -79,6 +80,77 @@ extension Keep {
     }
 }
 
+extension Keep.Jobs {
+    /// `keep jobs work`: a worker until SIGTERM or Ctrl-C (SPEC §10).
+    struct Work: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run jobs as they come due, until SIGTERM or Ctrl-C.",
+            discussion: """
+                Claims due jobs in batches and runs up to --concurrency at once, renewing each job's lease \
+                while it runs. Any number of workers, on any number of hosts, may share one database: a job \
+                is run by one of them, and the jobs of a worker that died are taken again once their lease \
+                expires. Idle, it waits for a queued job (PostgreSQL notifies workers) or polls. SIGTERM or \
+                Ctrl-C stops it claiming; it finishes the jobs it holds, then exits 0.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print one JSON object a line for each attempt: id, kind, state, attempts, worker.")
+        var json = false
+        @Option(help: ArgumentHelp("Jobs run at once (1 to 64).", valueName: "N"))
+        var concurrency = 1
+        @Option(help: ArgumentHelp("How long a claimed job is this worker's: renewed while it runs; a dead worker's jobs are taken again after it.", valueName: "TIME"))
+        var lease = "60s"
+        @Option(help: ArgumentHelp("How often an idle worker looks for due jobs, when no notification wakes it.", valueName: "TIME"))
+        var poll = "1s"
+
+        func validate() throws {
+            guard (1 ... 64).contains(concurrency) else {
+                throw ValidationError("--concurrency must be between 1 and 64 jobs")
+            }
+            guard let lease = Quantity.duration(lease), lease >= .milliseconds(100) else {
+                throw ValidationError("--lease must be a time of at least 100ms (500ms, 30s, 2m)")
+            }
+            guard let poll = Quantity.duration(poll), poll >= .milliseconds(10) else {
+                throw ValidationError("--poll must be a time of at least 10ms (500ms, 1s)")
+            }
+        }
+
+        func run() throws {
+            let lease = Quantity.duration(lease)!, poll = Quantity.duration(poll)!
+            let holder = "keep-work:\(ProcessInfo.processInfo.hostName):\(getpid())"
+            let services: KeepServices
+            do {
+                services = try CommandServices.open(global.runtime(holder: holder))
+            } catch {
+                fail("keep: \(error)", status: ExitStatus.failure)
+            }
+            let base = services.jobs
+            let runner = JobRunner(storage: base.storage, schedule: base.schedule, visits: base.visits, clock: base.clock,
+                                   holder: holder, leaseMilliseconds: lease.components.seconds * 1000
+                                       + lease.components.attoseconds / 1_000_000_000_000_000)
+            let worker = JobWorker(runner: runner, concurrency: concurrency, pollInterval: poll,
+                                   warn: { Console.error("keep: warning: " + $0) })
+            let stops = [SIGTERM, SIGINT].map { number in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { worker.stop() }
+                source.resume()
+                return source
+            }
+            let json = self.json
+            let started = "keep: worker \(holder) on \((try? global.database.label) ?? global.databasePath), "
+                + "\(concurrency) at once; stop it with Ctrl-C or SIGTERM"
+            try blocking {
+                await worker.run(ready: { Console.error(started) }) { outcome in
+                    JobCommand.printLine(json ? JobCommand.attemptJSON(outcome, worker: holder)
+                                              : JobCommand.table([(outcome.job, outcome.error)]).split(separator: "\n")[1].description)
+                }
+            }
+            stops.forEach { $0.cancel() }
+            CommandServices.closeAll()
+        }
+    }
+}
+
 /// What the jobs commands share.
 enum JobCommand {
     /// The services, with the policy folder's retry schedule and visit rule
@@ -119,8 +191,29 @@ enum JobCommand {
             "next_run_at": job.nextRunAt.iso8601, "payload": job.payload, "created_at": job.createdAt.iso8601,
         ]
         if let error { fields["last_error"] = error }
+        if let holder = job.leaseHolder { fields["lease_holder"] = holder }
+        if let expiry = job.leaseExpiresAt { fields["lease_expires_at"] = expiry.iso8601 }
+        fields["updated_at"] = job.updatedAt.iso8601
         return fields
     }
+
+    /// One attempt of `jobs work --json`, on one line.
+    static func attemptJSON(_ outcome: JobRunner.Outcome, worker: String) -> String {
+        var fields: [String: Any] = ["id": outcome.job.id, "kind": outcome.job.kind.rawValue,
+                                     "state": outcome.job.state.rawValue, "attempts": outcome.job.attempts, "worker": worker]
+        if let error = outcome.error { fields["error"] = error }
+        let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A line on standard output at once, whole (several jobs report from several threads).
+    static func printLine(_ line: String) {
+        printing.withLock { _ in
+            print(line)
+            Console.flush()
+        }
+    }
+    private static let printing = Mutex(())
 
     static func json(_ value: Any) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .prettyPrinted])) ?? Data()

@@ -13,7 +13,7 @@ struct Keep: ParsableCommand {
         abstract: "Sessions and snapshots, steered by Lua.",
         discussion: """
             Exit codes: 0 success; 1 script or domain error; 2 usage error; 130 interrupted.
-            Environment: KEEP_DB, KEEP_USER, KEEP_POLICIES (flags override them).
+            Environment: KEEP_DB, KEEP_USER, KEEP_POLICIES, KEEP_JOBS (flags override them).
             """,
         version: versionText,
         subcommands: [Repl.self, Run.self, Jobs.self, Policy.self, Migrate.self, Db.self],
@@ -36,7 +36,7 @@ struct Keep: ParsableCommand {
                 if arguments.first?.hasPrefix("-") == true {
                     let commands = configuration.subcommands.map { $0._commandName }.joined(separator: ", ")
                     fail("Error: \(message(for: error))\n"
-                        + "Usage: keep [--db PATH] [--user ID] [--policies DIR] <subcommand> …\n"
+                        + "Usage: keep [--db PATH] [--user ID] [--policies DIR] [--jobs inline|queue] <subcommand> …\n"
                         + "  The commands are \(commands); without one keep runs the REPL.\n"
                         + "  See 'keep --help' (and 'keep repl --help' for the REPL's options).",
                          status: ExitStatus.usage)

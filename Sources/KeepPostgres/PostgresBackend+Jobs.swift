@@ -17,28 +17,81 @@ extension PostgresBackend: JobStorage {
     /// wait for each other's candidates; a job named by id is re-checked
     /// under its row lock, so only one of two runners racing for it gets it.
     public func claimJob(id: Int64?, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Job? {
-        let ms = now.millisecondsSinceEpoch
-        let rows: [PostgresRow]
-        if let id {
-            rows = try await self.rows("take a job", """
-                UPDATE jobs SET state = 'running', lease_holder = \(holder), lease_expires_at = \(ms + leaseMilliseconds),
-                  updated_at = \(ms)
-                WHERE id = \(id) AND state <> 'done' AND NOT (state = 'running' AND lease_expires_at > \(ms))
-                RETURNING \(unescaped: Self.jobColumns)
-                """)
-        } else {
-            rows = try await self.rows("take a job", """
-                UPDATE jobs SET state = 'running', lease_holder = \(holder), lease_expires_at = \(ms + leaseMilliseconds),
-                  updated_at = \(ms)
-                WHERE id = (
-                  SELECT id FROM jobs
-                  WHERE (state = 'pending' AND next_run_at <= \(ms)) OR (state = 'running' AND lease_expires_at <= \(ms))
-                  ORDER BY next_run_at, id LIMIT 1
-                  FOR UPDATE SKIP LOCKED)
-                RETURNING \(unescaped: Self.jobColumns)
-                """)
+        guard let id else {
+            return try await claimJobs(limit: 1, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds).first
         }
-        return try rows.first.map(Self.job(from:))
+        let ms = now.millisecondsSinceEpoch
+        return try await rows("take a job", """
+            UPDATE jobs SET state = 'running', lease_holder = \(holder), lease_expires_at = \(ms + leaseMilliseconds),
+              updated_at = \(ms)
+            WHERE id = \(id) AND state <> 'done' AND NOT (state = 'running' AND lease_expires_at > \(ms))
+            RETURNING \(unescaped: Self.jobColumns)
+            """).first.map(Self.job(from:))
+    }
+
+    /// One UPDATE over the due jobs chosen with `FOR UPDATE SKIP LOCKED`: the
+    /// rows another worker is claiming are skipped, so workers on any number
+    /// of hosts take different jobs without waiting for each other.
+    public func claimJobs(limit: Int, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> [Job] {
+        let ms = now.millisecondsSinceEpoch
+        return try await rows("take jobs", """
+            UPDATE jobs SET state = 'running', lease_holder = \(holder), lease_expires_at = \(ms + leaseMilliseconds),
+              updated_at = \(ms)
+            WHERE id IN (
+              SELECT id FROM jobs
+              WHERE (state = 'pending' AND next_run_at <= \(ms)) OR (state = 'running' AND lease_expires_at <= \(ms))
+              ORDER BY next_run_at, id LIMIT \(Int64(max(0, limit)))
+              FOR UPDATE SKIP LOCKED)
+            RETURNING \(unescaped: Self.jobColumns)
+            """).map(Self.job(from:)).sorted { ($0.nextRunAt.millisecondsSinceEpoch, $0.id) < ($1.nextRunAt.millisecondsSinceEpoch, $1.id) }
+    }
+
+    public func renewJobLease(id: Int64, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool {
+        let ms = now.millisecondsSinceEpoch
+        return try await !rows("renew a job's lease", """
+            UPDATE jobs SET lease_expires_at = \(ms + leaseMilliseconds), updated_at = \(ms)
+            WHERE id = \(id) AND state = 'running' AND lease_holder = \(holder)
+            RETURNING id
+            """).isEmpty
+    }
+
+    public func nextJobDue() async throws -> Timestamp? {
+        let rows = try await rows("find the next due job", """
+            SELECT min(CASE state WHEN 'pending' THEN next_run_at ELSE lease_expires_at END) AS due FROM jobs
+            WHERE state IN ('pending', 'running')
+            """)
+        return try rows.first.flatMap { try RowReader($0).optionalTimestamp("due") }
+    }
+
+    /// The channel every enqueue notifies (with the schema as payload: tests
+    /// and deployments may share a database across schemas).
+    static let jobsChannel = "keep_jobs"
+
+    /// LISTENs on a connection of its own (a pooled one would lose the
+    /// registration when returned), closed when the consumer stops iterating.
+    /// A broken connection ends the stream: workers then poll.
+    public func jobsQueued() async throws -> AsyncStream<Void>? {
+        let connection: PostgresConnection
+        let notifications: PostgresNotificationSequence
+        do {
+            connection = try await Self.connect(location, doing: "listen for queued jobs")
+            notifications = try await connection.listen(Self.jobsChannel)
+        } catch {
+            throw Self.keepError(error, doing: "listen for queued jobs", location: location)
+        }
+        let schema = location.schema ?? "public"
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let forwarding = Task {
+            do {
+                for try await notification in notifications where notification.payload == schema {
+                    continuation.yield()
+                }
+            } catch {}
+            continuation.finish()
+            try? await connection.close()
+        }
+        continuation.onTermination = { _ in forwarding.cancel() }
+        return stream
     }
 
     public func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool {
@@ -81,10 +134,13 @@ extension PostgresBackend: JobStorage {
 
     static func insertJobQuery(_ draft: JobDraft) -> PostgresQuery {
         let ms = draft.runAt.millisecondsSinceEpoch
+        // The NOTIFY is sent when the enqueuing transaction commits (never for a rollback).
         return """
-            INSERT INTO jobs (kind, payload, state, attempts, next_run_at, created_at, updated_at)
-            VALUES (\(draft.kind.rawValue.storableText), \(draft.payload.storableText), 'pending', 0, \(ms), \(ms), \(ms))
-            RETURNING \(unescaped: jobColumns)
+            WITH queued AS (
+              INSERT INTO jobs (kind, payload, state, attempts, next_run_at, created_at, updated_at)
+              VALUES (\(draft.kind.rawValue.storableText), \(draft.payload.storableText), 'pending', 0, \(ms), \(ms), \(ms))
+              RETURNING \(unescaped: jobColumns))
+            SELECT \(unescaped: jobColumns), pg_notify(\(jobsChannel), current_schema()) AS notified FROM queued
             """
     }
 

@@ -14,6 +14,9 @@ public struct RuntimeConfiguration: Sendable {
     public var readOnly: Bool
     /// Names the job and migration leases this process takes ("keep-run:<pid>").
     public var holder: String
+    /// `--jobs` or `$KEEP_JOBS`: whether a job is attempted right after the
+    /// operation that queued it, or left to `keep jobs work`.
+    public var jobs: JobMode
     public var clock: KeepClock
     /// Where problems that must not stop the process go (a failed reload, a
     /// visit that could not be logged, waiting for a write lock): one line each.
@@ -23,15 +26,24 @@ public struct RuntimeConfiguration: Sendable {
     public var notice: @Sendable (String) -> Void
 
     public init(database: String, policyDirectory: String? = nil, watchPolicies: Bool = false, readOnly: Bool = false,
-                holder: String, clock: KeepClock = .system, warn: @escaping @Sendable (String) -> Void,
+                holder: String, jobs: JobMode = .inline, clock: KeepClock = .system, warn: @escaping @Sendable (String) -> Void,
                 notice: (@Sendable (String) -> Void)? = nil) {
         self.database = database
         self.policyDirectory = policyDirectory
         self.watchPolicies = watchPolicies
         self.readOnly = readOnly
         self.holder = holder
+        self.jobs = jobs
         self.clock = clock
         self.warn = warn
         self.notice = notice ?? warn
     }
+}
+
+/// When a job queued by an operation (a snapshot delete's log marking) runs.
+public enum JobMode: String, Sendable, CaseIterable {
+    /// At once, in the process that queued it; what fails stays queued (the default).
+    case inline
+    /// Only by workers (`keep jobs work`): the operation stores the job and returns.
+    case queue
 }

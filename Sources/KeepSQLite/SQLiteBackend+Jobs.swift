@@ -37,6 +37,46 @@ extension SQLiteBackend: JobStorage {
         }
     }
 
+    public func claimJobs(limit: Int, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> [Job] {
+        try await write("take jobs") { db in
+            let ms = now.millisecondsSinceEpoch
+            // One writer at a time: the selected jobs cannot be taken by another worker before the update.
+            let ids = try Int64.fetchAll(db, sql: """
+                SELECT id FROM jobs
+                WHERE (state = 'pending' AND next_run_at <= ?) OR (state = 'running' AND lease_expires_at <= ?)
+                ORDER BY next_run_at, id LIMIT ?
+                """, arguments: [ms, ms, max(0, limit)])
+            return try ids.compactMap { id in
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'running', lease_holder = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?
+                    """, arguments: [holder, ms + leaseMilliseconds, ms, id])
+                return try Self.fetchJob(db, id: id)
+            }
+        }
+    }
+
+    public func renewJobLease(id: Int64, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool {
+        try await write("renew a job's lease") { db in
+            let ms = now.millisecondsSinceEpoch
+            try db.execute(sql: """
+                UPDATE jobs SET lease_expires_at = ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_holder = ?
+                """, arguments: [ms + leaseMilliseconds, ms, id, holder])
+            return db.changesCount > 0
+        }
+    }
+
+    public func nextJobDue() async throws -> Timestamp? {
+        try await read("find the next due job") { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT min(CASE state WHEN 'pending' THEN next_run_at ELSE lease_expires_at END) FROM jobs
+                WHERE state IN ('pending', 'running')
+                """).map(Timestamp.init(millisecondsSinceEpoch:))
+        }
+    }
+
+    /// SQLite has no way to hear another process's commit: workers poll.
+    public func jobsQueued() async throws -> AsyncStream<Void>? { nil }
+
     public func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool {
         try await write("finish a job") { db in
             try db.execute(sql: """

@@ -91,6 +91,8 @@ public final class ScriptContext {
     public var sessions: SessionService { get throws { try services.runtime.sessions } }
     public var snapshots: SnapshotService { get throws { try services.runtime.snapshots } }
     public var jobs: JobRunner { get throws { try services.runtime.jobs } }
+    /// Whether queued jobs are attempted at once (`--jobs inline`) or left to workers.
+    public var jobMode: JobMode { get throws { try services.runtime.configuration.jobs } }
     public var policies: Policies { get throws { try services.runtime.policies } }
     public var workbench: Workbench { get throws { try services.workbench } }
 

@@ -1,5 +1,6 @@
 import KeepCore
 import KeepLua
+import KeepRuntime
 import KeepStore
 
 /// A snapshot as scripts hold it.
@@ -106,10 +107,12 @@ final class SnapshotObjects {
         return 1
     }
 
-    /// Deletes, then attempts the log-marking job at once; what fails stays queued.
+    /// Deletes, then (`--jobs inline`) attempts the log-marking job at once;
+    /// what fails stays queued. With `--jobs queue` workers run it.
     func delete(_ id: ResourceID) throws {
         let (user, service, runner) = (context.user, try context.snapshots, try context.jobs)
         let job = try blocking { try await service.delete(as: user, id: id) }
+        guard try context.jobMode == .inline else { return }
         _ = try? blocking { try await runner.run(id: job.id) }
     }
 

@@ -63,7 +63,7 @@ public struct JobRunner: Sendable {
     /// The job kinds this runner knows.
     public static let kinds: [JobKind] = [.markLogsDeleted, .recordVisit]
 
-    private func attempt(_ job: Job) async throws -> Outcome {
+    func attempt(_ job: Job) async throws -> Outcome {
         do {
             try await execute(job)
         } catch {

@@ -24,6 +24,26 @@ public protocol JobStorage: Sendable {
     /// given (in any state but `done`). Returns nil when there is none.
     func claimJob(id: Int64?, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Job?
 
+    /// Takes a lease on up to `limit` due jobs at once (`keep jobs work`), the
+    /// earliest due first; jobs another worker is claiming at the same moment
+    /// are skipped, not waited for. Empty when none is due.
+    func claimJobs(limit: Int, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> [Job]
+
+    /// Moves the holder's lease on job `id` to `now + leaseMilliseconds` (the
+    /// heartbeat of a job that runs long). False when the lease was lost.
+    func renewJobLease(id: Int64, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool
+
+    /// When the next job comes due: the earliest `next_run_at` of a pending
+    /// job or lease expiry of a running one; nil when there is none (an idle
+    /// worker then sleeps until its poll or a notification).
+    func nextJobDue() async throws -> Timestamp?
+
+    /// One element each time a job may have been queued by another process,
+    /// so that an idle worker wakes at once; nil when the backend cannot tell
+    /// (SQLite: workers poll). PostgreSQL listens on a dedicated connection,
+    /// closed when the stream's consumer stops.
+    func jobsQueued() async throws -> AsyncStream<Void>?
+
     /// Ends the holder's lease with success. False when the lease was lost.
     func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool
 

@@ -16,7 +16,7 @@ import Testing
         #expect(result.status == 2)
         #expect(result.stderr == """
             Error: Unknown option '--frobnicate'
-            Usage: keep [--db PATH] [--user ID] [--policies DIR] <subcommand> …
+            Usage: keep [--db PATH] [--user ID] [--policies DIR] [--jobs inline|queue] <subcommand> …
               The commands are repl, run, jobs, policy, migrate, db; without one keep runs the REPL.
               See 'keep --help' (and 'keep repl --help' for the REPL's options).
 
@@ -28,7 +28,7 @@ import Testing
     @Test func anUnknownCommandIsNamedWithTheValidOnes() throws {
         let jobs = try KeepBinary.run(["jobs", "lst"])
         #expect(jobs.status == 2)
-        #expect(jobs.stderr == "Error: unknown command 'lst' for 'keep jobs'; the commands are list, run, retry\n"
+        #expect(jobs.stderr == "Error: unknown command 'lst' for 'keep jobs'; the commands are list, run, retry, work\n"
             + "  See 'keep jobs --help'.\n")
         let moved = try KeepBinary.run(["--db", "x.sqlite", "migrate", "stauts"])
         #expect(moved.status == 2)

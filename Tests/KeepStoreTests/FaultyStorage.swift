@@ -68,6 +68,14 @@ final class FaultyStorage: KeepStorage {
     func claimJob(id: Int64?, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Job? {
         try await base.claimJob(id: id, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
     }
+    func claimJobs(limit: Int, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> [Job] {
+        try await base.claimJobs(limit: limit, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+    }
+    func renewJobLease(id: Int64, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool {
+        try await base.renewJobLease(id: id, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+    }
+    func nextJobDue() async throws -> Timestamp? { try await base.nextJobDue() }
+    func jobsQueued() async throws -> AsyncStream<Void>? { try await base.jobsQueued() }
     func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool {
         try await base.completeJob(id: id, holder: holder, now: now)
     }

@@ -3,6 +3,7 @@ import KeepCore
 import KeepPolicy
 import KeepStore
 import KeepTestSupport
+import Synchronization
 import Testing
 
 /// How the runner treats failing jobs: the retry schedule for failures that
@@ -87,6 +88,89 @@ import Testing
         #expect(try await storage.job(id: ids[0])?.lastError == outcomes[0].error)
         clock.advance(milliseconds: 60_000)
         #expect(try await runner.runDue().isEmpty)
+    }
+
+    /// Batch claims take the earliest due jobs, skip those another worker
+    /// holds, and take a dead worker's jobs again once its lease expired;
+    /// a heartbeat keeps a lease, and a lost lease cannot complete its job.
+    @Test(arguments: BackendKind.allCases)
+    func batchClaimsLeasesAndHeartbeats(_ kind: BackendKind) async throws {
+        let storage = try await kind.makeStorage()
+        let clock = TestClock()
+        var ids: [Int64] = []
+        for offset in [0, 0, 0, 0, 0, 5_000] {
+            let at = Timestamp(millisecondsSinceEpoch: clock.now.millisecondsSinceEpoch + Int64(offset))
+            ids.append(try await storage.enqueueJob(JobDraft(kind: .markLogsDeleted, payload: "{}", runAt: at)).id)
+        }
+        let lease: Int64 = 60_000
+        let a = try await storage.claimJobs(limit: 3, holder: "a", now: clock.now, leaseMilliseconds: lease)
+        #expect(a.map(\.id) == Array(ids[0 ..< 3]))
+        #expect(a.allSatisfy { $0.state == .running && $0.leaseHolder == "a" })
+        let b = try await storage.claimJobs(limit: 3, holder: "b", now: clock.now, leaseMilliseconds: lease)
+        #expect(b.map(\.id) == Array(ids[3 ..< 5]), "the held jobs are skipped, the one not yet due too")
+        #expect(try await storage.claimJobs(limit: 3, holder: "c", now: clock.now, leaseMilliseconds: lease).isEmpty)
+
+        clock.advance(milliseconds: 30_000)
+        #expect(try await storage.renewJobLease(id: ids[0], holder: "a", now: clock.now, leaseMilliseconds: lease))
+        #expect(try await storage.renewJobLease(id: ids[1], holder: "b", now: clock.now, leaseMilliseconds: lease) == false,
+                "only the holder renews")
+        clock.advance(milliseconds: 40_000)
+        // a's heartbeat kept job 0; every other lease expired (a and b died).
+        let c = try await storage.claimJobs(limit: 10, holder: "c", now: clock.now, leaseMilliseconds: lease)
+        #expect(c.map(\.id) == Array(ids[1...]))
+        #expect(try await storage.completeJob(id: ids[1], holder: "a", now: clock.now) == false, "a lost its lease")
+        #expect(try await storage.completeJob(id: ids[0], holder: "a", now: clock.now))
+        #expect(try await storage.completeJob(id: ids[1], holder: "c", now: clock.now))
+        #expect(try await storage.job(id: ids[1])?.attempts == 1)
+    }
+
+    /// A worker with several jobs at once runs each queued job once, then stops when asked.
+    @Test(arguments: BackendKind.allCases)
+    func aWorkerRunsEveryDueJobOnceAndStops(_ kind: BackendKind) async throws {
+        let storage = try await kind.makeStorage()
+        let clock = TestClock(stepPerRead: 1)
+        let snapshots = SnapshotService(storage: storage, clock: clock.clock)
+        for index in 0 ..< 20 {
+            let snapshot = try await snapshots.create(as: "ana", title: "s\(index)", content: "{}")
+            _ = try await snapshots.get(as: "bob", id: snapshot.id)
+            try await snapshots.delete(as: "ana", id: snapshot.id)
+        }
+        let runner = JobRunner(storage: storage, clock: clock.clock, holder: "worker")
+        let worker = JobWorker(runner: runner, concurrency: 4, pollInterval: .milliseconds(20))
+        let reported = Mutex<[JobRunner.Outcome]>([])
+        await worker.run { outcome in
+            if reported.withLock({ $0.append(outcome); return $0.count }) == 20 { worker.stop() }
+        }
+        let outcomes = reported.withLock { $0 }
+        #expect(Set(outcomes.map(\.job.id)).count == 20)
+        #expect(outcomes.allSatisfy { $0.error == nil && $0.job.state == .done && $0.job.attempts == 1 })
+        #expect(try await storage.jobs(state: .done).count == 20)
+        var query = AccessLogQuery()
+        query.pageSize = 50
+        let logs = try await snapshots.visits(as: "bob", query)
+        #expect(logs.items.count == 20 && logs.items.allSatisfy(\.snapshotDeleted))
+    }
+
+    /// An idle worker wakes when the next job comes due (a retry's delay),
+    /// not only at its poll: here an hour, which the test would not survive.
+    @Test(.timeLimit(.minutes(1)), arguments: BackendKind.allCases)
+    func anIdleWorkerWakesWhenTheNextJobIsDue(_ kind: BackendKind) async throws {
+        let storage = try await kind.makeStorage()
+        let clock = KeepClock.system
+        let due = Timestamp(millisecondsSinceEpoch: clock.now().millisecondsSinceEpoch + 300)
+        #expect(try await storage.nextJobDue() == nil)
+        let job = try await storage.enqueueJob(JobDraft(MarkLogsDeletedPayload(snapshotID: ResourceID.generate(), deletedAt: due),
+                                                        runAt: due))
+        #expect(try await storage.nextJobDue() == due)
+        let worker = JobWorker(runner: JobRunner(storage: storage, clock: clock, holder: "worker"), pollInterval: .seconds(3600))
+        let reported = Mutex<[JobRunner.Outcome]>([])
+        await worker.run { outcome in
+            reported.withLock { $0.append(outcome) }
+            worker.stop()
+        }
+        let outcomes = reported.withLock { $0 }
+        #expect(outcomes.map(\.job.id) == [job.id] && outcomes.first?.job.state == .done)
+        #expect(clock.now().millisecondsSinceEpoch >= due.millisecondsSinceEpoch)
     }
 
     /// Payloads are stored as they always were (flat JSON with sorted keys),
