@@ -53,14 +53,15 @@ public struct DatabaseCopier: Sendable {
         }
         if resumed == nil { try await requireEmpty(target) }
 
-        var total: Int64 = 0
-        for table in TransferTable.all { total += try await source.transferCount(table) }
+        var counts: [Int64] = []
+        for table in TransferTable.all { counts.append(try await source.transferCount(table)) }
+        let total = counts.reduce(0, +)
         var done: Int64 = 0
         var copied: Int64 = 0
         let start = resumed.flatMap { marker in TransferTable.all.firstIndex { $0.name == marker.table } } ?? 0
         for (index, table) in TransferTable.all.enumerated() {
             guard index >= start else {
-                done += try await source.transferCount(table)
+                done += counts[index]
                 continue
             }
             var after: [TransferValue]? = index == start ? resumed?.after?.map(\.value) : nil
