@@ -1,7 +1,6 @@
 import Dispatch
 import KeepCore
 import KeepStore
-import Synchronization
 
 extension MigrationRunner {
     /// One migration, from its checkpoint to the end (or to a failing document).
@@ -20,20 +19,36 @@ extension MigrationRunner {
         // Batch N commits on the store's writer while this thread reads and
         // transforms batch N + 1; one commit in flight keeps them in order.
         let commits = CommitPipeline()
-        let stops = BatchStop()
-        /// Documents of the batch in flight: if its commit stops the run, they were looked at but not written.
+        /// The batch in flight, to decide again on what moved before its commit.
+        var pending: MigrationBatch?
+        /// Documents of the batch in flight: if it stops the run, they were looked at but not written.
         var inFlight: Int64 = 0
         // However the loop ends, nothing is left writing behind the caller's back.
         defer { _ = try? commits.wait() }
-        /// Waits for the commit in flight; a document that failed inside it (`redo`) stops the run.
+        /// Waits for the commit in flight. Documents changed since they were
+        /// read are decided on again here, on this thread and outside the
+        /// commit's transaction (no Lua under a lock), and the batch is
+        /// committed again; a document that now fails stops the run (`stop`).
         func settle() throws -> MigrationReport.Entry? {
-            do {
-                guard let committed = try commits.wait() else { return nil }
-                record = committed
-            } catch {
-                guard let failure = stops.take() else { throw error }
-                return try stop(&record, result, at: failure, looked: inFlight, since: lastSubmitted)
+            guard var outcome = try commits.wait(), var batch = pending else { return nil }
+            var attempts = 1
+            while case .moved(let moved) = outcome {
+                guard attempts < Self.commitAttempts else {
+                    throw Self.keptMoving(moved, attempts: attempts)
+                }
+                try checkInterrupt()
+                if let failure = try batch.redecide(moved, stopOnFailure: onError == .stop, script.transform) {
+                    return try stop(&record, result, at: failure, looked: inFlight, since: lastSubmitted)
+                }
+                let (retry, now) = (batch, clock.now())
+                outcome = try blocking {
+                    try await storage.commitMigrationBatch(retry, holder: holder, now: now, leaseMilliseconds: lease)
+                }
+                attempts += 1
             }
+            guard case .committed(let committed) = outcome else { return nil }
+            record = committed
+            pending = nil
             inFlight = 0
             progress(MigrationProgress(id: record.id, file: script.file.fileName, done: record.scanned, total: total,
                                        changed: record.changed, failed: record.failed,
@@ -62,16 +77,10 @@ extension MigrationRunner {
                                            elapsedMilliseconds: Self.milliseconds(between: lastSubmitted, submitted))
                 lastSubmitted = submitted
                 inFlight = Int64(documents.count)
+                pending = batch
                 let now = clock.now()
                 commits.submit {
-                    try await storage.commitMigrationBatch(batch, holder: holder, now: now,
-                                                           leaseMilliseconds: lease) { current in
-                        let outcome = try script.transform(current)
-                        if case .failed(let message) = outcome, onError == .stop {
-                            throw stops.record(MigrationFailure(kind: current.kind, id: current.id, message: message))
-                        }
-                        return outcome
-                    }
+                    try await storage.commitMigrationBatch(batch, holder: holder, now: now, leaseMilliseconds: lease)
                 }
                 after = last.id
                 processed += Int64(documents.count)
@@ -153,6 +162,20 @@ extension MigrationRunner {
         return result
     }
 
+    /// How many times a batch is committed before documents that keep
+    /// changing under it stop the run (each attempt decides again on them).
+    static let commitAttempts = 8
+
+    /// The run stops when the same batch's documents moved at every attempt:
+    /// someone edits them faster than the batch commits.
+    private static func keptMoving(_ moved: [MigrationMovedDocument], attempts: Int) -> KeepError {
+        let names = moved.prefix(3).map { "\($0.kind.rawValue) \($0.id)" }.joined(separator: ", ")
+        return KeepError(.conflict, "\(names)\(moved.count > 3 ? " and \(moved.count - 3) more" : "") changed again "
+                         + "each time the batch was committed (\(attempts) attempts); nothing of that batch was written. "
+                         + "Run `keep migrate up` again to resume from the last checkpoint",
+                         details: ["attempts": .integer(Int64(attempts))])
+    }
+
     /// `--on-error stop`: the failing batch is not written; the record keeps
     /// the checkpoint before it and says what failed.
     /// The ledger counts what committed batches did; the report adds the
@@ -180,42 +203,20 @@ extension MigrationRunner {
 
 }
 
-/// The document that stopped a batch's commit from inside its transaction
-/// (`--on-error stop`, a document changed since it was read that now fails).
-/// Kept here, typed, rather than in the error the commit throws: that error
-/// is the backend's to wrap, and no string in it steers the runner.
-private final class BatchStop: Sendable {
-    private let failure = Mutex<MigrationFailure?>(nil)
-
-    /// Records `failure`; returns the error that aborts the commit.
-    func record(_ failure: MigrationFailure) -> KeepError {
-        self.failure.withLock { $0 = failure }
-        return KeepError(.invalid, "\(failure.kind.rawValue) \(failure.id): \(failure.message) (the batch stops here)")
-    }
-
-    /// The failure that stopped the last commit, if one did; clears it.
-    func take() -> MigrationFailure? {
-        failure.withLock { failure in
-            defer { failure = nil }
-            return failure
-        }
-    }
-}
-
 /// At most one batch commit in flight, run on Swift's pool while the
 /// runner's thread prepares the next batch. Not `Sendable`: only the runner's
 /// thread uses it; the commit's task reports through its `TaskOutcome`.
 private final class CommitPipeline {
-    private var inFlight: TaskOutcome<MigrationRecord>?
+    private var inFlight: TaskOutcome<MigrationBatchOutcome>?
 
     /// Starts `commit`; the previous one must have been waited for.
-    func submit(_ commit: @escaping @Sendable () async throws -> MigrationRecord) {
+    func submit(_ commit: @escaping @Sendable () async throws -> MigrationBatchOutcome) {
         precondition(inFlight == nil, "a migration batch commit is already in flight")
         inFlight = TaskOutcome.start(commit)
     }
 
-    /// The record the commit in flight left, once it is done; nil when none was in flight.
-    func wait() throws -> MigrationRecord? {
+    /// What the commit in flight came to, once it is done; nil when none was in flight.
+    func wait() throws -> MigrationBatchOutcome? {
         guard let commit = inFlight else { return nil }
         inFlight = nil
         return try commit.wait()

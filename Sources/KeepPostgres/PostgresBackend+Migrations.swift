@@ -178,40 +178,31 @@ extension PostgresBackend: MigrationStorage {
     }
 
     public func commitMigrationBatch(_ batch: MigrationBatch, holder: String, now: Timestamp,
-                                     leaseMilliseconds: Int64,
-                                     redo: @escaping @Sendable (MigrationDocument) throws -> MigrationOutcome)
-        async throws -> MigrationRecord {
+                                     leaseMilliseconds: Int64) async throws -> MigrationBatchOutcome {
         try await transaction("commit a migration batch") { connection in
             try await Self.requireLock(connection, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
-            var commit = MigrationBatchCommit(batch)
-            /// Someone changed the document since it was read: decide again on what is stored now.
-            func again(_ read: MigrationDocument) async throws {
-                let current = try await Self.fetchDocument(connection, read.kind, id: read.id)
-                guard let change = try commit.redecide(current, redo: redo) else { return }
-                guard try await Self.write(connection, change, migration: batch.record.id,
-                                           backup: batch.record.keepsBackup) else {
-                    throw MigrationBatchCommit.unwritable(change)
+            let migration = batch.record.id
+            try await connection.query("SAVEPOINT migration_batch", logger: Self.logger)
+            let moved = try await batch.writeChanges(
+                { try await Self.write(connection, $0, migration: migration, backup: batch.record.keepsBackup) },
+                isStored: { try await Self.isStored(connection, $0) })
+            guard moved.isEmpty else {
+                try await connection.query("ROLLBACK TO SAVEPOINT migration_batch", logger: Self.logger)
+                var documents: [MigrationMovedDocument] = []
+                for read in moved {
+                    documents.append(MigrationMovedDocument(kind: read.kind, id: read.id,
+                                                            current: try await Self.fetchDocument(connection, read.kind, id: read.id)))
                 }
-                commit.written += 1
+                return .moved(documents)
             }
-            for change in batch.changes {
-                if try await Self.write(connection, change, migration: batch.record.id, backup: batch.record.keepsBackup) {
-                    commit.written += 1
-                } else {
-                    try await again(change.before)
-                }
-            }
-            for document in batch.unchanged {
-                if try await !Self.isStored(connection, document) { try await again(document) }
-            }
-            for failure in commit.failures {
-                try await connection.query(Self.saveFailureQuery(migration: batch.record.id, kind: failure.kind,
+            for failure in batch.failures {
+                try await connection.query(Self.saveFailureQuery(migration: migration, kind: failure.kind,
                                                                  id: failure.id, message: failure.message),
                                            logger: Self.logger)
             }
-            let record = commit.record
+            let record = batch.committedRecord
             try await connection.query(Self.saveRecordQuery(record), logger: Self.logger)
-            return record
+            return .committed(record)
         }
     }
 

@@ -108,39 +108,29 @@ extension SQLiteBackend: MigrationStorage {
     }
 
     public func commitMigrationBatch(_ batch: MigrationBatch, holder: String, now: Timestamp,
-                                     leaseMilliseconds: Int64,
-                                     redo: @escaping @Sendable (MigrationDocument) throws -> MigrationOutcome)
-        async throws -> MigrationRecord {
+                                     leaseMilliseconds: Int64) async throws -> MigrationBatchOutcome {
         try await write("commit a migration batch") { db in
             try Self.requireLock(db, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
-            var commit = MigrationBatchCommit(batch)
-            /// Someone changed the document since it was read: decide again on what is stored now.
-            func again(_ read: MigrationDocument) throws {
-                guard let change = try commit.redecide(try Self.fetchDocument(db, read.kind, id: read.id), redo: redo)
-                else { return }
-                guard try Self.write(db, change, migration: batch.record.id, backup: batch.record.keepsBackup) else {
-                    throw MigrationBatchCommit.unwritable(change)
-                }
-                commit.written += 1
+            let migration = batch.record.id
+            var moved: [MigrationDocument] = []
+            try db.inSavepoint {
+                moved = try batch.writeChanges({ try Self.write(db, $0, migration: migration, backup: batch.record.keepsBackup) },
+                                               isStored: { try Self.isStored(db, $0) })
+                return moved.isEmpty ? .commit : .rollback
             }
-            for change in batch.changes {
-                if try Self.write(db, change, migration: batch.record.id, backup: batch.record.keepsBackup) {
-                    commit.written += 1
-                } else {
-                    try again(change.before)
-                }
+            guard moved.isEmpty else {
+                return .moved(try moved.map { read in
+                    MigrationMovedDocument(kind: read.kind, id: read.id, current: try Self.fetchDocument(db, read.kind, id: read.id))
+                })
             }
-            for document in batch.unchanged {
-                if try !Self.isStored(db, document) { try again(document) }
-            }
-            for failure in commit.failures {
+            for failure in batch.failures {
                 try db.execute(sql: """
                     INSERT OR REPLACE INTO migration_failures (migration, kind, id, message) VALUES (?, ?, ?, ?)
-                    """, arguments: [batch.record.id, failure.kind.rawValue, failure.id.rawValue, failure.message])
+                    """, arguments: [migration, failure.kind.rawValue, failure.id.rawValue, failure.message])
             }
-            let record = commit.record
+            let record = batch.committedRecord
             try Self.saveRecord(db, record)
-            return record
+            return .committed(record)
         }
     }
 

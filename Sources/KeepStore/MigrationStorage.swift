@@ -58,17 +58,18 @@ public protocol MigrationStorage: Sendable {
     func migrationDocuments(_ kind: DocumentKind, after: ResourceID?, limit: Int, byteLimit: Int) async throws
         -> [MigrationDocument]
 
-    /// Commits one batch in one transaction: each change is written only if
-    /// the document still is as it was read, and each unchanged document is
-    /// checked to still be so (else `redo` decides again on the document as
-    /// it is now; a throwing `redo` aborts the batch), backups
-    /// and failures are recorded, and the record moves to the batch's
-    /// checkpoint with its counts. Sessions written get version + 1; a
-    /// snapshot's access-log copies follow its title, description and hash.
-    /// Returns the record as committed.
-    func commitMigrationBatch(_ batch: MigrationBatch, holder: String, now: Timestamp, leaseMilliseconds: Int64,
-                              redo: @escaping @Sendable (MigrationDocument) throws -> MigrationOutcome) async throws
-        -> MigrationRecord
+    /// Commits one batch in one transaction when every document is still as
+    /// it was read: the changes are written, backups and failures recorded,
+    /// and the record moves to the batch's checkpoint with its counts.
+    /// Sessions written get version + 1; a snapshot's access-log copies
+    /// follow its title, description and hash.
+    ///
+    /// When a document changed since it was read (or was deleted), nothing
+    /// of the batch is written and the answer names those documents as
+    /// stored now: the runner decides again on them, outside any lock, and
+    /// commits again. No Lua runs inside this transaction.
+    func commitMigrationBatch(_ batch: MigrationBatch, holder: String, now: Timestamp, leaseMilliseconds: Int64)
+        async throws -> MigrationBatchOutcome
 
     /// Up to `limit` backups of the migration not yet restored (and not in conflict), in kind and id order.
     func migrationBackups(migration: String, limit: Int) async throws -> [MigrationBackup]
@@ -109,57 +110,89 @@ public struct MigrationBatch: Sendable {
         self.checkpoint = checkpoint
         self.elapsedMilliseconds = elapsedMilliseconds
     }
+}
 
-    /// The record after the batch, given what was written and what failed in the end.
-    public func committedRecord(written: Int64, failed: Int64) -> MigrationRecord {
+/// What committing a batch came to.
+public enum MigrationBatchOutcome: Sendable {
+    /// Written; the record as committed.
+    case committed(MigrationRecord)
+    /// Nothing written: these documents changed since they were read.
+    case moved([MigrationMovedDocument])
+}
+
+/// A document of a batch that changed between the runner's read and the commit.
+public struct MigrationMovedDocument: Sendable, Equatable {
+    public var kind: DocumentKind
+    public var id: ResourceID
+    /// The document as stored now; nil when it was deleted.
+    public var current: MigrationDocument?
+
+    public init(kind: DocumentKind, id: ResourceID, current: MigrationDocument?) {
+        self.kind = kind
+        self.id = id
+        self.current = current
+    }
+}
+
+extension MigrationBatch {
+    /// The documents of the batch that are no longer stored as read: the
+    /// changes `write` could not make (it writes only over what was read)
+    /// and the unchanged documents `isStored` no longer finds. A backend runs
+    /// this inside a savepoint and rolls it back when the answer is not empty.
+    public func writeChanges(_ write: (MigrationChange) throws -> Bool,
+                             isStored: (MigrationDocument) throws -> Bool) throws -> [MigrationDocument] {
+        var moved: [MigrationDocument] = []
+        for change in changes where try !write(change) { moved.append(change.before) }
+        for document in unchanged where try !isStored(document) { moved.append(document) }
+        return moved
+    }
+
+    /// `writeChanges` for a backend whose calls are asynchronous.
+    public func writeChanges(_ write: (MigrationChange) async throws -> Bool,
+                             isStored: (MigrationDocument) async throws -> Bool) async throws -> [MigrationDocument] {
+        var moved: [MigrationDocument] = []
+        for change in changes where try await !write(change) { moved.append(change.before) }
+        for document in unchanged where try await !isStored(document) { moved.append(document) }
+        return moved
+    }
+
+    /// The record once the whole batch is written.
+    public var committedRecord: MigrationRecord {
         var next = record
         next.scanned += scanned
-        next.changed += written
-        next.failed += failed
+        next.changed += Int64(changes.count)
+        next.failed += Int64(failures.count)
         next.checkpoint = checkpoint
         next.elapsedMilliseconds += elapsedMilliseconds
         return next
     }
-}
 
-/// A batch as a backend's transaction commits it: what it wrote and what
-/// failed in the end. Each backend reads and writes in its own dialect; the
-/// decisions are made here.
-public struct MigrationBatchCommit: Sendable {
-    public let batch: MigrationBatch
-    public var written: Int64 = 0
-    public private(set) var failures: [MigrationFailure]
-
-    public init(_ batch: MigrationBatch) {
-        self.batch = batch
-        failures = batch.failures
-    }
-
-    /// A document changed since it was read: decides again on `current`, the
-    /// document as stored now (nil when deleted since: nothing to migrate).
-    /// Returns the change to write; records a failure.
-    public mutating func redecide(_ current: MigrationDocument?,
-                                  redo: (MigrationDocument) throws -> MigrationOutcome) rethrows -> MigrationChange? {
-        guard let current else { return nil }
-        switch try redo(current) {
-        case .unchanged:
-            return nil
-        case .changed(let after):
-            return MigrationChange(before: current, after: after)
-        case .failed(let message):
-            failures.append(MigrationFailure(kind: current.kind, id: current.id, message: message))
-            return nil
+    /// Decides again on the documents that moved, from what is stored now
+    /// (a deleted one is dropped: there is nothing left to migrate). Returns
+    /// the first failure when `stopOnFailure` (`--on-error stop`); the batch
+    /// is then not to be committed.
+    public mutating func redecide(_ moved: [MigrationMovedDocument], stopOnFailure: Bool,
+                                  _ decide: (MigrationDocument) throws -> MigrationOutcome) throws -> MigrationFailure? {
+        let keys = Set(moved.map { DocumentKey(kind: $0.kind, id: $0.id) })
+        changes.removeAll { keys.contains(DocumentKey(kind: $0.before.kind, id: $0.before.id)) }
+        unchanged.removeAll { keys.contains(DocumentKey(kind: $0.kind, id: $0.id)) }
+        for document in moved.compactMap(\.current) {
+            switch try decide(document) {
+            case .unchanged: unchanged.append(document)
+            case .changed(let after): changes.append(MigrationChange(before: document, after: after))
+            case .failed(let message):
+                let failure = MigrationFailure(kind: document.kind, id: document.id, message: message)
+                if stopOnFailure { return failure }
+                failures.append(failure)
+            }
         }
+        return nil
     }
 
-    /// Why the transaction fails when a change `redecide` made on what it
-    /// read cannot be written in that same transaction.
-    public static func unwritable(_ change: MigrationChange) -> KeepError {
-        KeepError(.internal, "could not write \(change.before.kind) \(change.before.id) inside its own transaction")
+    private struct DocumentKey: Hashable {
+        var kind: DocumentKind
+        var id: ResourceID
     }
-
-    /// The record after the batch.
-    public var record: MigrationRecord { batch.committedRecord(written: written, failed: Int64(failures.count)) }
 }
 
 /// A changed document's previous fields, and what the migration made of them.

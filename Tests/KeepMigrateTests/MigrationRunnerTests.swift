@@ -180,7 +180,8 @@ struct MigrationRunnerTests {
         try fixture.writeRename()
         let interfering = InterferingStorage(fixture.backend)
         let sessions = fixture.sessions
-        interfering.beforeCommit = { _ in
+        interfering.beforeCommit = { _, commit in
+            guard commit == 1 else { return }
             _ = try await sessions.update(as: target.owner, id: target.id,
                                           SessionChanges(content: #"{"dashboards":[{"module":"WellLogs","edited":true}]}"#))
         }
@@ -199,7 +200,8 @@ struct MigrationRunnerTests {
         try fixture.writeRename()
         let interfering = InterferingStorage(fixture.backend)
         let sessions = fixture.sessions
-        interfering.beforeCommit = { _ in
+        interfering.beforeCommit = { _, commit in
+            guard commit == 1 else { return }
             _ = try await sessions.update(as: target.owner, id: target.id,
                                           SessionChanges(content: #"{"dashboards":[{"module":"WellLogs"}]}"#))
         }
@@ -244,7 +246,7 @@ struct MigrationRunnerTests {
         }
     }
 
-    @Test("a document edited before the commit into one the migration fails on stops the run (--on-error stop) inside the commit")
+    @Test("a document edited before the commit into one the migration fails on stops the run (--on-error stop) when decided again")
     func failureFoundInsideTheCommitStops() async throws {
         let fixture = try await MigrationFixture()
         let seeded = try await fixture.seedSessions(3)
@@ -257,7 +259,8 @@ struct MigrationRunnerTests {
             """)
         let interfering = InterferingStorage(fixture.backend)
         let sessions = fixture.sessions
-        interfering.beforeCommit = { _ in
+        interfering.beforeCommit = { _, commit in
+            guard commit == 1 else { return }
             _ = try await sessions.update(as: target.owner, id: target.id, SessionChanges(content: #"{"broken":true}"#))
         }
         let entry = try #require(try await onThread { try fixture.runner(storage: interfering).up() }.migrations.first)
@@ -271,6 +274,54 @@ struct MigrationRunnerTests {
             let stored = try await fixture.session(original.id, owner: original.owner)
             #expect(!stored.content.contains("migrated"), "nothing of the stopped batch is written")
         }
+    }
+
+    @Test("a document deleted between the batch's read and its commit is dropped; the rest of the batch is written", arguments: BackendKind.allCases)
+    func deletedBeforeCommitIsDropped(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
+        let seeded = try await fixture.seedSessions(6)
+        let target = try #require(seeded.first { $0.content.contains("WellLogs") })
+        try fixture.writeRename()
+        let interfering = InterferingStorage(fixture.backend)
+        let sessions = fixture.sessions
+        interfering.beforeCommit = { _, commit in
+            guard commit == 1 else { return }
+            try await sessions.delete(as: target.owner, id: target.id)
+        }
+        let entry = try #require(try await onThread { try fixture.runner(storage: interfering).up() }.migrations.first)
+        #expect(entry.state == "applied")
+        #expect(interfering.commits == 2, "the batch is committed again once, without the deleted document")
+        let migrated = seeded.filter { $0.id != target.id && $0.content.contains("WellLogs") }
+        #expect(entry.changed == Int64(migrated.count))
+        for original in migrated {
+            #expect(try await fixture.session(original.id, owner: original.owner).content.contains("WellLogViewer"))
+        }
+    }
+
+    @Test("documents edited before every commit stop the run after a bounded number of attempts; nothing of the batch is written and the next run resumes", arguments: BackendKind.allCases)
+    func documentsThatKeepMovingStopTheRun(_ kind: BackendKind) async throws {
+        let fixture = try await MigrationFixture(kind)
+        let seeded = try await fixture.seedSessions(4)
+        let target = seeded[0]
+        try fixture.writeRename()
+        let interfering = InterferingStorage(fixture.backend)
+        let sessions = fixture.sessions
+        interfering.beforeCommit = { _, commit in
+            _ = try await sessions.update(as: target.owner, id: target.id,
+                                          SessionChanges(content: #"{"dashboards":[{"module":"WellLogs","edit":\#(commit)}]}"#))
+        }
+        let error = await expectKeepError(.conflict) { try fixture.runner(storage: interfering).up() }
+        #expect(error?.message.contains("session \(target.id) changed again each time the batch was committed (8 attempts)") == true,
+                "\(error.map(String.init(describing:)) ?? "no error")")
+        #expect(interfering.commits == 8)
+        for original in seeded where original.id != target.id {
+            #expect(try await fixture.session(original.id, owner: original.owner).content == original.content,
+                    "nothing of the batch is written")
+        }
+        let resumed = try #require(try await onThread { try fixture.runner().up() }.migrations.first)
+        #expect(resumed.state == "applied")
+        let stored = try await fixture.session(target.id, owner: target.owner)
+        #expect(stored.content.contains("WellLogViewer") && stored.content.contains("\"edit\": 8"))
     }
 
     @Test("a dry run writes nothing and counts what the real run does", arguments: BackendKind.allCases)

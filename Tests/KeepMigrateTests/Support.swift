@@ -111,8 +111,8 @@ final class MigrationFixture: @unchecked Sendable {
 final class InterferingStorage: MigrationStorage, @unchecked Sendable {
     let base: any MigrationStorage
     private let state = Mutex<(commits: Int, failAtCommit: Int?)>((0, nil))
-    /// Runs before each batch commit (a concurrent writer's edits).
-    var beforeCommit: @Sendable (MigrationBatch) async throws -> Void = { _ in }
+    /// Runs before each batch commit, numbered from 1 (a concurrent writer's edits).
+    var beforeCommit: @Sendable (_ batch: MigrationBatch, _ commit: Int) async throws -> Void = { _, _ in }
     /// Runs before the lock is taken (another runner getting there first).
     var beforeAcquire: @Sendable () async throws -> Void = {}
 
@@ -153,17 +153,15 @@ final class InterferingStorage: MigrationStorage, @unchecked Sendable {
         -> [MigrationDocument] {
         try await base.migrationDocuments(kind, after: after, limit: limit, byteLimit: byteLimit)
     }
-    func commitMigrationBatch(_ batch: MigrationBatch, holder: String, now: Timestamp, leaseMilliseconds: Int64,
-                              redo: @escaping @Sendable (MigrationDocument) throws -> MigrationOutcome) async throws
-        -> MigrationRecord {
-        let shouldFail = state.withLock { state -> Bool in
+    func commitMigrationBatch(_ batch: MigrationBatch, holder: String, now: Timestamp, leaseMilliseconds: Int64)
+        async throws -> MigrationBatchOutcome {
+        let (shouldFail, commit) = state.withLock { state -> (Bool, Int) in
             state.commits += 1
-            return state.failAtCommit == state.commits
+            return (state.failAtCommit == state.commits, state.commits)
         }
-        if shouldFail { throw KeepError(.unavailable, "simulated crash before commit \(commits)") }
-        try await beforeCommit(batch)
-        return try await base.commitMigrationBatch(batch, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds,
-                                                   redo: redo)
+        if shouldFail { throw KeepError(.unavailable, "simulated crash before commit \(commit)") }
+        try await beforeCommit(batch, commit)
+        return try await base.commitMigrationBatch(batch, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
     }
     func migrationBackups(migration: String, limit: Int) async throws -> [MigrationBackup] {
         try await base.migrationBackups(migration: migration, limit: limit)
