@@ -11,7 +11,8 @@
 #     repl        `keep repl` start-up vs `lua5.4 -e ''`
 #     migrate     a migration over 100,000 sessions in SQLite vs Python (sqlite3)
 #     copy        keep db copy SQLite → PostgreSQL vs psql \copy
-#   The copy section runs on a throwaway PostgreSQL server of this run
+#     pg-crud     session create/get/update one at a time on PostgreSQL vs pgbench
+#   The copy and pg-* sections run on a throwaway PostgreSQL server of this run
 #   (scripts/postgres-throwaway.sh), stopped on exit.
 #
 # Environment:
@@ -19,12 +20,12 @@
 #   KEEP_BIN=PATH          the release `keep` to measure (default .build/release/keep);
 #                          KeepBench is taken from the same folder. With another
 #                          checkout's binary, set KEEP_BENCH_NO_BUILD=1 too, e.g.
-#                          KEEP_BENCH_NO_BUILD=1 KEEP_BIN=../main/.build/release/keep scripts/bench.sh 3 copy
+#                          KEEP_BENCH_NO_BUILD=1 KEEP_BIN=../main/.build/release/keep scripts/bench.sh 3 pg-crud
 # Whichever binary runs, it runs with this checkout's scripts/policies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_sections=(swift json repl migrate copy)
+all_sections=(swift json repl migrate copy pg-crud)
 rounds=5
 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then
   rounds=$1
@@ -200,6 +201,75 @@ bench_copy() {
   awk -v k="$keep_ms" -v p="$psql_ms" -v n="$copied" 'BEGIN { printf "| %d sessions SQLite → PostgreSQL (whole run, wall, with verification) | %.0f docs/s (%.1f s) | %.0f docs/s (%.1f s) | %.2f× | docs/s |\n", n, n * 1000 / k, k / 1000, n * 1000 / p, p / 1000, k / p }'
   echo
   echo "keep db copy writes typed rows in committed, resumable batches and then counts and digests every table on both sides; the anchor loads text into a table without keys or indexes. $(pg_settings)"
+}
+
+bench_pg_crud() {
+  local count=2000
+  header "Small sessions on PostgreSQL: create, get, update one at a time, keep run (Lua API) vs pgbench -M prepared, one client (median ops/s; $rounds rounds of $count each)"
+  start_postgres
+  # The documents: a small session as Keep stores it (canonical JSON), and the
+  # same with its map module renamed, for the updates.
+  "$keep" --db "$work/crud-doc.sqlite" --user bench run scripts/bench/small_sessions.lua 1 >/dev/null
+  sqlite3 "$work/crud-doc.sqlite" "SELECT writefile('$work/create.json', content) FROM sessions" >/dev/null
+  sed 's/MapView/GeoMap/g' "$work/create.json" >"$work/update.json"
+  local bytes create_hex create_hash update_hex update_hash title_hex key_hex
+  bytes=$(wc -c <"$work/create.json")
+  create_hex=$(od -An -v -tx1 "$work/create.json" | tr -d ' \n')
+  update_hex=$(od -An -v -tx1 "$work/update.json" | tr -d ' \n')
+  create_hash=$(sha256sum <"$work/create.json" | cut -d' ' -f1)
+  update_hash=$(sha256sum <"$work/update.json" | cut -d' ' -f1)
+  title_hex=$(printf 'Well study' | od -An -v -tx1 | tr -d ' \n')
+  key_hex=$(printf 'well study' | od -An -v -tx1 | tr -d ' \n')
+  # pgbench's statements: what Keep's table needs written and read, each its own
+  # transaction, on random ids (pgbench's variables). The inserts' ids are new;
+  # reads and updates pick among $count rows stored beforehand ('q1'…).
+  cat >"$work/insert.sql" <<EOF
+\\set n random(1, 1000000000000000)
+INSERT INTO sessions (id, owner, title, title_key, description, content, hash, version, created_at, updated_at)
+  VALUES ('p' || :n, 'bench', '\\x$title_hex', '\\x$key_hex', NULL, '\\x$create_hex', '$create_hash', 1, 1764900000000, 1764900000000);
+EOF
+  cat >"$work/select.sql" <<EOF
+\\set n random(1, $count)
+SELECT id, owner, title, description, content, hash, version, created_at, updated_at FROM sessions
+  WHERE owner = 'bench' AND id = 'q' || :n;
+EOF
+  local update="UPDATE sessions SET title = '\\x$title_hex', title_key = '\\x$key_hex', description = NULL,
+  content = '\\x$update_hex', hash = '$update_hash', version = version + 1, updated_at = 1764900001000
+  WHERE owner = 'bench' AND id = 'q' || :n;"
+  printf '\\set n random(1, %d)\n%s\n' "$count" "$update" >"$work/update.sql"
+  # Keep's own statements for an update: the row is read and locked, then written.
+  printf '\\set n random(1, %d)\nBEGIN;\n%s\n%s\nCOMMIT;\n' "$count" \
+    "SELECT id, owner, title, description, content, hash, version, created_at, updated_at FROM sessions WHERE owner = 'bench' AND id = 'q' || :n FOR UPDATE;" \
+    "$update" >"$work/update_tx.sql"
+  local round schema op
+  for round in $(seq "$rounds"); do
+    "$keep" --db "$pg_url&schema=crud_keep_$round" --user bench run scripts/bench/session_crud.lua "$count" \
+      "$work/create.json" "$work/update.json" >>"$work/crud-keep.txt"
+    # pgbench works on Keep's own table (its keys and indexes), in a schema of its own.
+    schema="crud_pgbench_$round"
+    "$keep" --db "$pg_url&schema=$schema" --user bench run -e 'keep.sessions.list {}'
+    for op in insert select update_tx update; do
+      if [ "$op" = select ]; then
+        PGOPTIONS="-c search_path=$schema" psql -q "$pg_plain" -v ON_ERROR_STOP=1 -c "
+          INSERT INTO sessions (id, owner, title, title_key, description, content, hash, version, created_at, updated_at)
+          SELECT 'q' || g, 'bench', '\\x$title_hex', '\\x$key_hex', NULL, '\\x$create_hex', '$create_hash', 1, 1764900000000, 1764900000000
+          FROM generate_series(1, $count) g" >/dev/null
+      fi
+      PGOPTIONS="-c search_path=$schema" pgbench -n -M prepared -c 1 -t "$count" -f "$work/$op.sql" "$pg_url" |
+        awk '/^tps = / { printf "%s ", $3 }'
+    done >>"$work/crud-pgbench.txt"
+    echo >>"$work/crud-pgbench.txt"
+  done
+  table_head "operation, one at a time ($bytes-byte document)" "keep" "pgbench"
+  local row name k p
+  for row in 1 2 3 4; do
+    name=$(echo "create: INSERT|get: SELECT by key|update: BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT (Keep's statements)|update: one UPDATE statement" | cut -d'|' -f"$row")
+    k=$(cut -d' ' -f"$((row < 4 ? row : 3))" "$work/crud-keep.txt" | median)
+    p=$(cut -d' ' -f"$row" "$work/crud-pgbench.txt" | median)
+    awk -v n="$name" -v k="$k" -v p="$p" 'BEGIN { printf "| %s | %.0f ops/s | %.0f ops/s | %.2f× | ≥ 0.5× |\n", n, k, p, k / p }'
+  done
+  echo
+  echo "keep: \`keep run scripts/bench/session_crud.lua\` (keep.sessions.create/get/update with the shipped policies). pgbench: \`pgbench -n -M prepared -c 1 -t $count\` on Keep's own sessions table (its keys and indexes), random ids from pgbench's variables, the same document bytes; each script is one transaction. $(pg_settings)"
 }
 
 for section in "${sections[@]}"; do
