@@ -13,6 +13,7 @@
 #     copy        keep db copy SQLite → PostgreSQL vs psql \copy
 #     pg-crud     session create/get/update one at a time on PostgreSQL vs pgbench
 #     pg-jobs     10,000 mark_logs_deleted jobs drained by 3 `keep jobs work` processes
+#     pg-migrate  the migration on PostgreSQL vs Python (psycopg)
 #   The copy and pg-* sections run on a throwaway PostgreSQL server of this run
 #   (scripts/postgres-throwaway.sh), stopped on exit.
 #
@@ -26,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_sections=(swift json repl migrate copy pg-crud pg-jobs)
+all_sections=(swift json repl migrate copy pg-crud pg-jobs pg-migrate)
 rounds=5
 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then
   rounds=$1
@@ -329,6 +330,38 @@ sys.exit(0 if once else 1)' "$count" "$work/jobs-$run-db.txt" "$work/jobs-$run-"
   echo "Each job ran exactly once (one \"done\" report, state done in the database) and every log is marked, in every round; the workers exited 0 on SIGTERM: $ran_once."
   echo "Not measured here, for scale only: River reports about 46,000 jobs/s on 8 cores and graphile-worker about 190,000 jobs/s on 24 cores (their own figures, other machines, jobs that do nothing). This machine has $(nproc) cores, shared by the workers, the server and this script."
   echo "$(pg_settings)"
+}
+
+bench_pg_migrate() {
+  header "Migrations on PostgreSQL: 100,000 small sessions, keep migrate up vs Python (psycopg + json) (median docs/s; $rounds rounds)"
+  seed_sessions
+  start_postgres
+  local round start same keep_ms python_ms
+  for round in $(seq "$rounds"); do
+    # Both start from the same rows, copied by keep db copy into fresh schemas.
+    "$keep" db copy "$work/seed.sqlite" "$pg_url&schema=migrate_keep_$round" --batch-size 5000 --json >/dev/null
+    "$keep" db copy "$work/seed.sqlite" "$pg_url&schema=migrate_python_$round" --batch-size 5000 --json >/dev/null
+    psql -q "$pg_plain" -c "VACUUM ANALYZE migrate_keep_$round.sessions, migrate_python_$round.sessions"
+    start=$(now_ms)
+    "$keep" --db "$pg_url&schema=migrate_keep_$round" migrate up --dir "$work/migrations" --json >/dev/null
+    echo $(($(now_ms) - start)) >>"$work/keep-pg-migrate.txt"
+    start=$(now_ms)
+    python3 scripts/bench/migrate_rename_pg.py "$pg_url" "migrate_python_$round" >/dev/null
+    echo $(($(now_ms) - start)) >>"$work/python-pg-migrate.txt"
+    if [ "$round" = 1 ]; then
+      # The same transformation: the two schemas must hold the same documents.
+      same=$(psql -At "$pg_plain" -c "
+        SELECT CASE WHEN count(*) = 100000 AND count(*) FILTER (WHERE k.content IS DISTINCT FROM p.content
+          OR k.hash IS DISTINCT FROM p.hash OR k.version IS DISTINCT FROM p.version) = 0 THEN 'yes' ELSE 'NO' END
+        FROM migrate_keep_1.sessions k FULL JOIN migrate_python_1.sessions p USING (owner, id)")
+    fi
+  done
+  keep_ms=$(median <"$work/keep-pg-migrate.txt")
+  python_ms=$(median <"$work/python-pg-migrate.txt")
+  table_head "benchmark" "keep" "python3 + psycopg"
+  awk -v k="$keep_ms" -v p="$python_ms" 'BEGIN { printf "| rename a module in 100,000 sessions on PostgreSQL (whole run, wall) | %.0f docs/s (%.1f s) | %.0f docs/s (%.1f s) | %.2f× | ≥ 2× |\n", 100000000 / k, k / 1000, 100000000 / p, p / 1000, p / k }'
+  echo
+  echo "Same documents, hashes and versions in both schemas: $same. Keep also keeps a rollback patch, a checkpoint per batch and a lease lock; the Python script (psycopg $(python3 -c 'import psycopg; print(psycopg.__version__, psycopg.pq.__impl__)'), batches of 500 updated in a pipeline) keeps none of them. $(pg_settings)"
 }
 
 for section in "${sections[@]}"; do
