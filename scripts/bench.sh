@@ -150,10 +150,20 @@ bench_repl() {
   awk -v k="$repl_start" -v l="$lua_start" 'BEGIN { printf "| start-up, empty piped input | %.1f ms | %.1f ms | %.1f× | < 100 ms |\n", k, l, k / l }'
 }
 
+# The migration's table: WHERE, Keep's times (ms, a line a round), the
+# anchor's name and its times.
+migration_table() {
+  local keep_ms python_ms
+  keep_ms=$(median <"$2")
+  python_ms=$(median <"$4")
+  table_head "benchmark" "keep" "$3"
+  awk -v where="$1" -v k="$keep_ms" -v p="$python_ms" 'BEGIN { printf "| rename a module in 100,000 sessions%s (whole run, wall) | %.0f docs/s (%.1f s) | %.0f docs/s (%.1f s) | %.2f× | ≥ 2× |\n", where, 100000000 / k, k / 1000, 100000000 / p, p / 1000, p / k }'
+}
+
 bench_migrate() {
   header "Migrations: 100,000 small sessions, keep migrate up vs Python (sqlite3 + json) (median docs/s; $rounds rounds)"
   seed_sessions
-  local round start same keep_ms python_ms
+  local round start same
   for round in $(seq "$rounds"); do
     rm -f "$work/keep.sqlite"* "$work/python.sqlite"*  # no write-ahead log of the last round
     cp "$work/seed.sqlite" "$work/keep.sqlite"
@@ -172,10 +182,7 @@ rows = lambda path: sqlite3.connect(path).execute("SELECT id, content, hash, ver
 print("yes" if rows(sys.argv[1]) == rows(sys.argv[2]) else "NO")' "$work/keep.sqlite" "$work/python.sqlite")
     fi
   done
-  keep_ms=$(median <"$work/keep-migrate.txt")
-  python_ms=$(median <"$work/python-migrate.txt")
-  table_head "benchmark" "keep" "python3"
-  awk -v k="$keep_ms" -v p="$python_ms" 'BEGIN { printf "| rename a module in 100,000 sessions (whole run, wall) | %.0f docs/s (%.1f s) | %.0f docs/s (%.1f s) | %.2f× | ≥ 2× |\n", 100000000 / k, k / 1000, 100000000 / p, p / 1000, p / k }'
+  migration_table "" "$work/keep-migrate.txt" "python3" "$work/python-migrate.txt"
   echo
   echo "Same documents, hashes and versions in both stores: $same. Keep also keeps a rollback patch, a checkpoint per batch and a lease lock."
 }
@@ -336,7 +343,7 @@ bench_pg_migrate() {
   header "Migrations on PostgreSQL: 100,000 small sessions, keep migrate up vs Python (psycopg + json) (median docs/s; $rounds rounds)"
   seed_sessions
   start_postgres
-  local round start same keep_ms python_ms
+  local round start same
   for round in $(seq "$rounds"); do
     # Both start from the same rows, copied by keep db copy into fresh schemas.
     "$keep" db copy "$work/seed.sqlite" "$pg_url&schema=migrate_keep_$round" --batch-size 5000 --json >/dev/null
@@ -356,10 +363,7 @@ bench_pg_migrate() {
         FROM migrate_keep_1.sessions k FULL JOIN migrate_python_1.sessions p USING (owner, id)")
     fi
   done
-  keep_ms=$(median <"$work/keep-pg-migrate.txt")
-  python_ms=$(median <"$work/python-pg-migrate.txt")
-  table_head "benchmark" "keep" "python3 + psycopg"
-  awk -v k="$keep_ms" -v p="$python_ms" 'BEGIN { printf "| rename a module in 100,000 sessions on PostgreSQL (whole run, wall) | %.0f docs/s (%.1f s) | %.0f docs/s (%.1f s) | %.2f× | ≥ 2× |\n", 100000000 / k, k / 1000, 100000000 / p, p / 1000, p / k }'
+  migration_table " on PostgreSQL" "$work/keep-pg-migrate.txt" "python3 + psycopg" "$work/python-pg-migrate.txt"
   echo
   echo "Same documents, hashes and versions in both schemas: $same. Keep also keeps a rollback patch, a checkpoint per batch and a lease lock; the Python script (psycopg $(python3 -c 'import psycopg; print(psycopg.__version__, psycopg.pq.__impl__)'), batches of 500 updated in a pipeline) keeps none of them. $(pg_settings)"
 }
