@@ -11,8 +11,11 @@ packages=(
   lua-cjson       # JSON for the standalone interpreter: benchmark anchor
   lua-check       # luacheck, run on the shipped Lua scripts
   python3         # benchmark anchor: the migration a user would write in Python
-  postgresql      # the PostgreSQL backend's tests: scripts/test.sh starts a throwaway server
+  postgresql      # the PostgreSQL backend's tests: scripts/test.sh starts a throwaway server; pgbench, psql: benchmark anchors
 )
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -21,10 +24,25 @@ done
 
 if ((${#missing[@]} > 0)); then
   echo "setup: installing ${missing[*]}"
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# psycopg 3 for the python3 on PATH: the PostgreSQL migration benchmark's
+# anchor (scripts/bench/migrate_rename_pg.py). From PyPI with its C speed-ups,
+# as a user would run it; where that python3 has no pip (Debian's own), Debian's
+# python3-psycopg, which is pure Python (the benchmark prints which one ran).
+# Only the benchmark needs it: a failed install warns and goes on.
+install_psycopg() {
+  if python3 -m pip --version >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages 'psycopg[binary]'
+  else
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-psycopg >/dev/null
+  fi
+}
+if ! python3 -c 'import psycopg' 2>/dev/null; then
+  echo "setup: installing psycopg for $(command -v python3)"
+  install_psycopg || echo "setup: warning: psycopg could not be installed; scripts/bench.sh pg-migrate needs it" >&2
 fi
 
 if ! command -v swift >/dev/null; then
