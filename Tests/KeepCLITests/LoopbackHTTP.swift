@@ -122,7 +122,9 @@ final class LoopbackHTTP {
     /// Bytes the server has not yet read from this connection (its socket's
     /// receive queue in /proc/net/tcp); nil when the socket is not listed.
     func unreadByServer() -> Int? {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        // Read to the end: /proc files report no size, and a table of many sockets is longer than a page.
+        guard let file = FileHandle(forReadingAtPath: "/proc/net/tcp"), let data = try? file.readToEnd() else { return nil }
+        let table = String(decoding: data, as: UTF8.self)
         let local = String(format: "0100007F:%04X", port), remote = String(format: "0100007F:%04X", localPort)
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")

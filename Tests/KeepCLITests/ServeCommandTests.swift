@@ -203,13 +203,14 @@ import Glibc
                                               bodyLength: body.count))
         try connection.send(body.prefix(10))
         // The server has read what was sent: the request is in flight.
-        #expect(server.eventually { connection.unreadByServer() == 0 })
+        #expect(server.eventually { connection.unreadByServer() == 0 }, "unread: \(String(describing: connection.unreadByServer()))")
         kill(server.process.processIdentifier, SIGTERM)
         // It stops listening once it has the signal; the request is still open.
         #expect(server.eventually { LoopbackHTTP(port: server.port) == nil }, "the server stopped taking connections")
         try connection.send(body.dropFirst(10))
         let answer = try connection.readAnswer()
-        #expect(answer.status == 200 && (answer.json["metadata"] as? [String: Any])?["title"] as? String == "finished after SIGTERM")
+        #expect(answer.status == 200 && (answer.json["metadata"] as? [String: Any])?["title"] as? String == "finished after SIGTERM",
+                "\(answer.status) \(answer.text)")
         server.process.waitUntilExit()
         #expect(server.process.terminationReason == .exit && server.process.terminationStatus == 0)
     }
