@@ -224,6 +224,7 @@ import Glibc
         try connection.send(Data("{".utf8))
         let answer = try connection.readAnswer()
         #expect(answer.status == 408)
+        #expect(throws: LoopbackHTTP.Failure.self, "the connection is closed after the 408") { try connection.readAnswer() }
         #expect(try server.call("GET", "/healthz", as: nil).status == 200, "the server goes on")
         #expect(server.terminate() == (.exit, 0))
     }
