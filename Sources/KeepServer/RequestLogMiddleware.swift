@@ -74,52 +74,6 @@ struct RequestLogMiddleware: RouterMiddleware {
     }
 }
 
-/// Authenticates requests to the persistence API (`Authenticator`); the
-/// user goes into the context for the handler and into the request's log line.
-struct AuthenticationMiddleware: RouterMiddleware {
-    typealias Context = KeepRequestContext
-    let authenticator: Authenticator
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var context = context
-        let user = try await authenticator.user(for: request.headers)
-        context.user = user
-        context.userRecord.value = user
-        return try await next(request, context)
-    }
-}
-
-/// Cross-origin access for browsers (`--cors-origin`, SPEC §8): a request
-/// from one of `origins` gets `Access-Control-Allow-Origin`, exposes `ETag`
-/// and `X-Request-Id`; a preflight (OPTIONS with
-/// `Access-Control-Request-Method`) is answered here with the methods and
-/// headers the API takes (`Authorization`, `Content-Type`, `If-Match`,
-/// `X-Request-Id`). Without origins, no CORS header is ever sent.
-struct CORSMiddleware: RouterMiddleware {
-    typealias Context = KeepRequestContext
-    let origins: Set<String>
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let origin = request.headers[.origin], origins.contains(origin) else {
-            return try await next(request, context)
-        }
-        if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
-            var headers = HTTPFields()
-            headers[.accessControlAllowOrigin] = origin
-            headers[.accessControlAllowMethods] = "GET, POST, PUT, DELETE"
-            headers[.accessControlAllowHeaders] = "Authorization, Content-Type, If-Match, X-Request-Id"
-            headers[.accessControlMaxAge] = "600"
-            headers[.vary] = "Origin"
-            return Response(status: .noContent, headers: headers)
-        }
-        var response = try await next(request, context)
-        response.headers[.accessControlAllowOrigin] = origin
-        response.headers[.accessControlExposeHeaders] = "ETag, X-Request-Id, Retry-After, WWW-Authenticate"
-        response.headers[.vary] = "Origin"
-        return response
-    }
-}
-
 extension HTTPField.Name {
     static let xRequestID = HTTPField.Name("X-Request-Id")!
 }
