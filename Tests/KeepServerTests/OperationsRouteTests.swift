@@ -104,3 +104,21 @@ import Testing
         }
     }
 }
+
+/// How Keep's error codes become statuses (SPEC §8), for the codes no route test can provoke on demand.
+@Suite struct ErrorMappingTests {
+    @Test func retryableCodesSayWhenToComeBackAndInternalErrorsSayNothingOfTheirCause() {
+        let busy = APIError(KeepError(.unavailable, "the database is busy"), requestID: "r1")
+        #expect(busy.status == .serviceUnavailable && busy.headers[.retryAfter] == "1" && busy.type == "unavailable")
+        let limited = APIError(KeepError(.limit, "too many saves; wait a minute", details: ["retry_after_seconds": 60]), requestID: "r2")
+        #expect(limited.status == .tooManyRequests && limited.headers[.retryAfter] == "60" && limited.type == "limit")
+        let budget = APIError(KeepError(.limit, "validation.lua: instruction budget exceeded"), requestID: "r3")
+        #expect(budget.status == .serviceUnavailable)
+        #expect(APIError(KeepError(.policy, "validation.lua:3: boom"), requestID: "r4").status == .unprocessableContent)
+        #expect(APIError(KeepError(.conflict, "moved"), requestID: "r5").status == .conflict)
+        let failure = APIError(KeepError(.internal, "SELECT content FROM sessions … secret content"), requestID: "r6")
+        #expect(failure.status == .internalServerError && failure.type == "internal")
+        #expect(!failure.message.contains("secret") && failure.message.contains("r6"))
+        #expect(failure.details == ["request_id": "r6"])
+    }
+}
