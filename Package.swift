@@ -10,10 +10,16 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // 3.x or 4.x: jwt-kit (the server's JWTs) needs 4.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "5.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Lua 5.4 from the system (Debian: liblua5.4-dev). Module map only.
@@ -66,12 +72,25 @@ let package = Package(
         // The interactive Lua shell (SPEC §6 "The REPL"): evaluation with locals
         // that persist between lines, pretty-printing, completion, line editing.
         .target(name: "KeepREPL", dependencies: ["KeepLua", "KeepCore", "CEditLine"]),
+        // The HTTP service (SPEC §8, `keep serve`): the reference system's
+        // persistence routes over the same services, authentication, health.
+        .target(name: "KeepServer", dependencies: [
+            "KeepRuntime", "KeepPolicy", "KeepStore", "KeepCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The `keep` command.
         .executableTarget(
             name: "KeepCLI",
             dependencies: [
                 "KeepREPL",
                 "KeepRuntime",
+                "KeepServer",
                 "KeepLua",
                 "KeepScripting",
                 "KeepWorkbench",
@@ -82,6 +101,7 @@ let package = Package(
                 "KeepStore",
                 "KeepCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Release-mode benchmarks run by scripts/bench.sh, and their C anchors.
@@ -104,6 +124,11 @@ let package = Package(
         .testTarget(name: "KeepLuaTests", dependencies: ["KeepLua", "KeepJSON", "KeepCore", "CLua", "CLuaShim"]),
         // GRDB: a second connection that holds the write lock while the binary reads.
         .testTarget(name: "KeepCLITests", dependencies: ["KeepTestSupport", "KeepLua", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "KeepServerTests", dependencies: [
+            "KeepTestSupport", "KeepServer", "KeepRuntime", "KeepStore", "KeepCore",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+        ]),
         .testTarget(name: "KeepREPLTests", dependencies: ["KeepREPL", "KeepLua", "KeepCore"]),
     ]
 )

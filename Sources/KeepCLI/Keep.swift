@@ -16,7 +16,7 @@ struct Keep: ParsableCommand {
             Environment: KEEP_DB, KEEP_USER, KEEP_POLICIES, KEEP_JOBS (flags override them).
             """,
         version: versionText,
-        subcommands: [Repl.self, Run.self, Jobs.self, Policy.self, Migrate.self, Db.self],
+        subcommands: [Repl.self, Run.self, Jobs.self, Policy.self, Migrate.self, Db.self, Serve.self],
         defaultSubcommand: Repl.self
     )
 

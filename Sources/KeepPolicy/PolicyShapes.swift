@@ -75,12 +75,20 @@ struct PolicyShapes {
         var settings = SaveSettings()
         let functions = ["poll_when", "on_activity", "on_conflict"]
         let numbers = ["autosave_debounce_ms", "poll_interval_ms"]
+        let flags = ["require_if_match"]
         stack.push(reference: reference)
         defer { stack.pop() }
         try stack.forEachEntry(of: -1) { () throws(KeepError) in
-            guard let key = stack.text(at: -2), functions.contains(key) || numbers.contains(key) else {
+            guard let key = stack.text(at: -2), functions.contains(key) || numbers.contains(key) || flags.contains(key) else {
                 let key = stack.text(at: -2) ?? "?"
-                throw failure("save.lua", "unknown key '\(key)'; allowed: " + (numbers + functions).joined(separator: ", "))
+                throw failure("save.lua", "unknown key '\(key)'; allowed: " + (numbers + flags + functions).joined(separator: ", "))
+            }
+            if flags.contains(key) {
+                guard stack.type(at: -1) == .boolean else {
+                    throw failure("save.lua", "\(key) must be true or false, got \(stack.describe(at: -1))")
+                }
+                settings.requireIfMatch = stack.isTruthy(at: -1)
+                return
             }
             if functions.contains(key) {
                 guard stack.type(at: -1) == .function else {

@@ -38,9 +38,10 @@ extension PostgresBackend: SessionStorage {
         }
     }
 
-    public func deleteSession(id: ResourceID, owner: UserID) async throws -> Bool {
+    public func deleteSession(id: ResourceID, owner: UserID, version: Int64?) async throws -> Bool {
         try await !rows("delete a session", """
-            DELETE FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue) RETURNING id
+            DELETE FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
+              AND (\(version)::bigint IS NULL OR version = \(version)) RETURNING id
             """).isEmpty
     }
 

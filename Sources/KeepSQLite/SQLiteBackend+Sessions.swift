@@ -32,9 +32,10 @@ extension SQLiteBackend: SessionStorage {
         }
     }
 
-    public func deleteSession(id: ResourceID, owner: UserID) async throws -> Bool {
+    public func deleteSession(id: ResourceID, owner: UserID, version: Int64?) async throws -> Bool {
         try await write("delete a session") { db in
-            try db.execute(sql: "DELETE FROM sessions WHERE id = ? AND owner = ?", arguments: [id.rawValue, owner])
+            try db.execute(sql: "DELETE FROM sessions WHERE id = ? AND owner = ? AND (? IS NULL OR version = ?)",
+                           arguments: [id.rawValue, owner, version, version])
             return db.changesCount > 0
         }
     }

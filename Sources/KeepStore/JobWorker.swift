@@ -38,6 +38,11 @@ public final class JobWorker: Sendable {
         bell.ring()
     }
 
+    /// Looks for due jobs now instead of at the next poll: for a process
+    /// that queued a job itself (`keep serve` after a snapshot delete), on a
+    /// backend that does not notify (SQLite).
+    public func wake() { bell.ring() }
+
     /// Works until `stop`; `report` hears every attempt's outcome, from the
     /// task that ran it. `ready` runs once the worker listens for queued jobs
     /// (a job queued from then on wakes it), before its first claim.

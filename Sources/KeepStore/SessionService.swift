@@ -59,8 +59,17 @@ public struct SessionService: Sendable {
         return updated
     }
 
-    public func delete(as user: UserID, id: ResourceID) async throws {
-        guard try await storage.deleteSession(id: id, owner: user) else { throw Self.notFound(id) }
+    /// Deletes the session; with `expectedVersion`, only if it is at that
+    /// version (`conflict` otherwise, and nothing is deleted).
+    public func delete(as user: UserID, id: ResourceID, expectedVersion: Int64? = nil) async throws {
+        guard try await storage.deleteSession(id: id, owner: user, version: expectedVersion) else {
+            // Nothing deleted: say why (the delete itself was conditional, so this read only names the cause).
+            if let expectedVersion, let stored = try await storage.session(id: id, owner: user) {
+                throw KeepError(.conflict, "session \(id) is at version \(stored.version), not \(expectedVersion); nothing was deleted",
+                                details: ["id": .text(id.rawValue), "version": .integer(stored.version)])
+            }
+            throw Self.notFound(id)
+        }
     }
 
     public func list(as user: UserID, _ query: SessionQuery) async throws -> Page<Session> {

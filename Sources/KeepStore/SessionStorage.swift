@@ -19,8 +19,9 @@ public protocol SessionStorage: Sendable {
     func updateSession(id: ResourceID, owner: UserID,
                        _ transform: @escaping @Sendable (Session) throws -> Session) async throws -> Session?
 
-    /// Deletes the owner's session; false when there was none.
-    func deleteSession(id: ResourceID, owner: UserID) async throws -> Bool
+    /// Deletes the owner's session, only if it is at `version` when one is
+    /// given; false when nothing was deleted (no such session, or another version).
+    func deleteSession(id: ResourceID, owner: UserID, version: Int64?) async throws -> Bool
 
     /// Up to `limit` of the owner's sessions matching `query`'s filters, in
     /// its order (ties broken by id in the same direction), after `cursor`.

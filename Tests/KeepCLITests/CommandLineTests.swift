@@ -17,7 +17,7 @@ import Testing
         #expect(result.stderr == """
             Error: Unknown option '--frobnicate'
             Usage: keep [--db PATH] [--user ID] [--policies DIR] [--jobs inline|queue] <subcommand> …
-              The commands are repl, run, jobs, policy, migrate, db; without one keep runs the REPL.
+              The commands are repl, run, jobs, policy, migrate, db, serve; without one keep runs the REPL.
               See 'keep --help' (and 'keep repl --help' for the REPL's options).
 
             """, "\(result.stderr)")

@@ -118,6 +118,7 @@ func candidate(title: String = "t", description: String? = nil, content: String 
         (["retry.lua": "return { other = function() end }"], "policies/retry.lua: default is missing"),
         (["save.lua": "return { poll_interval_ms = -5 }"], "policies/save.lua: poll_interval_ms must be a whole number of milliseconds"),
         (["save.lua": "return { autosave = 1 }"], "policies/save.lua: unknown key 'autosave'"),
+        (["save.lua": "return { require_if_match = 'yes' }"], "policies/save.lua: require_if_match must be true or false"),
         (["visits.lua": "return { should_count = true }"], "policies/visits.lua: should_count must be a function, got boolean"),
         (["validation.lua": "while true do end"], "policies/validation.lua: instruction budget"),
         (["validation.lua": "return { rules = { x = function() end, [1] = 2 } }"], "rules must be named"),
@@ -125,6 +126,11 @@ func candidate(title: String = "t", description: String? = nil, content: String 
     func badFilesAreReportedWithFileAndLine(edits: [String: String], expected: String) throws {
         let error = #expect(throws: KeepError.self) { try load(try policyFolder(edits)) }
         #expect(error?.message.contains(expected) == true, "\(error?.message ?? "no error")")
+    }
+
+    @Test func saveLuaCanRequireIfMatchForTheHTTPAPI() throws {
+        #expect(try load(try policyFolder()).save.requireIfMatch == false)
+        #expect(try load(try policyFolder(["save.lua": "return { require_if_match = true }"])).save.requireIfMatch)
     }
 
     @Test func aMissingRequiredFileIsReported() throws {

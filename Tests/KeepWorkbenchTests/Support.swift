@@ -49,7 +49,9 @@ final class GatedStorage: SessionStorage, @unchecked Sendable {
         }
         return try await base.updateSession(id: id, owner: owner, transform)
     }
-    func deleteSession(id: ResourceID, owner: UserID) async throws -> Bool { try await base.deleteSession(id: id, owner: owner) }
+    func deleteSession(id: ResourceID, owner: UserID, version: Int64?) async throws -> Bool {
+        try await base.deleteSession(id: id, owner: owner, version: version)
+    }
     func sessions(owner: UserID, matching query: SessionQuery, after cursor: PageCursor?, limit: Int) async throws -> [Session] {
         try await base.sessions(owner: owner, matching: query, after: cursor, limit: limit)
     }

@@ -83,10 +83,15 @@ public struct SaveSettings: Sendable, Equatable {
     public var autosaveDebounceMilliseconds: Int64
     /// Time between polls of the store for a newer version.
     public var pollIntervalMilliseconds: Int64
+    /// `require_if_match`: whether the HTTP API refuses a session PUT or
+    /// DELETE without `If-Match` (428) instead of letting the last write win.
+    public var requireIfMatch: Bool
 
-    public init(autosaveDebounceMilliseconds: Int64 = 200, pollIntervalMilliseconds: Int64 = 10_000) {
+    public init(autosaveDebounceMilliseconds: Int64 = 200, pollIntervalMilliseconds: Int64 = 10_000,
+                requireIfMatch: Bool = false) {
         self.autosaveDebounceMilliseconds = autosaveDebounceMilliseconds
         self.pollIntervalMilliseconds = pollIntervalMilliseconds
+        self.requireIfMatch = requireIfMatch
     }
 }
 
