@@ -18,24 +18,14 @@ extension PostgresBackend: SessionStorage {
             """).first.map(Self.session(from:))
     }
 
-    public func updateSession(id: ResourceID, owner: UserID,
-                              _ transform: @escaping @Sendable (Session) throws -> Session) async throws -> Session? {
-        try await transaction("update a session") { connection in
-            // The row stays locked from this read to the commit: concurrent updates wait, then see the new version.
-            guard let row = try await connection.query("""
-                SELECT \(unescaped: StoredColumns.session) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
-                FOR UPDATE
-                """, logger: Self.logger).collect().first else { return nil }
-            let stored = try Self.session(from: row)
-            let next = try transform(stored)
-            try await connection.query("""
-                UPDATE sessions SET title = \(next.title.bytes), title_key = \(next.title.titleKey.bytes),
-                  description = \(next.description?.bytes), content = \(next.content.bytes), hash = \(next.hash.hex),
-                  version = \(next.version), updated_at = \(next.updatedAt.millisecondsSinceEpoch)
-                WHERE owner = \(owner) AND id = \(id.rawValue)
-                """, logger: Self.logger)
-            return next
-        }
+    public func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
+        try await !rows("update a session", """
+            UPDATE sessions SET title = \(session.title.bytes), title_key = \(session.title.titleKey.bytes),
+              description = \(session.description?.bytes), content = \(session.content.bytes), hash = \(session.hash.hex),
+              version = \(session.version), updated_at = \(session.updatedAt.millisecondsSinceEpoch)
+            WHERE owner = \(session.owner) AND id = \(session.id.rawValue) AND version = \(version)
+            RETURNING version
+            """).isEmpty
     }
 
     public func deleteSession(id: ResourceID, owner: UserID, version: Int64?) async throws -> Bool {

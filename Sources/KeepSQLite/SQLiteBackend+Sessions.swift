@@ -17,18 +17,16 @@ extension SQLiteBackend: SessionStorage {
         try await read("read a session") { db in try Self.fetchSession(db, id: id, owner: owner) }
     }
 
-    public func updateSession(id: ResourceID, owner: UserID,
-                              _ transform: @escaping @Sendable (Session) throws -> Session) async throws -> Session? {
+    public func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
         try await write("update a session") { db in
-            guard let stored = try Self.fetchSession(db, id: id, owner: owner) else { return nil }
-            let next = try transform(stored)
             try db.execute(sql: """
                 UPDATE sessions SET title = ?, title_key = ?, description = ?, content = ?, hash = ?,
                   version = ?, updated_at = ?
                 WHERE id = ? AND owner = ? AND version = ?
-                """, arguments: [next.title, next.title.titleKey, next.description, next.content, next.hash.hex,
-                                 next.version, next.updatedAt.millisecondsSinceEpoch, id.rawValue, owner, stored.version])
-            return next
+                """, arguments: [session.title, session.title.titleKey, session.description, session.content,
+                                 session.hash.hex, session.version, session.updatedAt.millisecondsSinceEpoch,
+                                 session.id.rawValue, session.owner, version])
+            return db.changesCount > 0
         }
     }
 

@@ -32,10 +32,16 @@ public struct SessionService: Sendable {
         return session
     }
 
+    /// Applies `changes` to the stored session. The policy validates the
+    /// result outside any lock; the write then goes through only if the
+    /// session is still at the version read. When another writer got there
+    /// first, the changes are applied again to what it wrote (at most
+    /// `updateAttempts` times) — unless the caller gave `expectedVersion`,
+    /// which then answers `conflict`.
     public func update(as user: UserID, id: ResourceID, _ changes: SessionChanges) async throws -> Session {
-        let validator = self.validator
         let now = clock.now()
-        let updated = try await storage.updateSession(id: id, owner: user) { stored in
+        for _ in 0 ..< Self.updateAttempts {
+            guard let stored = try await storage.session(id: id, owner: user) else { throw Self.notFound(id) }
             if let expected = changes.expectedVersion, expected != stored.version {
                 throw KeepError(.conflict, "session \(id) is at version \(stored.version), not \(expected); reload it and apply your change again",
                                 details: ["id": .text(id.rawValue), "version": .integer(stored.version)])
@@ -53,11 +59,15 @@ public struct SessionService: Sendable {
             next.title = next.title.trimmingWhitespace()
             next.version = stored.version + 1
             next.updatedAt = max(now, stored.updatedAt)
-            return next
+            if try await storage.replaceSession(next, ifVersion: stored.version) { return next }
         }
-        guard let updated else { throw Self.notFound(id) }
-        return updated
+        throw KeepError(.conflict, "session \(id) changed \(Self.updateAttempts) times while this update was being applied; try again",
+                        details: ["id": .text(id.rawValue)])
     }
+
+    /// How often an update without `expectedVersion` is applied again to a
+    /// session that other writers keep changing, before it gives up.
+    public static let updateAttempts = 16
 
     /// Deletes the session; with `expectedVersion`, only if it is at that
     /// version (`conflict` otherwise, and nothing is deleted).

@@ -12,12 +12,12 @@ public protocol SessionStorage: Sendable {
     /// The owner's session, or nil (absent, or someone else's).
     func session(id: ResourceID, owner: UserID) async throws -> Session?
 
-    /// Reads the owner's session, passes it to `transform`, and writes what
-    /// `transform` returns, all in one transaction (the row stays locked
-    /// between the read and the write). Returns nil when there is no such
-    /// session; errors thrown by `transform` abort without writing.
-    func updateSession(id: ResourceID, owner: UserID,
-                       _ transform: @escaping @Sendable (Session) throws -> Session) async throws -> Session?
+    /// Writes `session` over the stored row of the same id and owner, only
+    /// if that row is still at `version` (what the caller read): one
+    /// conditional write, so no lock is held while the caller decided what
+    /// to write (a policy ran). False when nothing was written (the session
+    /// moved on, or is gone).
+    func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool
 
     /// Deletes the owner's session, only if it is at `version` when one is
     /// given; false when nothing was deleted (no such session, or another version).

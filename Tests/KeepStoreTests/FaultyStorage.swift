@@ -23,8 +23,8 @@ final class FaultyStorage: KeepStorage {
     // Sessions
     func insertSession(_ session: Session) async throws { try await base.insertSession(session) }
     func session(id: ResourceID, owner: UserID) async throws -> Session? { try await base.session(id: id, owner: owner) }
-    func updateSession(id: ResourceID, owner: UserID, _ transform: @escaping @Sendable (Session) throws -> Session) async throws -> Session? {
-        try await base.updateSession(id: id, owner: owner, transform)
+    func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
+        try await base.replaceSession(session, ifVersion: version)
     }
     func deleteSession(id: ResourceID, owner: UserID, version: Int64?) async throws -> Bool {
         try await base.deleteSession(id: id, owner: owner, version: version)

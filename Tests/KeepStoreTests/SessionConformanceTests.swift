@@ -2,6 +2,7 @@ import Foundation
 import KeepCore
 import KeepStore
 import KeepTestSupport
+import Synchronization
 import Testing
 
 /// The rules of SPEC §1 for sessions, written once and run against every backend.
@@ -137,5 +138,92 @@ import Testing
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(output.hasPrefix(created.hash.hex + " "))
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func concurrentWritersWithoutExpectedVersionAllLand(_ kind: BackendKind) async throws {
+        let service = try await makeService(kind)
+        let created = try await service.create(as: "ana", title: "t", content: "base")
+        let versions = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for writer in 0 ..< 8 {
+                group.addTask {
+                    try await service.update(as: "ana", id: created.id, SessionChanges(content: "writer \(writer)")).version
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(versions.sorted() == Array(2 ... 9))
+        #expect(try await service.get(as: "ana", id: created.id).version == 9)
+    }
+
+    /// Another writer lands between an update's read and its write: the
+    /// update is validated again on top of what it wrote, and neither change is lost.
+    @Test(arguments: BackendKind.allCases)
+    func anUpdateThatLostTheRaceIsAppliedAgainOnTopOfTheWinner(_ kind: BackendKind) async throws {
+        let storage = RacedSessionStorage(try await kind.makeStorage())
+        let validator = CountingValidator()
+        let service = SessionService(storage: storage, validator: validator, clock: TestClock.stepping().clock)
+        let created = try await service.create(as: "ana", title: "mine", content: "one")
+        storage.interfereOnce { stored in
+            var winner = stored
+            winner.title = "theirs"
+            winner.version += 1
+            return winner
+        }
+        let updated = try await service.update(as: "ana", id: created.id, SessionChanges(content: "two"))
+        #expect(updated.title == "theirs" && updated.content == "two" && updated.version == 3)
+        #expect(try await service.get(as: "ana", id: created.id) == updated)
+        #expect(validator.previousVersions == [1, 2], "validated once per attempt, against what was stored each time")
+
+        storage.interfereOnce { stored in
+            var winner = stored
+            winner.content = "three"
+            winner.version += 1
+            return winner
+        }
+        let error = await #expect(throws: KeepError.self) {
+            try await service.update(as: "ana", id: created.id, SessionChanges(content: "four", expectedVersion: 3))
+        }
+        #expect(error?.code == .conflict)
+        #expect(error?.message == "session \(created.id) is at version 4, not 3; reload it and apply your change again")
+        #expect(try await service.get(as: "ana", id: created.id).content == "three")
+    }
+}
+
+/// Lets another writer's version land just before the next conditional write.
+private final class RacedSessionStorage: SessionStorage {
+    let base: any KeepStorage
+    private let interference = Mutex<(@Sendable (Session) -> Session)?>(nil)
+
+    init(_ base: any KeepStorage) { self.base = base }
+
+    func interfereOnce(_ change: @escaping @Sendable (Session) -> Session) { interference.withLock { $0 = change } }
+
+    func insertSession(_ session: Session) async throws { try await base.insertSession(session) }
+    func session(id: ResourceID, owner: UserID) async throws -> Session? { try await base.session(id: id, owner: owner) }
+    func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
+        if let change = interference.withLock({ change in defer { change = nil }; return change }),
+           let stored = try await base.session(id: session.id, owner: session.owner) {
+            #expect(try await base.replaceSession(change(stored), ifVersion: stored.version))
+        }
+        return try await base.replaceSession(session, ifVersion: version)
+    }
+    func deleteSession(id: ResourceID, owner: UserID, version: Int64?) async throws -> Bool {
+        try await base.deleteSession(id: id, owner: owner, version: version)
+    }
+    func sessions(owner: UserID, matching query: SessionQuery, after cursor: PageCursor?, limit: Int) async throws -> [Session] {
+        try await base.sessions(owner: owner, matching: query, after: cursor, limit: limit)
+    }
+    func tokenSecret() async throws -> [UInt8] { try await base.tokenSecret() }
+}
+
+/// The default rules, remembering the stored version each update was checked against.
+private final class CountingValidator: DocumentValidator {
+    private let seen = Mutex<[Int64]>([])
+    var previousVersions: [Int64] { seen.withLock { $0 } }
+
+    func validate(_ candidate: DocumentCandidate) throws(KeepError) {
+        if let previous = candidate.previous { seen.withLock { $0.append(previous.version) } }
+        try DefaultValidation().validate(candidate)
     }
 }

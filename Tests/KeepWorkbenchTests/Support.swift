@@ -38,8 +38,7 @@ final class GatedStorage: SessionStorage, @unchecked Sendable {
         if failReads.withLock({ $0 }) { throw KeepError(.unavailable, "the store is not reachable") }
         return try await base.session(id: id, owner: owner)
     }
-    func updateSession(id: ResourceID, owner: UserID,
-                       _ transform: @escaping @Sendable (Session) throws -> Session) async throws -> Session? {
+    func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
         await withCheckedContinuation { continuation in
             let hold = state.withLock { state in
                 if state.holdUpdates { state.held.append(continuation) }
@@ -47,7 +46,7 @@ final class GatedStorage: SessionStorage, @unchecked Sendable {
             }
             if !hold { continuation.resume() }
         }
-        return try await base.updateSession(id: id, owner: owner, transform)
+        return try await base.replaceSession(session, ifVersion: version)
     }
     func deleteSession(id: ResourceID, owner: UserID, version: Int64?) async throws -> Bool {
         try await base.deleteSession(id: id, owner: owner, version: version)
