@@ -77,18 +77,18 @@ extension SQLiteBackend: JobStorage {
     /// SQLite has no way to hear another process's commit: workers poll.
     public func jobsQueued() async throws -> AsyncStream<Void>? { nil }
 
-    public func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool {
+    public func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Job? {
         try await write("finish a job") { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = 'done', attempts = attempts + 1, lease_holder = NULL, lease_expires_at = NULL,
                   updated_at = ?
                 WHERE id = ? AND state = 'running' AND lease_holder = ?
                 """, arguments: [now.millisecondsSinceEpoch, id, holder])
-            return db.changesCount > 0
+            return db.changesCount > 0 ? try Self.fetchJob(db, id: id) : nil
         }
     }
 
-    public func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Bool {
+    public func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Job? {
         try await write("record a job failure") { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = ?, attempts = attempts + 1, next_run_at = COALESCE(?, next_run_at),
@@ -96,7 +96,7 @@ extension SQLiteBackend: JobStorage {
                 WHERE id = ? AND state = 'running' AND lease_holder = ?
                 """, arguments: [retryAt == nil ? "dead" : "pending", retryAt?.millisecondsSinceEpoch, error,
                                  now.millisecondsSinceEpoch, id, holder])
-            return db.changesCount > 0
+            return db.changesCount > 0 ? try Self.fetchJob(db, id: id) : nil
         }
     }
 

@@ -80,11 +80,18 @@ public struct JobRunner: Sendable {
                 retryAt = schedule.delay(kind: job.kind, attempt: attempt, error: message)
                     .map { Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + max(0, $0)) }
             }
-            _ = try await storage.failJob(id: job.id, holder: holder, error: message, retryAt: retryAt, now: now)
-            return Outcome(job: try await storage.job(id: job.id) ?? job, error: message)
+            let failed = try await storage.failJob(id: job.id, holder: holder, error: message, retryAt: retryAt, now: now)
+            return Outcome(job: try await recorded(failed, job), error: message)
         }
-        _ = try await storage.completeJob(id: job.id, holder: holder, now: clock.now())
-        return Outcome(job: try await storage.job(id: job.id) ?? job, error: nil)
+        let done = try await storage.completeJob(id: job.id, holder: holder, now: clock.now())
+        return Outcome(job: try await recorded(done, job), error: nil)
+    }
+
+    /// The job as the attempt left it; read again only when the lease was
+    /// lost (another worker's attempt may have moved it on).
+    private func recorded(_ written: Job?, _ job: Job) async throws -> Job {
+        if let written { return written }
+        return try await storage.job(id: job.id) ?? job
     }
 
     /// Why no attempt can run a job (an unknown kind, a payload that does not

@@ -44,12 +44,14 @@ public protocol JobStorage: Sendable {
     /// closed when the stream's consumer stops.
     func jobsQueued() async throws -> AsyncStream<Void>?
 
-    /// Ends the holder's lease with success. False when the lease was lost.
-    func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool
+    /// Ends the holder's lease with success; the job as now stored, or nil
+    /// when the lease was lost (nothing was written).
+    func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Job?
 
     /// Ends the holder's lease with failure: back to pending at `retryAt`,
-    /// or `dead` when nil. Counts the attempt and keeps the error.
-    func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Bool
+    /// or `dead` when nil. Counts the attempt and keeps the error. The job as
+    /// now stored, or nil when the lease was lost (nothing was written).
+    func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Job?
 
     func jobs(state: Job.State?) async throws -> [Job]
     func job(id: Int64) async throws -> Job?

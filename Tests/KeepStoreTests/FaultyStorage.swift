@@ -78,10 +78,10 @@ final class FaultyStorage: KeepStorage {
     }
     func nextJobDue() async throws -> Timestamp? { try await base.nextJobDue() }
     func jobsQueued() async throws -> AsyncStream<Void>? { try await base.jobsQueued() }
-    func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Bool {
+    func completeJob(id: Int64, holder: String, now: Timestamp) async throws -> Job? {
         try await base.completeJob(id: id, holder: holder, now: now)
     }
-    func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Bool {
+    func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Job? {
         try await base.failJob(id: id, holder: holder, error: error, retryAt: retryAt, now: now)
     }
     func jobs(state: Job.State?) async throws -> [Job] { try await base.jobs(state: state) }

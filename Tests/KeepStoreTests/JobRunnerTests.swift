@@ -118,9 +118,9 @@ import Testing
         // a's heartbeat kept job 0; every other lease expired (a and b died).
         let c = try await storage.claimJobs(limit: 10, holder: "c", now: clock.now, leaseMilliseconds: lease)
         #expect(c.map(\.id) == Array(ids[1...]))
-        #expect(try await storage.completeJob(id: ids[1], holder: "a", now: clock.now) == false, "a lost its lease")
-        #expect(try await storage.completeJob(id: ids[0], holder: "a", now: clock.now))
-        #expect(try await storage.completeJob(id: ids[1], holder: "c", now: clock.now))
+        #expect(try await storage.completeJob(id: ids[1], holder: "a", now: clock.now) == nil, "a lost its lease")
+        #expect(try await storage.completeJob(id: ids[0], holder: "a", now: clock.now)?.state == .done)
+        #expect(try await storage.completeJob(id: ids[1], holder: "c", now: clock.now)?.state == .done)
         #expect(try await storage.job(id: ids[1])?.attempts == 1)
     }
 

@@ -136,7 +136,7 @@ import Testing
         #expect(outcomes.map(\.job.state) == [.done])
         #expect(try await world.log("bob", snapshot.id)?.snapshotDeleted == true)
         // The dead worker's late completion changes nothing.
-        #expect(try await world.storage.completeJob(id: job.id, holder: "crashed", now: world.clock.clock.now()) == false)
+        #expect(try await world.storage.completeJob(id: job.id, holder: "crashed", now: world.clock.clock.now()) == nil)
         #expect(world.storage.marked.withLock { $0 } == ["bob": 1])
     }
 
