@@ -59,7 +59,7 @@ extension Keep {
                 let copier = DatabaseCopier(source: source.storage, target: target.storage, batchSize: batchSize)
                 let display = CopyProgress(quiet: json)
                 let report = try DbCommand.attempt {
-                    try blocking { try await copier.copy(progress: { display.show($0) }) }
+                    try blockingInPool { try await copier.copy(progress: { display.show($0) }) }
                 }
                 CommandServices.closeAll()
                 ProgressBar.clearLine()

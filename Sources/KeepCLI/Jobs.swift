@@ -139,7 +139,7 @@ extension Keep.Jobs {
             let json = self.json
             let started = "keep: worker \(holder) on \((try? global.database.label) ?? global.databasePath), "
                 + "\(concurrency) at once; stop it with Ctrl-C or SIGTERM"
-            try blocking {
+            try blockingInPool {
                 await worker.run(ready: { Console.error(started) }) { outcome in
                     JobCommand.printLine(json ? JobCommand.attemptJSON(outcome, worker: holder)
                                               : JobCommand.table([(outcome.job, outcome.error)]).split(separator: "\n")[1].description)

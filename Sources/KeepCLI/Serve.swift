@@ -100,7 +100,7 @@ extension Keep {
             let database = (try? global.database.label) ?? global.databasePath
             let workers = self.workers
             do {
-                try blocking {
+                try blockingInPool {
                     try await KeepServer.run(services: services, configuration: configuration, logger: logger) { host, port in
                         let shown = host.contains(":") ? "[\(host)]" : host
                         Console.error("keep: listening on http://\(shown):\(port) (database \(database), \(workers) job workers); "
