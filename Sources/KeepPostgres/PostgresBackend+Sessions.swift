@@ -4,28 +4,15 @@ import PostgresNIO
 
 extension PostgresBackend: SessionStorage {
     public func insertSession(_ session: Session) async throws {
-        _ = try await rows("create a session", """
-            INSERT INTO sessions (id, owner, title, title_key, description, content, hash, version, created_at, updated_at)
-            VALUES (\(session.id.rawValue), \(session.owner), \(session.title.bytes), \(session.title.titleKey.bytes),
-              \(session.description?.bytes), \(session.content.bytes), \(session.hash.hex), \(session.version),
-              \(session.createdAt.millisecondsSinceEpoch), \(session.updatedAt.millisecondsSinceEpoch))
-            """)
+        _ = try await rows("create a session", InsertSession(session: session))
     }
 
     public func session(id: ResourceID, owner: UserID) async throws -> Session? {
-        try await rows("read a session", """
-            SELECT \(unescaped: StoredColumns.session) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
-            """).first.map(Self.session(from:))
+        try await rows("read a session", SelectSession(owner: owner, id: id)).first.map(Self.session(from:))
     }
 
     public func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
-        try await !rows("update a session", """
-            UPDATE sessions SET title = \(session.title.bytes), title_key = \(session.title.titleKey.bytes),
-              description = \(session.description?.bytes), content = \(session.content.bytes), hash = \(session.hash.hex),
-              version = \(session.version), updated_at = \(session.updatedAt.millisecondsSinceEpoch)
-            WHERE owner = \(session.owner) AND id = \(session.id.rawValue) AND version = \(version)
-            RETURNING version
-            """).isEmpty
+        try await !rows("update a session", ReplaceSession(session: session, ifVersion: version)).isEmpty
     }
 
     public func deleteSession(id: ResourceID, owner: UserID, version: Int64?) async throws -> Bool {

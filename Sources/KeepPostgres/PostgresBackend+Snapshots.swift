@@ -16,9 +16,7 @@ extension PostgresBackend: SnapshotStorage {
     }
 
     public func snapshot(id: ResourceID) async throws -> Snapshot? {
-        try await rows("read a snapshot", """
-            SELECT \(unescaped: StoredColumns.snapshot) FROM snapshots WHERE id = \(id.rawValue)
-            """).first.map(Self.snapshot(from:))
+        try await rows("read a snapshot", SelectSnapshot(id: id)).first.map(Self.snapshot(from:))
     }
 
     public func deleteSnapshot(id: ResourceID, owner: UserID, queueing job: JobDraft) async throws -> Job? {
