@@ -183,9 +183,7 @@ extension PostgresBackend: MigrationStorage {
             try await Self.requireLock(connection, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
             let migration = batch.record.id
             try await connection.query("SAVEPOINT migration_batch", logger: Self.logger)
-            let moved = try await batch.writeChanges(
-                { try await Self.write(connection, $0, migration: migration, backup: batch.record.keepsBackup) },
-                isStored: { try await Self.isStored(connection, $0) })
+            let moved = try await MigrationBatchStatements.write(connection, batch, migration: migration)
             guard moved.isEmpty else {
                 try await connection.query("ROLLBACK TO SAVEPOINT migration_batch", logger: Self.logger)
                 var documents: [MigrationMovedDocument] = []
@@ -250,8 +248,7 @@ extension PostgresBackend: MigrationStorage {
                     continue
                 }
                 guard let previous = backup.restored(from: current),
-                      try await Self.write(connection, MigrationChange(before: current, after: previous),
-                                           migration: migration, backup: false) else {
+                      try await Self.write(connection, MigrationChange(before: current, after: previous)) else {
                     throw KeepError(.internal, "the backup of \(backup.kind) \(backup.id) does not restore its "
                         + "previous content (hash \(backup.hash)); nothing of this batch was written")
                 }
@@ -281,21 +278,10 @@ extension PostgresBackend: MigrationStorage {
             """, logger: logger).collect().first.map { try document(kind, from: $0) }
     }
 
-    /// Whether the document is stored with these fields (hash, title,
-    /// description); false when gone. Locks the row, so it stays so until
-    /// the batch commits.
-    static func isStored(_ connection: PostgresConnection, _ document: MigrationDocument) async throws -> Bool {
-        try await connection.query("""
-            SELECT hash = \(document.hash.hex) AND title = \(document.title.bytes)
-              AND description IS NOT DISTINCT FROM \(document.description?.bytes)
-            FROM \(unescaped: document.kind.table) WHERE id = \(document.id.rawValue) FOR UPDATE
-            """, logger: logger).collect().first?.decode(Bool.self) ?? false
-    }
-
     /// Writes `change.after` if the stored document still has `change.before`'s
-    /// fields; false otherwise. Keeps a backup when asked.
-    static func write(_ connection: PostgresConnection, _ change: MigrationChange, migration: String,
-                      backup: Bool) async throws -> Bool {
+    /// fields; false otherwise. (A rollback's restore; a migration batch
+    /// writes all its changes at once: `MigrationBatchStatements`.)
+    static func write(_ connection: PostgresConnection, _ change: MigrationChange) async throws -> Bool {
         let (before, after) = (change.before, change.after)
         let version = before.kind == .session ? ", version = version + 1" : ""
         let updated = try await connection.query("""
@@ -311,19 +297,6 @@ extension PostgresBackend: MigrationStorage {
                 UPDATE access_logs SET snapshot_title = \(after.title.bytes), snapshot_title_key = \(after.title.titleKey.bytes),
                   snapshot_description = \(after.description?.bytes), snapshot_hash = \(after.hash.hex)
                 WHERE snapshot_id = \(before.id.rawValue)
-                """, logger: logger)
-        }
-        if backup {
-            // A document is written once per run of a migration, so a second
-            // backup of it is a bug: the insert fails and the batch with it.
-            let backup = MigrationBackup(change)
-            try await connection.query("""
-                INSERT INTO migration_backups (migration, kind, id, title, description, hash, patch_prefix,
-                  patch_suffix, patch_middle, after_title, after_description, after_hash)
-                VALUES (\(migration), \(backup.kind.rawValue), \(backup.id.rawValue), \(backup.title.bytes),
-                  \(backup.description?.bytes), \(backup.hash.hex), \(Int64(backup.patch.prefixLength)),
-                  \(Int64(backup.patch.suffixLength)), \(ByteBuffer(bytes: backup.patch.middle)), \(backup.afterTitle.bytes),
-                  \(backup.afterDescription?.bytes), \(backup.afterHash.hex))
                 """, logger: logger)
         }
         return true

@@ -147,15 +147,6 @@ extension MigrationBatch {
         return moved
     }
 
-    /// `writeChanges` for a backend whose calls are asynchronous.
-    public func writeChanges(_ write: (MigrationChange) async throws -> Bool,
-                             isStored: (MigrationDocument) async throws -> Bool) async throws -> [MigrationDocument] {
-        var moved: [MigrationDocument] = []
-        for change in changes where try await !write(change) { moved.append(change.before) }
-        for document in unchanged where try await !isStored(document) { moved.append(document) }
-        return moved
-    }
-
     /// The record once the whole batch is written.
     public var committedRecord: MigrationRecord {
         var next = record
