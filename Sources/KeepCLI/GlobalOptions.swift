@@ -136,10 +136,13 @@ struct GlobalOptions: ParsableArguments {
     /// writing (`migrate status`, dry runs). Problems that must not stop the
     /// command (a failed reload, waiting for a write lock) go to stderr.
     func runtime(holder: String, readOnly: Bool = false, policies: Bool = true,
-                 watchPolicies: Bool = false) -> RuntimeConfiguration {
-        RuntimeConfiguration(database: databasePath, policyDirectory: policies ? policyDirectory : nil,
-                             watchPolicies: watchPolicies, readOnly: readOnly, holder: holder, jobs: jobs,
-                             warn: { Console.error("keep: warning: " + $0) }, notice: { Console.error("keep: " + $0) })
+                 watchPolicies: Bool = false, longRunning: Bool = false) -> RuntimeConfiguration {
+        var configuration = RuntimeConfiguration(database: databasePath, policyDirectory: policies ? policyDirectory : nil,
+                                                 watchPolicies: watchPolicies, readOnly: readOnly, holder: holder, jobs: jobs,
+                                                 warn: { Console.error("keep: warning: " + $0) },
+                                                 notice: { Console.error("keep: " + $0) })
+        configuration.longRunning = longRunning
+        return configuration
     }
 
     /// What `--db` names (checked by `validate`).

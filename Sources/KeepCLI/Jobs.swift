@@ -119,7 +119,7 @@ extension Keep.Jobs {
             let holder = "keep-work:\(ProcessInfo.processInfo.hostName):\(getpid())"
             let services: KeepServices
             do {
-                services = try CommandServices.open(global.runtime(holder: holder))
+                services = try CommandServices.open(global.runtime(holder: holder, longRunning: true))
             } catch {
                 fail("keep: \(error)", status: ExitStatus.failure)
             }

@@ -85,7 +85,7 @@ extension Keep {
             let services: KeepServices
             let authenticator: Authenticator
             do {
-                services = try CommandServices.open(global.runtime(holder: holder, watchPolicies: true))
+                services = try CommandServices.open(global.runtime(holder: holder, watchPolicies: true, longRunning: true))
                 authenticator = try authenticatorFromOptions()
             } catch let error as KeepError {
                 fail("keep: \(error)", status: error.code == .invalid ? ExitStatus.usage : ExitStatus.failure)

@@ -170,6 +170,10 @@ public final class PostgresBackend: Sendable {
             configuration.options.additionalStartupParameters.append(("default_transaction_read_only", "on"))
         }
         configuration.options.maximumConnections = location.poolSize
+        // One connection stays open however long the process idles, so that
+        // a one-at-a-time client arms no idle timer around each statement.
+        configuration.options.minimumConnections = 1
+        if !location.keepsIdleConnectionsAlive { configuration.options.keepAliveBehavior = nil }
         return configuration
     }
 

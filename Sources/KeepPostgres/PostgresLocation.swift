@@ -34,6 +34,13 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     /// Every transaction after the schema set-up runs read-only (dry runs);
     /// not part of the URL.
     public var readOnly = false
+    /// Pings idle connections (every 30 s), so that one a proxy or firewall
+    /// dropped while quiet is replaced before a request needs it: for
+    /// processes that idle between requests for long (`serve`, `jobs work`).
+    /// Off for a script or a batch: the ping's timer, set and cancelled
+    /// around every statement, cost a quarter of a one-at-a-time client's
+    /// CPU. Not part of the URL.
+    public var keepsIdleConnectionsAlive = false
 
     public static let defaultPort = 5432
     public static let defaultConnectTimeoutSeconds = 5

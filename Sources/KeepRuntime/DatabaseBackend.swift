@@ -12,9 +12,11 @@ public struct DatabaseBackend: Sendable {
     /// Opens the database. `readOnly` (dry runs, `migrate status`, the source
     /// of a copy): SQLite opens the file without writing; PostgreSQL sets up
     /// a missing schema as any open does, then runs every transaction
-    /// read-only. `notice` hears when opening must wait for another
+    /// read-only. `longRunning` (a service): PostgreSQL pings idle
+    /// connections. `notice` hears when opening must wait for another
     /// connection's write lock.
-    public init(_ location: DatabaseLocation, readOnly: Bool = false, notice: @escaping @Sendable (String) -> Void) throws {
+    public init(_ location: DatabaseLocation, readOnly: Bool = false, longRunning: Bool = false,
+                notice: @escaping @Sendable (String) -> Void) throws {
         self.location = location
         switch location {
         case .file(let path):
@@ -24,6 +26,7 @@ public struct DatabaseBackend: Sendable {
             closeStorage = { try sqlite.close() }
         case .postgres(var server):
             server.readOnly = readOnly
+            server.keepsIdleConnectionsAlive = longRunning
             let postgres = try blocking { [server] in try await PostgresBackend.open(server) }
             storage = postgres
             closeStorage = { try blocking { await postgres.close() } }

@@ -28,7 +28,7 @@ public final class KeepServices: Sendable {
         watcher = loaded.watcher
         do {
             backend = try DatabaseBackend(try DatabaseLocation(configuration.database), readOnly: configuration.readOnly,
-                                          notice: configuration.notice)
+                                          longRunning: configuration.longRunning, notice: configuration.notice)
         } catch {
             loaded.watcher?.stop()
             throw error

@@ -12,6 +12,9 @@ public struct RuntimeConfiguration: Sendable {
     public var watchPolicies: Bool
     /// Open for reading only (`migrate status`, dry runs).
     public var readOnly: Bool
+    /// A service that idles between requests (`serve`, `jobs work`): on
+    /// PostgreSQL, idle connections are pinged.
+    public var longRunning = false
     /// Names the job and migration leases this process takes ("keep-run:<pid>").
     public var holder: String
     /// `--jobs` or `$KEEP_JOBS`: whether a job is attempted right after the
