@@ -9,6 +9,20 @@ final class FaultyStorage: KeepStorage {
     /// Operations that fail while listed.
     let failing = Mutex<Set<String>>([])
     let marked = Mutex<[String: Int]>([:])
+    /// Lease renewals that went through (a worker's heartbeat).
+    let renewals = Mutex(0)
+    /// While set, a job's `unmarkedVisitors` waits for `releaseJobs`: a job that runs as long as a test needs.
+    private let heldJobs = Mutex<(holding: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func holdJobs() { heldJobs.withLock { $0.holding = true } }
+
+    func releaseJobs() {
+        let waiting = heldJobs.withLock { held in
+            defer { held = (false, []) }
+            return held.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
 
     init(_ base: any KeepStorage) { self.base = base }
 
@@ -57,7 +71,16 @@ final class FaultyStorage: KeepStorage {
     func removeAccessLog(visitor: UserID, snapshotID: ResourceID) async throws -> Bool {
         try await base.removeAccessLog(visitor: visitor, snapshotID: snapshotID)
     }
-    func unmarkedVisitors(snapshotID: ResourceID) async throws -> [UserID] { try await base.unmarkedVisitors(snapshotID: snapshotID) }
+    func unmarkedVisitors(snapshotID: ResourceID) async throws -> [UserID] {
+        await withCheckedContinuation { continuation in
+            let hold = heldJobs.withLock { held in
+                if held.holding { held.waiting.append(continuation) }
+                return held.holding
+            }
+            if !hold { continuation.resume() }
+        }
+        return try await base.unmarkedVisitors(snapshotID: snapshotID)
+    }
     func markAccessLogDeleted(visitor: UserID, snapshotID: ResourceID, at time: Timestamp) async throws -> Bool {
         try check("markAccessLogDeleted")
         let changed = try await base.markAccessLogDeleted(visitor: visitor, snapshotID: snapshotID, at: time)
@@ -74,7 +97,9 @@ final class FaultyStorage: KeepStorage {
         try await base.claimJobs(limit: limit, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
     }
     func renewJobLease(id: Int64, holder: String, now: Timestamp, leaseMilliseconds: Int64) async throws -> Bool {
-        try await base.renewJobLease(id: id, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+        let renewed = try await base.renewJobLease(id: id, holder: holder, now: now, leaseMilliseconds: leaseMilliseconds)
+        if renewed { renewals.withLock { $0 += 1 } }
+        return renewed
     }
     func nextJobDue() async throws -> Timestamp? { try await base.nextJobDue() }
     func jobsQueued() async throws -> AsyncStream<Void>? { try await base.jobsQueued() }

@@ -151,6 +151,40 @@ import Testing
         #expect(logs.items.count == 20 && logs.items.allSatisfy(\.snapshotDeleted))
     }
 
+    /// A job that runs longer than its lease keeps it: the worker's heartbeat
+    /// renews it, so another worker cannot take it while it runs. Time on
+    /// the injected clock is far past the lease; the test waits for renewals
+    /// it observes, not for time to pass.
+    @Test(.timeLimit(.minutes(1)), arguments: BackendKind.allCases)
+    func aHeartbeatKeepsTheLeaseOfAJobThatRunsLong(_ kind: BackendKind) async throws {
+        let storage = FaultyStorage(try await kind.makeStorage())
+        let clock = TestClock()
+        let job = try await storage.enqueueJob(JobDraft(MarkLogsDeletedPayload(snapshotID: ResourceID.generate(),
+                                                                               deletedAt: clock.clock.now()),
+                                                        runAt: clock.clock.now()))
+        storage.holdJobs()
+        let lease: Int64 = 300
+        let worker = JobWorker(runner: JobRunner(storage: storage, clock: clock.clock, holder: "long", leaseMilliseconds: lease),
+                               pollInterval: .milliseconds(20))
+        let reported = Mutex<[JobRunner.Outcome]>([])
+        let working = Task {
+            await worker.run { outcome in
+                reported.withLock { $0.append(outcome) }
+                worker.stop()
+            }
+        }
+        while try await storage.job(id: job.id)?.state != .running { try await Task.sleep(for: .milliseconds(5)) }
+        clock.advance(milliseconds: 60_000)  // the claim's lease ran out long ago, by the clock
+        let renewed = storage.renewals.withLock { $0 }
+        while storage.renewals.withLock({ $0 }) < renewed + 2 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(try await storage.claimJobs(limit: 1, holder: "other", now: clock.clock.now(), leaseMilliseconds: lease).isEmpty,
+                "the heartbeat renewed the lease from the clock's now: nobody else takes the job")
+        storage.releaseJobs()
+        await working.value
+        #expect(reported.withLock { $0.map(\.job.state) } == [.done])
+        #expect(try await storage.job(id: job.id)?.attempts == 1)
+    }
+
     /// An idle worker wakes when the next job comes due (a retry's delay),
     /// not only at its poll: here an hour, which the test would not survive.
     @Test(.timeLimit(.minutes(1)), arguments: BackendKind.allCases)
