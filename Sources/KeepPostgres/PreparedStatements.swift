@@ -12,6 +12,9 @@ import PostgresNIO
 /// `search_path` is the backend's schema, and a statement is prepared on
 /// each connection separately. (A pooler in transaction mode must keep
 /// prepared statements per client, e.g. PgBouncer's `max_prepared_statements`.)
+///
+/// Each names itself (`name`): the driver's default name is the type's
+/// reflected name, built anew on every call.
 protocol PreparedRowsStatement: PostgresPreparedStatement where Row == PostgresRow {}
 
 extension PreparedRowsStatement {
@@ -32,6 +35,7 @@ extension PostgresBackend {
 }
 
 struct SelectSession: PreparedRowsStatement {
+    static let name = "keep_select_session"
     static let sql = "SELECT \(StoredColumns.session) FROM sessions WHERE owner = $1 AND id = $2"
     let owner: UserID
     let id: ResourceID
@@ -45,6 +49,7 @@ struct SelectSession: PreparedRowsStatement {
 }
 
 struct InsertSession: PreparedRowsStatement {
+    static let name = "keep_insert_session"
     static let sql = """
         INSERT INTO sessions (id, owner, title, title_key, description, content, hash, version, created_at, updated_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -66,6 +71,7 @@ struct InsertSession: PreparedRowsStatement {
 /// Writes a session only if it is still at the version read (`RETURNING`
 /// tells whether it was).
 struct ReplaceSession: PreparedRowsStatement {
+    static let name = "keep_replace_session"
     static let sql = """
         UPDATE sessions SET title = $3, title_key = $4, description = $5, content = $6, hash = $7,
           version = $8, updated_at = $9
@@ -99,6 +105,7 @@ extension PostgresBindings {
 }
 
 struct SelectSnapshot: PreparedRowsStatement {
+    static let name = "keep_select_snapshot"
     static let sql = "SELECT \(StoredColumns.snapshot) FROM snapshots WHERE id = $1"
     let id: ResourceID
 
