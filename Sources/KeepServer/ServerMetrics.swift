@@ -51,10 +51,15 @@ public final class ServerMetrics: Sendable {
         self.services = services
     }
 
+    /// The methods a series may name; any other a client sends is `other`
+    /// (a method is any token: labels must not grow with what clients make up).
+    static let methods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .delete, .patch, .options, .connect, .trace]
+
     /// Counts one answer of `operation` (nil: no route matched).
     func record(_ operation: APIOperation?, method: HTTPRequest.Method, status: HTTPResponse.Status, duration: Duration) {
         let name = operation?.operationID ?? "unmatched"
-        registry.makeCounter(descriptor: requests, labels: [("operation", name), ("method", method.rawValue), ("status", String(status.code))])
+        let method = Self.methods.contains(method) ? method.rawValue : "other"
+        registry.makeCounter(descriptor: requests, labels: [("operation", name), ("method", method), ("status", String(status.code))])
             .increment()
         registry.makeDurationHistogram(descriptor: requestDuration, labels: [("operation", name)], buckets: Self.durationBuckets)
             .record(duration)

@@ -41,6 +41,7 @@ import Testing
             #expect(try await client.call(.get, "/api/persistence/sessions", as: nil).status == 401)
             #expect(try await client.call(.get, "/no/such/path/\(id)").status == 404)
             #expect(try await client.call(.patch, "/api/persistence/sessions/\(id)").status == 405)
+            #expect(try await client.call(HTTPRequest.Method("BREW-\(id)")!, "/api/persistence/sessions").status == 405)
             let metrics = try await Self.scrape(client)
             #expect(metrics[#"keep_http_requests_total{operation="createSession",method="POST",status="200"}"#] == 1)
             #expect(metrics[#"keep_http_requests_total{operation="getSession",method="GET",status="200"}"#] == 2)
@@ -48,6 +49,8 @@ import Testing
             #expect(metrics[#"keep_http_requests_total{operation="getSessionsMetadata",method="GET",status="401"}"#] == 1)
             #expect(metrics[#"keep_http_requests_total{operation="unmatched",method="GET",status="404"}"#] == 1)
             #expect(metrics[#"keep_http_requests_total{operation="unmatched",method="PATCH",status="405"}"#] == 1)
+            #expect(metrics[#"keep_http_requests_total{operation="unmatched",method="other",status="405"}"#] == 1,
+                    "a method a client makes up is not a label")
             #expect(metrics[#"keep_http_request_duration_seconds_count{operation="getSession"}"#] == 3)
             #expect(metrics[#"keep_http_request_duration_seconds_bucket{operation="getSession",le="+Inf"}"#] == 3)
             #expect(metrics.text.contains("# TYPE keep_http_request_duration_seconds histogram"))
