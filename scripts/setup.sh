@@ -45,6 +45,22 @@ if ! python3 -c 'import psycopg' 2>/dev/null; then
   install_psycopg || echo "setup: warning: psycopg could not be installed; scripts/bench.sh pg-migrate needs it" >&2
 fi
 
+# schemathesis for the python3 on PATH: the tests run it against a live
+# `keep serve` and its /api/openapi.json (Tests/KeepCLITests/SchemathesisTests.swift,
+# as `python3 -m schemathesis.cli`). From PyPI; where that python3 has no pip
+# (Debian's own), Debian's python3-pip first. Nothing is done when it is there.
+# A failed install warns here; that test then fails and says why.
+install_schemathesis() {
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
+  fi
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages schemathesis
+}
+if ! python3 -c 'import schemathesis' 2>/dev/null; then
+  echo "setup: installing schemathesis for $(command -v python3)"
+  install_schemathesis || echo "setup: warning: schemathesis could not be installed; the schemathesis test of keep serve will fail" >&2
+fi
+
 if ! command -v swift >/dev/null; then
   echo "setup: Swift 6 is required (swift not found on PATH)" >&2
   exit 1

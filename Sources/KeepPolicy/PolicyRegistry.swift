@@ -17,6 +17,8 @@ public final class PolicyRegistry: Sendable {
         public var loadedAt: Timestamp
         /// The last failed reload's error (file:line and message), cleared by a successful one.
         public var lastError: String?
+        /// Reloads that failed since the process started (the previous set stayed in force each time).
+        public var reloadFailures = 0
         /// Hooks that failed at run time and fell back to the built-in default, by hook.
         public var failures: [PolicyFailure] = []
     }
@@ -70,9 +72,10 @@ public final class PolicyRegistry: Sendable {
             case .success(let fresh):
                 state.set = fresh
                 state.status = Status(version: state.status.version + 1, directory: directory, files: fresh.files,
-                                      loadedAt: fresh.loadedAt, lastError: nil)
+                                      loadedAt: fresh.loadedAt, lastError: nil, reloadFailures: state.status.reloadFailures)
             case .failure(let error):
                 state.status.lastError = error.message
+                state.status.reloadFailures += 1
             }
             return (state.status, state.onReload)
         }

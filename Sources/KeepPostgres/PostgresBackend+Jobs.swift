@@ -131,6 +131,15 @@ extension PostgresBackend: JobStorage {
         return try await rows("list jobs", query).map(Self.job(from:))
     }
 
+    public func jobCounts() async throws -> [Job.State: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: Job.State.allCases.map { ($0, 0) })
+        for row in try await rows("count jobs", "SELECT state, count(*) FROM jobs GROUP BY state") {
+            let (state, count) = try row.decode((String, Int64).self)
+            if let state = Job.State(rawValue: state) { counts[state] = Int(count) }
+        }
+        return counts
+    }
+
     public func job(id: Int64) async throws -> Job? {
         try await rows("read a job", "SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE id = \(id)")
             .first.map(Self.job(from:))

@@ -110,6 +110,16 @@ extension SQLiteBackend: JobStorage {
         }
     }
 
+    public func jobCounts() async throws -> [Job.State: Int] {
+        try await read("count jobs") { db in
+            var counts = Dictionary(uniqueKeysWithValues: Job.State.allCases.map { ($0, 0) })
+            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) FROM jobs GROUP BY state") {
+                if let state = Job.State(rawValue: row[0]) { counts[state] = row[1] }
+            }
+            return counts
+        }
+    }
+
     public func job(id: Int64) async throws -> Job? {
         try await read("read a job") { db in try Self.fetchJob(db, id: id) }
     }

@@ -43,15 +43,19 @@ public struct ServerConfiguration: Sendable {
 /// stop the workers, which finish the jobs they hold).
 public enum KeepServer {
     /// The router: every operation of `APIOperation` (the one route table),
-    /// behind the CORS, request-log and (for the persistence API) authentication middlewares.
+    /// behind the metrics, CORS, request-log and (for the persistence API)
+    /// authentication middlewares.
     public static func buildRouter(services: KeepServices, configuration: ServerConfiguration, logger: Logger,
                                    jobQueued: @escaping @Sendable () -> Void = {}) -> Router<KeepRequestContext> {
         let router = Router(context: KeepRequestContext.self)
+        let metrics = ServerMetrics(services: services)
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
         if !configuration.corsOrigins.isEmpty { router.add(middleware: CORSMiddleware(origins: Set(configuration.corsOrigins))) }
         router.add(middleware: RequestLogMiddleware(logger: logger))
-        let health = HealthRoutes(services: services)
-        router.get(RouterPath(APIOperation.getHealth.path), use: health.health)
-        router.get(RouterPath(APIOperation.getReadiness.path), use: health.readiness)
+        let health = HealthRoutes(services: services, metrics: metrics)
+        for operation in APIOperation.allCases where !operation.isAuthenticated {
+            router.on(RouterPath(operation.path), method: operation.method, use: health.handler(for: operation))
+        }
         let persistence = PersistenceRoutes(services: services, bodies: JSONBodyReader(timeout: configuration.readTimeout),
                                             jobQueued: jobQueued)
         let api = router.group(RouterPath(APIOperation.persistencePrefix))

@@ -28,10 +28,7 @@ struct ListParameters {
     /// The sessions' listing: `sort_by` is `metadata.created_at`,
     /// `metadata.updated_at` or `metadata.title`; filters by title, created and updated times.
     func sessionQuery() throws(APIError) -> SessionQuery {
-        var query: SessionQuery = try common([
-            "metadata.created_at": .createdAt, "metadata.updated_at": .updatedAt, "metadata.title": .title,
-            "created_at": .createdAt, "updated_at": .updatedAt, "title": .title,
-        ])
+        var query: SessionQuery = try common(Self.sessionSortValues)
         query.updatedFrom = try time("filter_updated_from")
         query.updatedTo = try time("filter_updated_to")
         return query
@@ -41,9 +38,7 @@ struct ListParameters {
     /// snapshot never changes, so its creation), `title` or `title_lower`.
     /// `filter_updated_from/_to` narrow the creation time likewise.
     func snapshotQuery() throws(APIError) -> SnapshotQuery {
-        var query: SnapshotQuery = try common([
-            "created_at": .createdAt, "updated_at": .createdAt, "title": .title, "title_lower": .title,
-        ])
+        var query: SnapshotQuery = try common(Self.snapshotSortValues)
         if let from = try time("filter_updated_from") { query.createdFrom = max(query.createdFrom ?? from, from) }
         if let to = try time("filter_updated_to") { query.createdTo = min(query.createdTo ?? to, to) }
         return query
@@ -55,16 +50,27 @@ struct ListParameters {
     /// creation time and owner, the last visit, and whether it was deleted
     /// (listed unless `filter_snapshot_deleted=false`).
     func accessLogQuery() throws(APIError) -> AccessLogQuery {
-        var query: AccessLogQuery = try common([
-            "visits": .visits, "last_visited_at": .lastVisitedAt, "snapshot_metadata.title": .title,
-            "snapshot_metadata.title__lower": .title, "snapshot_metadata.created_at": .createdAt,
-        ])
+        var query: AccessLogQuery = try common(Self.accessLogSortValues)
         query.lastVisitedFrom = try time("filter_last_visited_from")
         query.lastVisitedTo = try time("filter_last_visited_to")
         query.owner = values["filter_owner_id"].flatMap { $0.isEmpty ? nil : $0 }
         query.deleted = try flag("filter_snapshot_deleted")
         return query
     }
+
+    /// The `sort_by` values each listing takes (the OpenAPI document's
+    /// enums): the reference's, and for sessions its fields' short names too.
+    static let sessionSortValues: KeyValuePairs<String, SessionSortField> = [
+        "metadata.created_at": .createdAt, "metadata.updated_at": .updatedAt, "metadata.title": .title,
+        "created_at": .createdAt, "updated_at": .updatedAt, "title": .title,
+    ]
+    static let snapshotSortValues: KeyValuePairs<String, SnapshotSortField> = [
+        "created_at": .createdAt, "updated_at": .createdAt, "title": .title, "title_lower": .title,
+    ]
+    static let accessLogSortValues: KeyValuePairs<String, AccessLogSortField> = [
+        "visits": .visits, "last_visited_at": .lastVisitedAt, "snapshot_metadata.title": .title,
+        "snapshot_metadata.title__lower": .title, "snapshot_metadata.created_at": .createdAt,
+    ]
 
     private func common<Field: SortField>(_ sortValues: KeyValuePairs<String, Field>) throws(APIError) -> ListQuery<Field> {
         var query = ListQuery<Field>()

@@ -28,7 +28,7 @@ struct PersistenceRoutes: Sendable {
         case .deleteSnapshot: deleteSnapshot
         case .getSnapshotAccessLogs: listAccessLogs
         case .deleteSnapshotAccessLog: deleteAccessLog
-        case .getHealth, .getReadiness: { _, _ in throw HTTPError(.notFound) }
+        case .getHealth, .getReadiness, .getMetrics, .getOpenAPIDocument: { _, _ in throw HTTPError(.notFound) }
         }
     }
 
@@ -134,7 +134,7 @@ struct PersistenceRoutes: Sendable {
     }
 
     func getSnapshot(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
-        let snapshot = try await services.snapshots.get(as: try context.actingUser(), id: try Self.snapshotID(context, "id"))
+        let snapshot = try await services.snapshots.get(as: try context.actingUser(), id: try Self.snapshotID(context))
         return try Self.json(Wire.Document(metadata: Wire.SnapshotMetadata(snapshot), content: snapshot.content))
     }
 
@@ -148,7 +148,7 @@ struct PersistenceRoutes: Sendable {
     }
 
     func deleteSnapshot(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
-        try await services.snapshots.delete(as: try context.actingUser(), id: try Self.snapshotID(context, "id"))
+        try await services.snapshots.delete(as: try context.actingUser(), id: try Self.snapshotID(context))
         jobQueued()
         return Self.empty
     }
@@ -163,7 +163,7 @@ struct PersistenceRoutes: Sendable {
     }
 
     func deleteAccessLog(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
-        try await services.snapshots.removeVisit(as: try context.actingUser(), snapshotID: try Self.snapshotID(context, "snapshot_id"))
+        try await services.snapshots.removeVisit(as: try context.actingUser(), snapshotID: try Self.snapshotID(context))
         return Self.empty
     }
 
@@ -171,11 +171,11 @@ struct PersistenceRoutes: Sendable {
 
     /// An id in the path; one that cannot be an id names nothing (404).
     private static func sessionID(_ context: KeepRequestContext) throws(APIError) -> ResourceID {
-        try resourceID(context, "id", kind: "session")
+        try resourceID(context, "session_id", kind: "session")
     }
 
-    private static func snapshotID(_ context: KeepRequestContext, _ name: String) throws(APIError) -> ResourceID {
-        try resourceID(context, name, kind: "snapshot")
+    private static func snapshotID(_ context: KeepRequestContext) throws(APIError) -> ResourceID {
+        try resourceID(context, "snapshot_id", kind: "snapshot")
     }
 
     private static func resourceID(_ context: KeepRequestContext, _ name: String, kind: String) throws(APIError) -> ResourceID {

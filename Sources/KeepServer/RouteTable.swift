@@ -1,16 +1,17 @@
 import HTTPTypes
 
 /// Every operation the server answers, with its method and path
-/// (Hummingbird's syntax: `{id}` is a parameter). This table is the one list
-/// of routes: the router is built from it, and an OpenAPI document or
-/// per-route metrics can be generated from it. The persistence operations'
-/// names are the reference system's operation ids (its front end's
-/// generated client calls them by these names).
+/// (Hummingbird's syntax: `{session_id}` is a parameter). This table is the
+/// one list of routes: the router is built from it, `/api/openapi.json` is
+/// generated from it (`OpenAPIDocument`), and `/metrics` counts requests by
+/// its operation ids. The persistence operations' names, and their path
+/// parameters' names, are the reference system's (its front end's generated
+/// client calls them by these names).
 public enum APIOperation: String, CaseIterable, Sendable {
     case getSessionsMetadata, getSession, getSessionMetadata, createSession, updateSession, deleteSession
     case getSnapshotsMetadata, getSnapshot, createSnapshot, deleteSnapshot
     case getSnapshotAccessLogs, deleteSnapshotAccessLog
-    case getHealth, getReadiness
+    case getHealth, getReadiness, getMetrics, getOpenAPIDocument
 
     /// The prefix of the persistence API (SPEC §8).
     public static let persistencePrefix = "/api/persistence"
@@ -20,7 +21,7 @@ public enum APIOperation: String, CaseIterable, Sendable {
     public var method: HTTPRequest.Method {
         switch self {
         case .getSessionsMetadata, .getSession, .getSessionMetadata, .getSnapshotsMetadata, .getSnapshot,
-             .getSnapshotAccessLogs, .getHealth, .getReadiness: .get
+             .getSnapshotAccessLogs, .getHealth, .getReadiness, .getMetrics, .getOpenAPIDocument: .get
         case .createSession, .createSnapshot: .post
         case .updateSession: .put
         case .deleteSession, .deleteSnapshot, .deleteSnapshotAccessLog: .delete
@@ -32,6 +33,8 @@ public enum APIOperation: String, CaseIterable, Sendable {
         switch self {
         case .getHealth: "/healthz"
         case .getReadiness: "/readyz"
+        case .getMetrics: "/metrics"
+        case .getOpenAPIDocument: "/api/openapi.json"
         default: Self.persistencePrefix + persistencePath
         }
     }
@@ -40,18 +43,32 @@ public enum APIOperation: String, CaseIterable, Sendable {
     var persistencePath: String {
         switch self {
         case .getSessionsMetadata, .createSession: "/sessions"
-        case .getSession, .updateSession, .deleteSession: "/sessions/{id}"
-        case .getSessionMetadata: "/sessions/metadata/{id}"
+        case .getSession, .updateSession, .deleteSession: "/sessions/{session_id}"
+        case .getSessionMetadata: "/sessions/metadata/{session_id}"
         case .getSnapshotsMetadata, .createSnapshot: "/snapshots"
-        case .getSnapshot, .deleteSnapshot: "/snapshots/{id}"
+        case .getSnapshot, .deleteSnapshot: "/snapshots/{snapshot_id}"
         case .getSnapshotAccessLogs: "/snapshot_access_logs"
         case .deleteSnapshotAccessLog: "/snapshot_access_logs/{snapshot_id}"
-        case .getHealth, .getReadiness: ""
+        case .getHealth, .getReadiness, .getMetrics, .getOpenAPIDocument: ""
         }
     }
 
-    /// Whether the operation needs an authenticated user (everything but health).
-    public var isAuthenticated: Bool { self != .getHealth && self != .getReadiness }
+    /// Whether the operation needs an authenticated user: the persistence
+    /// API's; health, metrics and the OpenAPI document answer anyone.
+    public var isAuthenticated: Bool {
+        switch self {
+        case .getHealth, .getReadiness, .getMetrics, .getOpenAPIDocument: false
+        default: true
+        }
+    }
+
+    /// The operation the router matched: `endpoint` is the route's template
+    /// as Hummingbird reports it (`context.endpointPath`); nil for a path no
+    /// route has (or a method the path does not take).
+    static func matched(method: HTTPRequest.Method, endpoint: String?) -> APIOperation? {
+        guard let endpoint else { return nil }
+        return allCases.first { $0.method == method && $0.path == endpoint }
+    }
 
     /// Whether `requested` (a request's path, without the query) is this
     /// operation's path, with any parameter values.

@@ -54,5 +54,8 @@ public protocol JobStorage: Sendable {
     func failJob(id: Int64, holder: String, error: String, retryAt: Timestamp?, now: Timestamp) async throws -> Job?
 
     func jobs(state: Job.State?) async throws -> [Job]
+    /// How many jobs are in each state, every state present (0 when none):
+    /// the queue depth `keep serve`'s `/metrics` exports. One counting query.
+    func jobCounts() async throws -> [Job.State: Int]
     func job(id: Int64) async throws -> Job?
 }

@@ -41,12 +41,13 @@ import Testing
         let good = try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
         try write(folder, file, text)
         let failed = registry.reload()
-        #expect(failed.version == 1)
+        #expect(failed.version == 1 && failed.reloadFailures == 1)
         #expect(failed.lastError?.contains(expected) == true, "\(failed.lastError ?? "no error")")
         #expect(rejection(registry, title: "   ") == "title is empty; give 1 to 50 characters", "the previous set still decides")
         try write(folder, file, good)
         let fixed = registry.reload()
         #expect(fixed.version == 2 && fixed.lastError == nil)
+        #expect(fixed.reloadFailures == 1, "the count of failed reloads outlives the error it counted")
     }
 
     @Test func aDeletedFileKeepsThePreviousSet() throws {

@@ -110,5 +110,6 @@ final class FaultyStorage: KeepStorage {
         try await base.failJob(id: id, holder: holder, error: error, retryAt: retryAt, now: now)
     }
     func jobs(state: Job.State?) async throws -> [Job] { try await base.jobs(state: state) }
+    func jobCounts() async throws -> [Job.State: Int] { try await base.jobCounts() }
     func job(id: Int64) async throws -> Job? { try await base.job(id: id) }
 }
