@@ -71,9 +71,11 @@ public enum KeepServer {
     /// `onListening` hears the address bound (the port when 0 was asked).
     public static func run(services: KeepServices, configuration: ServerConfiguration, logger: Logger,
                            onListening: @escaping @Sendable (String, Int) -> Void) async throws {
-        let workers = (0 ..< configuration.workers).map { _ in
-            JobWorker(runner: services.jobs, concurrency: 1, warn: { logger.warning("\($0)") })
-        }
+        // One worker running `workers` jobs at once: it claims them together,
+        // under the process's one holder name, as `keep jobs work --concurrency` does.
+        let workers = configuration.workers > 0
+            ? [JobWorker(runner: services.jobs, concurrency: configuration.workers, warn: { logger.warning("\($0)") })]
+            : []
         let router = buildRouter(services: services, configuration: configuration, logger: logger,
                                  jobQueued: { for worker in workers { worker.wake() } })
         let idle = configuration.idleTimeout.components
