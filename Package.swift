@@ -113,6 +113,8 @@ let package = Package(
             "KeepLua", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepMigrate", "KeepWorkbench", "KeepCore", "CLua", "CLuaShim",
             "CLuaBench",
         ]),
+        // The HTTP benchmark's ceiling: a bare Hummingbird route answering a constant.
+        .executableTarget(name: "HTTPCeiling", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         // What the test targets share: clocks, temporary stores, the checkout's files, seeded randomness.
         .target(name: "KeepTestSupport", dependencies: ["KeepSQLite", "KeepPostgres", "KeepStore", "KeepCore"], path: "Tests/KeepTestSupport"),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),

@@ -14,8 +14,12 @@
 #     pg-crud     session create/get/update one at a time on PostgreSQL vs pgbench
 #     pg-jobs     10,000 mark_logs_deleted jobs drained by 3 `keep jobs work` processes
 #     pg-migrate  the migration on PostgreSQL vs Python (psycopg)
+#     http        keep serve: GET a session's metadata, PUT 10 KB content (wrk) vs
+#                 FastAPI + uvicorn over the same SQLite file, and vs a bare Hummingbird route
+#     http-large  keep serve: GET a 1.4 MiB session, median and p99 latency (wrk, one connection)
 #   The copy and pg-* sections run on a throwaway PostgreSQL server of this run
-#   (scripts/postgres-throwaway.sh), stopped on exit.
+#   (scripts/postgres-throwaway.sh), stopped on exit. The http sections start
+#   each server on a free loopback port, wait until it answers, and stop it on exit.
 #
 # Environment:
 #   KEEP_BENCH_NO_BUILD=1  build nothing: measure the binaries that are there
@@ -23,11 +27,13 @@
 #                          KeepBench is taken from the same folder. With another
 #                          checkout's binary, set KEEP_BENCH_NO_BUILD=1 too, e.g.
 #                          KEEP_BENCH_NO_BUILD=1 KEEP_BIN=../main/.build/release/keep scripts/bench.sh 3 pg-crud
+#                          The http section's HTTPCeiling is taken from the same folder.
+#   KEEP_BENCH_HTTP_SECONDS=N  how long each wrk run of the http sections lasts (default 10)
 # Whichever binary runs, it runs with this checkout's scripts/policies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_sections=(swift json repl migrate copy pg-crud pg-jobs pg-migrate)
+all_sections=(swift json repl migrate copy pg-crud pg-jobs pg-migrate http http-large)
 rounds=5
 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then
   rounds=$1
@@ -46,9 +52,11 @@ wants() { [[ " ${sections[*]} " == *" $1 "* ]]; }
 scripts/setup.sh
 keep="${KEEP_BIN:-.build/release/keep}"
 keep_bench="$(dirname "$keep")/KeepBench"
+keep_ceiling="$(dirname "$keep")/HTTPCeiling"
 if [ "${KEEP_BENCH_NO_BUILD:-}" != 1 ]; then
   if [[ " ${sections[*]} " != " swift " ]]; then swift build -c release --product keep >&2; fi
   if wants swift; then swift build -c release --product KeepBench >&2; fi
+  if wants http; then swift build -c release --product HTTPCeiling >&2; fi
 fi
 if [[ " ${sections[*]} " != " swift " ]] && [ ! -x "$keep" ]; then
   echo "bench.sh: no keep binary at $keep (build it, or name one with KEEP_BIN)" >&2
@@ -57,7 +65,17 @@ fi
 export KEEP_POLICIES="$PWD/scripts/policies"
 export KEEP_USER=bench  # `keep run` and `keep repl` refuse to guess a user
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# What a section started (servers, the throwaway PostgreSQL) is stopped on
+# any exit, a failure or Ctrl-C included.
+server_pids=()
+pg_started=
+cleanup() {
+  if ((${#server_pids[@]} > 0)); then stop_servers; fi
+  if [ -n "$pg_started" ]; then stop_postgres_only; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 now_ms() { date +%s%3N; }
@@ -90,8 +108,12 @@ pg_url=
 start_postgres() {
   [ -n "$pg_url" ] && return
   source scripts/postgres-throwaway.sh
+  # Its start sets `trap stop_throwaway_postgres EXIT` (before anything can
+  # fail): let that name the whole clean-up, servers included.
+  eval "$(declare -f stop_throwaway_postgres | sed '1s/^stop_throwaway_postgres/stop_postgres_only/')"
+  stop_throwaway_postgres() { cleanup; }
+  pg_started=1
   start_throwaway_postgres >&2
-  trap 'stop_throwaway_postgres; rm -rf "$work"' EXIT
   pg_url="$KEEP_TEST_POSTGRES_URL"
   pg_plain="${pg_url%%\?*}"
   pg_version=$(psql -At "$pg_plain" -c "SHOW server_version" | cut -d" " -f1)
@@ -367,6 +389,245 @@ bench_pg_migrate() {
   migration_table " on PostgreSQL" "$work/keep-pg-migrate.txt" "python3 + psycopg" "$work/python-pg-migrate.txt"
   echo
   echo "Same documents, hashes and versions in both schemas: $same. Keep also keeps a rollback patch, a checkpoint per batch and a lease lock; the Python script (psycopg $(python3 -c 'import psycopg; print(psycopg.__version__, psycopg.pq.__impl__)'), batches of 500 updated in a pipeline) keeps none of them. $(pg_settings)"
+}
+
+# ---- HTTP (SPEC §8): keep serve, its anchors, wrk --------------------------
+# Every server runs for the whole run on a free port of 127.0.0.1, started by
+# the first section that needs it, waited for until it answers, stopped on exit.
+http_seconds="${KEEP_BENCH_HTTP_SECONDS:-10}"
+http_threads=2      # wrk's threads and connections: sized for this 2-core machine,
+http_connections=16 # which the servers and wrk share
+http_token=bench-token-0123456789abcdef
+http_workers=$(nproc)  # uvicorn worker processes: one a core, as keep serve's event loops
+keep_port= fastapi_port= ceiling_port=
+
+# Starts a server in the background, its output in $work/NAME.log.
+start_server() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.log" 2>&1 &
+  server_pids+=($!)
+}
+# Stops every server started: SIGTERM, then SIGKILL after 10 s.
+stop_servers() {
+  local pid tries
+  for pid in "${server_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${server_pids[@]}"; do
+    for tries in $(seq 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  server_pids=()
+}
+# Fails the run when the server NAME (PID) has exited, or DEADLINE (ms) passed.
+still_starting() {
+  local reason=
+  if ! kill -0 "$2" 2>/dev/null; then reason="exited before it answered"; fi
+  if [ -z "$reason" ] && (($(now_ms) > $3)); then reason="did not answer within 2 minutes"; fi
+  if [ -n "$reason" ]; then
+    echo "bench.sh: $1 $reason; its output:" >&2
+    tail -n 20 "$work/$1.log" >&2
+    exit 1
+  fi
+}
+# The port NAME (the last server started) names on its start line,
+# "listening on http://127.0.0.1:PORT", once it has printed it.
+announced_port() {
+  local pid=${server_pids[-1]} deadline port
+  deadline=$(($(now_ms) + 120000))
+  while true; do
+    port=$(grep -o -m1 'listening on http://127\.0\.0\.1:[0-9]*' "$work/$1.log" | grep -o '[0-9]*$' || true)
+    if [ -n "$port" ]; then
+      echo "$port"
+      return
+    fi
+    still_starting "$1" "$pid" "$deadline"
+    sleep 0.05
+  done
+}
+# Waits until NAME (the last server started) answers URL with 200.
+wait_answering() {
+  local pid=${server_pids[-1]} deadline
+  deadline=$(($(now_ms) + 120000))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $http_token" "$2" || true)" = 200 ]; do
+    still_starting "$1" "$pid" "$deadline"
+    sleep 0.05
+  done
+}
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# One SQLite file for every server: 1,000 sessions of 10 KB content and one of
+# 1.4 MiB (scripts/bench/http_sessions.lua), owned by the token's user.
+seed_http() {
+  [ -f "$work/http.sqlite" ] && return
+  printf '%s bench\n' "$http_token" >"$work/tokens"
+  http_bytes=$("$keep" --db "$work/http.sqlite" --user bench run scripts/bench/http_sessions.lua 1000 10240 "HTTP bench" "$work/put.json" | tail -n 1)
+  large_bytes=$("$keep" --db "$work/http.sqlite" --user bench run scripts/bench/http_sessions.lua 1 1468006 "Large session" "$work/large-put.json" | tail -n 1)
+  sqlite3 "$work/http.sqlite" "SELECT id FROM sessions WHERE title LIKE 'HTTP bench %' ORDER BY id" >"$work/ids"
+  sqlite3 "$work/http.sqlite" "SELECT id FROM sessions WHERE title = 'Large session 1'" >"$work/large-id"
+}
+start_keep_serve() {
+  [ -n "$keep_port" ] && return
+  seed_http
+  start_server keep-serve "$keep" serve --db "$work/http.sqlite" --port 0 --auth-tokens "$work/tokens"
+  keep_port=$(announced_port keep-serve)
+  wait_answering keep-serve "http://127.0.0.1:$keep_port/api/persistence/sessions/metadata/$(head -n 1 "$work/ids")"
+}
+start_fastapi() {
+  [ -n "$fastapi_port" ] && return
+  seed_http
+  if ! python3 -c 'import fastapi, uvicorn, uvloop, httptools' 2>/dev/null; then
+    echo "bench.sh: the http sections' anchor needs fastapi and uvicorn[standard] for python3 (scripts/setup.sh installs them)" >&2
+    exit 1
+  fi
+  fastapi_port=$(free_port)
+  KEEP_BENCH_DB="$work/http.sqlite" KEEP_BENCH_TOKENS="$work/tokens" start_server fastapi \
+    python3 -m uvicorn --app-dir scripts/bench fastapi_sessions:app --host 127.0.0.1 --port "$fastapi_port" \
+    --workers "$http_workers" --loop uvloop --http httptools
+  wait_answering fastapi "http://127.0.0.1:$fastapi_port/api/persistence/sessions/metadata/$(head -n 1 "$work/ids")"
+}
+start_ceiling() {
+  [ -n "$ceiling_port" ] && return
+  if [ ! -x "$keep_ceiling" ]; then
+    echo "bench.sh: no $keep_ceiling (swift build -c release --product HTTPCeiling)" >&2
+    exit 1
+  fi
+  start_server ceiling "$keep_ceiling" 0
+  ceiling_port=$(announced_port ceiling)
+  wait_answering ceiling "http://127.0.0.1:$ceiling_port/api/persistence/sessions/metadata/x"
+}
+
+# wrk against PORT for SECONDS with THREADS and CONNECTIONS: METHOD on
+# PATH_PREFIX + each id of IDS in turn, with the token and BODY (a file) if
+# given. Appends "requests/s p50_ms p99_ms" to $work/http-NAME.txt, and any
+# answer that is not 2xx or a socket error to $work/http-errors.txt.
+run_wrk() {
+  local name=$1 port=$2 seconds=$3 threads=$4 connections=$5 result
+  shift 5
+  wrk -t"$threads" -c"$connections" -d"${seconds}s" -s scripts/bench/wrk_sessions.lua "http://127.0.0.1:$port" \
+    -- "$1" "$2" "$3" "$http_token" ${4:+"$4"} >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; exit 1; }
+  result=$(grep '^wrk-result ' "$work/wrk.out") || { cat "$work/wrk.out" >&2; exit 1; }
+  echo "$result" | awk -v name="$name" -v out="$work/http-$name.txt" -v errors="$work/http-errors.txt" '{
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    printf "%.1f %.3f %.3f\n", v["requests"] / v["seconds"], v["p50_us"] / 1000, v["p99_us"] / 1000 >> out
+    if (v["non2xx"] + v["errors"] > 0) printf "%s: %d answers not 2xx, %d socket errors of %d requests\n", name, v["non2xx"], v["errors"], v["requests"] >> errors
+  }'
+  echo "$result" | sed 's/.*requests=\([0-9]*\).*non2xx=\([0-9]*\).*/\1 \2/' >"$work/wrk.last"
+}
+# The median of column COLUMN of $work/http-NAME.txt.
+http_median() { cut -d' ' -f"$2" "$work/http-$1.txt" | median; }
+# Sum of the sessions' versions: what the PUTs stored.
+versions() { sqlite3 "$work/http.sqlite" "SELECT sum(version) FROM sessions"; }
+# A table row: LABEL, Keep's and the anchor's runs, the target ratio (≥).
+http_row() {
+  awk -v label="$1" -v target="$4" -v kr="$(http_median "$2" 1)" -v k99="$(http_median "$2" 3)" \
+    -v ar="$(http_median "$3" 1)" -v a99="$(http_median "$3" 3)" 'BEGIN {
+      printf "| %s | %.0f req/s, p99 %.1f ms | %.0f req/s, p99 %.1f ms | %.2f× | ≥ %s× |\n", label, kr, k99, ar, a99, kr / ar, target }'
+}
+http_errors_note() {
+  if [ -s "$work/http-errors.txt" ]; then
+    echo "Answers that were not 2xx, or socket errors (these runs' figures count them as requests):"
+    sed 's/^/- /' "$work/http-errors.txt"
+  else
+    echo "Every answer of every run was 2xx; no socket errors."
+  fi
+}
+# The same request to keep serve and to the FastAPI anchor: the same answer
+# (for a PUT: the same session, one version on). Prints yes or NO.
+same_answers() {
+  local method=$1 path=$2 body=${3:-}
+  local args=(-s -X "$method" -H "Authorization: Bearer $http_token")
+  if [ -n "$body" ]; then args+=(-H 'Content-Type: application/json' --data-binary "@$body"); fi
+  curl "${args[@]}" "http://127.0.0.1:$keep_port$path" >"$work/answer-keep.json"
+  curl "${args[@]}" "http://127.0.0.1:$fastapi_port$path" >"$work/answer-fastapi.json"
+  python3 -c '
+import json, sys
+keep, fastapi = (json.load(open(path)) for path in sys.argv[1:3])
+if sys.argv[3] == "PUT":
+    # the second write is one version on, at its own time
+    for answer in keep, fastapi:
+        answer["metadata"].pop("updatedAt")
+    keep["metadata"]["version"] += 1
+print("yes" if keep == fastapi else "NO")' "$work/answer-keep.json" "$work/answer-fastapi.json" "$method"
+}
+
+bench_http() {
+  header "HTTP: keep serve vs FastAPI + uvicorn over the same SQLite file, and vs a bare Hummingbird route (wrk -t$http_threads -c$http_connections -d${http_seconds}s on 127.0.0.1; median requests/s and p99 of $rounds interleaved rounds)"
+  start_keep_serve
+  start_fastapi
+  start_ceiling
+  local meta=/api/persistence/sessions/metadata/ doc=/api/persistence/sessions/
+  local same_get same_put stored=yes round server before after requests non2xx
+  same_get=$(same_answers GET "$meta$(head -n 1 "$work/ids")")
+  same_put=$(same_answers PUT "$doc$(head -n 1 "$work/ids")" "$work/put.json")
+  # A first run of each, not counted: connections, caches, the memory map.
+  for server in keep:$keep_port fastapi:$fastapi_port ceiling:$ceiling_port; do
+    run_wrk warm "${server#*:}" 2 "$http_threads" "$http_connections" GET "$meta" "$work/ids"
+    run_wrk warm "${server#*:}" 2 "$http_threads" "$http_connections" PUT "$doc" "$work/ids" "$work/put.json"
+  done
+  rm -f "$work/http-errors.txt"
+  for round in $(seq "$rounds"); do
+    for server in keep:$keep_port fastapi:$fastapi_port ceiling:$ceiling_port; do
+      run_wrk "get-${server%%:*}" "${server#*:}" "$http_seconds" "$http_threads" "$http_connections" GET "$meta" "$work/ids"
+    done
+    for server in keep:$keep_port fastapi:$fastapi_port ceiling:$ceiling_port; do
+      before=$(versions)
+      run_wrk "put-${server%%:*}" "${server#*:}" "$http_seconds" "$http_threads" "$http_connections" PUT "$doc" "$work/ids" "$work/put.json"
+      after=$(versions)
+      read -r requests non2xx <"$work/wrk.last"
+      # Every PUT answered 200 was stored (those in flight when wrk stopped may be too).
+      if [ "${server%%:*}" != ceiling ] && ! ((after - before >= requests - non2xx && after - before <= requests + http_connections)); then
+        stored="NO (${server%%:*}: $((after - before)) versions for $((requests - non2xx)) answers)"
+      fi
+    done
+  done
+  table_head "route (wrk -t$http_threads -c$http_connections)" "keep serve" "anchor"
+  http_row "GET /sessions/metadata/{id}, vs FastAPI + uvicorn" get-keep get-fastapi 3
+  http_row "GET /sessions/metadata/{id}, vs bare Hummingbird (constant)" get-keep get-ceiling 0.5
+  http_row "PUT /sessions/{id}, $http_bytes-byte content, vs FastAPI + uvicorn" put-keep put-fastapi 3
+  http_row "PUT /sessions/{id}, $http_bytes-byte content, vs bare Hummingbird (reads the body, constant answer)" put-keep put-ceiling 0.5
+  echo
+  echo "keep serve: \`keep serve --db FILE --port 0 --auth-tokens FILE\` (defaults: 2 job workers, one log line a request, to a file), the shipped policies; a bearer token on every request. FastAPI $(python3 -c 'import fastapi; print(fastapi.__version__)') on uvicorn $(python3 -c 'import uvicorn; print(uvicorn.__version__)') with uvloop and httptools, $http_workers worker processes, \`async def\` endpoints (scripts/bench/fastapi_sessions.py): the same token check, Keep's SQL on Keep's sessions table, the reference's limits, the same answers, its access log on. Both on one SQLite file in WAL mode, synchronous=NORMAL. The ceiling: Hummingbird $(hummingbird_version) alone (Sources/HTTPCeiling), no authentication, no database. Each request goes to the next of $(wc -l <"$work/ids") sessions; wrk shares the machine's $(nproc) cores with the server it measures."
+  echo "The same answers from keep serve and FastAPI: GET metadata $same_get, PUT $same_put. Every PUT answered was stored (the versions went up by as much): $stored."
+  http_errors_note
+}
+
+bench_http_large() {
+  header "HTTP: GET /api/persistence/sessions/{id} of a 1.4 MiB session, keep serve vs FastAPI + uvicorn, one connection (wrk -t1 -c1 -d${http_seconds}s on 127.0.0.1; median latencies of $rounds interleaved rounds)"
+  start_keep_serve
+  start_fastapi
+  local doc=/api/persistence/sessions/ round server same answer_bytes
+  same=$(same_answers GET "$doc$(cat "$work/large-id")")
+  answer_bytes=$(wc -c <"$work/answer-keep.json")
+  for server in keep:$keep_port fastapi:$fastapi_port; do
+    run_wrk warm "${server#*:}" 2 1 1 GET "$doc" "$work/large-id"
+  done
+  rm -f "$work/http-errors.txt"
+  for round in $(seq "$rounds"); do
+    for server in keep:$keep_port fastapi:$fastapi_port; do
+      run_wrk "large-${server%%:*}" "${server#*:}" "$http_seconds" 1 1 GET "$doc" "$work/large-id"
+    done
+  done
+  table_head "GET /sessions/{id}, $large_bytes-byte content ($answer_bytes-byte answer), one connection" "keep serve" "FastAPI + uvicorn"
+  awk -v k="$(http_median large-keep 2)" -v a="$(http_median large-fastapi 2)" 'BEGIN {
+    printf "| median latency | %.2f ms | %.2f ms | %.2f× | < 10 ms |\n", k, a, k / a }'
+  awk -v k="$(http_median large-keep 3)" -v a="$(http_median large-fastapi 3)" 'BEGIN {
+    printf "| p99 latency | %.2f ms | %.2f ms | %.2f× | — |\n", k, a, k / a }'
+  awk -v k="$(http_median large-keep 1)" -v a="$(http_median large-fastapi 1)" 'BEGIN {
+    printf "| requests/s, one at a time | %.0f | %.0f | %.2f× | — |\n", k, a, k / a }'
+  echo
+  echo "The same servers and settings as the http section (keep serve reads the row, JSON-escapes the content into the answer). The same answer from both: $same."
+  http_errors_note
+}
+# The Hummingbird version the package resolved (Package.resolved).
+hummingbird_version() {
+  python3 -c '
+import json
+pins = json.load(open("Package.resolved"))["pins"]
+print(next((p["state"].get("version") for p in pins if p["identity"] == "hummingbird"), "?"))' 2>/dev/null || echo "?"
 }
 
 for section in "${sections[@]}"; do

@@ -12,6 +12,7 @@ packages=(
   lua-check       # luacheck, run on the shipped Lua scripts
   python3         # benchmark anchor: the migration a user would write in Python
   postgresql      # the PostgreSQL backend's tests: scripts/test.sh starts a throwaway server; pgbench, psql: benchmark anchors
+  wrk             # HTTP load generator: scripts/bench.sh http, http-large
 )
 
 sudo=""
@@ -59,6 +60,25 @@ install_schemathesis() {
 if ! python3 -c 'import schemathesis' 2>/dev/null; then
   echo "setup: installing schemathesis for $(command -v python3)"
   install_schemathesis || echo "setup: warning: schemathesis could not be installed; the schemathesis test of keep serve will fail" >&2
+fi
+
+# FastAPI on uvicorn (with uvloop and httptools, its fast configuration) for
+# the python3 on PATH: the HTTP benchmark's anchor, the reference system's
+# stack (scripts/bench/fastapi_sessions.py). From PyPI; where that python3 has
+# no pip, Debian's python3-fastapi and python3-uvicorn. Only the benchmark
+# needs them: a failed install warns and goes on.
+install_fastapi() {
+  if python3 -m pip --version >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages \
+      fastapi 'uvicorn[standard]'
+  else
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-fastapi python3-uvicorn \
+      python3-uvloop python3-httptools >/dev/null
+  fi
+}
+if ! python3 -c 'import fastapi, uvicorn, uvloop, httptools' 2>/dev/null; then
+  echo "setup: installing fastapi and uvicorn for $(command -v python3)"
+  install_fastapi || echo "setup: warning: fastapi and uvicorn could not be installed; scripts/bench.sh http needs them" >&2
 fi
 
 if ! command -v swift >/dev/null; then
