@@ -11,3 +11,8 @@ files["**/*_test.lua"] = { read_globals = { "describe", "it", "expect", "policy"
 -- replace standard functions on purpose.
 files["Sources/KeepLua/Lua/sandbox_prelude.lua"] = { globals = { string = { fields = { "dump" } } } }
 files["Sources/KeepLua/Lua/trusted_prelude.lua"] = { globals = { "loadfile", "dofile" } }
+-- wrk's script API: the hooks it calls, the wrk table and a thread's variables.
+files["scripts/bench/wrk_sessions.lua"] = {
+  globals = { "setup", "init", "request", "done" },
+  read_globals = { "wrk", "thread_index" },
+}
