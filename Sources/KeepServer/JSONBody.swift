@@ -10,7 +10,7 @@ struct JSONBodyReader: Sendable {
     /// The longest body read. A session's content may be 1.5 MiB
     /// (1,572,864 bytes, the default policy's limit) and is sent as a JSON
     /// string, where each byte can take up to six (`\u0001` for a control
-    /// character; a 2- to 4-byte UTF-8 character written as `\uXXXX` escapes
+    /// character; a 2- to 4-byte UTF-8 character written as `\u` escapes (`\u00e9`, or a surrogate pair)
     /// takes 6 or 12, at most 3 per byte), so 9 MiB, plus 64 KiB for the
     /// title, description and the object around them.
     static let maximumBytes = 6 * 1_572_864 + 64 * 1024
