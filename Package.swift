@@ -77,7 +77,7 @@ let package = Package(
         // The HTTP service (SPEC §8, `keep serve`): the reference system's
         // persistence routes over the same services, authentication, health.
         .target(name: "KeepServer", dependencies: [
-            "KeepRuntime", "KeepPolicy", "KeepStore", "KeepCore",
+            "KeepRuntime", "KeepPolicy", "KeepStore", "KeepJSON", "KeepCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -14,6 +14,12 @@ extension ByteBuffer {
         try appendQuoted(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!, bytes.count)
     }
 
+    /// `text` as a JSON string literal (a Swift string is valid UTF-8, so
+    /// only running out of memory fails).
+    public mutating func appendQuoted(_ text: String) throws(JSONError) {
+        try Self.withUTF8(of: text) { bytes throws(JSONError) in try appendQuoted(bytes) }
+    }
+
     /// The contents of a string, escaped as `appendQuoted` escapes them. The
     /// bytes must be valid UTF-8: the error names the first byte that is not,
     /// counted from 1 at `origin` (a caller writing a long string piece by

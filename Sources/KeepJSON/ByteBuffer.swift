@@ -80,10 +80,15 @@ public struct ByteBuffer {
     }
 
     public mutating func append(_ text: String) throws(JSONError) {
+        try Self.withUTF8(of: text) { bytes throws(JSONError) in try append(bytes) }
+    }
+
+    /// `body` over the UTF-8 bytes of `text`, its error passed on as it is.
+    static func withUTF8(of text: String, _ body: (UnsafeBufferPointer<UInt8>) throws(JSONError) -> Void) throws(JSONError) {
         var text = text
         var failure: JSONError?
         text.withUTF8 { bytes in
-            do throws(JSONError) { try append(bytes) } catch { failure = error }
+            do throws(JSONError) { try body(bytes) } catch { failure = error }
         }
         if let failure { throw failure }
     }

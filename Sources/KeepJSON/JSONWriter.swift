@@ -103,11 +103,10 @@ extension JSONTree {
 
     /// `text` as a JSON string literal, escaped as the writer escapes it.
     public static func quoted(_ text: String) -> String {
-        var text = text
         var out = ByteBuffer(capacity: text.utf8.count + 2)
         defer { out.deallocate() }
-        // A Swift string is valid UTF-8, and the buffer has no limit.
-        _ = text.withUTF8 { bytes in try? out.appendQuoted(bytes) }
+        // The buffer has no limit: only running out of memory could fail.
+        try? out.appendQuoted(text)
         return out.text
     }
 }

@@ -1,7 +1,8 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 import KeepCore
+import KeepJSON
+import NIOCore
 
 /// Reads a request's JSON body (SPEC §8): the media type must be JSON (415),
 /// the body at most `BodyLimit.bytes` (413) and read within the read timeout
@@ -24,18 +25,19 @@ struct JSONBodyReader: Sendable {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maximumBytes {
             throw Self.tooLarge
         }
-        let body = request.body
-        let bytes = try await Self.collect(body, within: timeout)
-        let value: Any
+        let bytes = try await Self.collect(request.body, within: timeout)
+        let tree: JSONTree
         do {
-            value = try JSONSerialization.jsonObject(with: Data(buffer: bytes), options: [.fragmentsAllowed])
+            tree = try bytes.withUnsafeReadableBytes { raw throws(JSONError) in
+                try JSONTree.parse(raw.assumingMemoryBound(to: UInt8.self))
+            }
         } catch {
-            throw APIError.badRequest("the body is not well-formed JSON")
+            throw APIError.badRequest("the body is not well-formed JSON: \(error)")
         }
-        guard let fields = value as? [String: Any] else {
+        guard tree.nodes[0].kind == .object else {
             throw APIError(.unprocessableContent, type: KeepError.Code.invalid.rawValue, "the body must be a JSON object")
         }
-        return JSONFields(fields: fields)
+        return JSONFields(tree: tree)
     }
 
     private func checkMediaType(_ value: String?) throws(APIError) {
@@ -52,8 +54,8 @@ struct JSONBodyReader: Sendable {
                                    details: ["limit": .integer(Int64(maximumBytes))])
 
     /// The whole body, or 413 past the limit, or 408 when it takes longer than `timeout`.
-    private static func collect(_ body: RequestBody, within timeout: Duration) async throws -> ByteBuffer {
-        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+    private static func collect(_ body: RequestBody, within timeout: Duration) async throws -> NIOCore.ByteBuffer {
+        try await withThrowingTaskGroup(of: NIOCore.ByteBuffer?.self) { group in
             group.addTask {
                 do {
                     return try await body.collect(upTo: maximumBytes)
@@ -79,24 +81,39 @@ struct JSONBodyReader: Sendable {
 
 /// The fields of a JSON object body, read with the rules of SPEC §8: a
 /// missing required field or one of the wrong type answers 422 (`invalid`).
+/// When a key repeats, the last member counts (as `json.decode` reads it).
 struct JSONFields {
-    var fields: [String: Any]
+    let tree: JSONTree
 
     /// A required string.
     func string(_ name: String) throws(APIError) -> String {
-        guard let value = fields[name], !(value is NSNull) else {
+        guard let member = member(name), tree.nodes[member].kind != .null else {
             throw Self.invalid("\(name) is missing; it is a string", field: name)
         }
-        guard let text = value as? String else { throw Self.invalid("\(name) must be a string", field: name) }
-        return text
+        guard tree.nodes[member].kind == .string else { throw Self.invalid("\(name) must be a string", field: name) }
+        return String(decoding: tree.content(member), as: UTF8.self)
     }
 
     /// An optional string: absent → nil; `null` → `.some(nil)`; a string → `.some(text)`.
     func optionalString(_ name: String) throws(APIError) -> String?? {
-        guard let value = fields[name] else { return nil }
-        if value is NSNull { return .some(nil) }
-        guard let text = value as? String else { throw Self.invalid("\(name) must be a string or null", field: name) }
-        return .some(text)
+        guard let member = member(name) else { return nil }
+        switch tree.nodes[member].kind {
+        case .null: return .some(nil)
+        case .string: return .some(String(decoding: tree.content(member), as: UTF8.self))
+        default: throw Self.invalid("\(name) must be a string or null", field: name)
+        }
+    }
+
+    /// The root object's live member named `name`.
+    private func member(_ name: String) -> Int? {
+        let count = tree.nodes[0].count
+        guard count > 0 else { return nil }
+        var member = tree.firstChild(0)
+        for n in 0 ..< count {
+            if name.utf8.elementsEqual(tree.key(member)) { return member }
+            if n + 1 < count { member = tree.nextChild(member) }
+        }
+        return nil
     }
 
     static func invalid(_ message: String, field: String) -> APIError {

@@ -1,5 +1,6 @@
 import Hummingbird
 import KeepCore
+import KeepJSON
 import KeepRuntime
 import KeepStore
 
@@ -35,21 +36,21 @@ struct PersistenceRoutes: Sendable {
     // MARK: Sessions
 
     func listSessions(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
-        let user = try context.actingUser()
-        let query = try ListParameters(query: request.uri.query).sessionQuery()
-        let page = try await Self.listing { try await services.sessions.list(as: user, query) }
-        return try Self.json(Wire.Page(items: page.items.map(Wire.SessionMetadata.init), pageToken: page.nextToken))
+        try await Self.listing(request, context) { user, parameters in
+            try await services.sessions.list(as: user, try parameters.sessionQuery())
+        } item: { writer, session throws(JSONError) in
+            try writer.sessionMetadata(session)
+        }
     }
 
     func getSession(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
         let session = try await services.sessions.get(as: try context.actingUser(), id: try Self.sessionID(context))
-        return try Self.json(Wire.Document(metadata: Wire.SessionMetadata(session), content: session.content),
-                             etag: session.version)
+        return try Self.document(session)
     }
 
     func getSessionMetadata(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
         let session = try await services.sessions.get(as: try context.actingUser(), id: try Self.sessionID(context))
-        return try Self.json(Wire.SessionMetadata(session), etag: session.version)
+        return try Self.json(etag: session.version) { writer throws(JSONError) in try writer.sessionMetadata(session) }
     }
 
     func createSession(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
@@ -58,7 +59,7 @@ struct PersistenceRoutes: Sendable {
         let title = try body.string("title"), content = try body.string("content")
         let description = try body.optionalString("description") ?? nil
         let session = try await services.sessions.create(as: user, title: title, description: description, content: content)
-        return try Self.json(session.id.rawValue, etag: session.version)
+        return try Self.json(etag: session.version) { writer throws(JSONError) in try writer.string(session.id.rawValue) }
     }
 
     func updateSession(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
@@ -77,8 +78,7 @@ struct PersistenceRoutes: Sendable {
         let session = try await Self.conditional(changes.expectedVersion) {
             try await services.sessions.update(as: user, id: id, changes)
         }
-        return try Self.json(Wire.Document(metadata: Wire.SessionMetadata(session), content: session.content),
-                             etag: session.version)
+        return try Self.document(session)
     }
 
     func deleteSession(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
@@ -127,15 +127,18 @@ struct PersistenceRoutes: Sendable {
     // MARK: Snapshots
 
     func listSnapshots(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
-        let user = try context.actingUser()
-        let query = try ListParameters(query: request.uri.query).snapshotQuery()
-        let page = try await Self.listing { try await services.snapshots.list(as: user, query) }
-        return try Self.json(Wire.Page(items: page.items.map(Wire.SnapshotMetadata.init), pageToken: page.nextToken))
+        try await Self.listing(request, context) { user, parameters in
+            try await services.snapshots.list(as: user, try parameters.snapshotQuery())
+        } item: { writer, snapshot throws(JSONError) in
+            try writer.snapshotMetadata(snapshot)
+        }
     }
 
     func getSnapshot(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
         let snapshot = try await services.snapshots.get(as: try context.actingUser(), id: try Self.snapshotID(context))
-        return try Self.json(Wire.Document(metadata: Wire.SnapshotMetadata(snapshot), content: snapshot.content))
+        return try Self.json(capacity: snapshot.content.utf8.count + 1024) { writer throws(JSONError) in
+            try writer.document(content: snapshot.content) { writer throws(JSONError) in try writer.snapshotMetadata(snapshot) }
+        }
     }
 
     func createSnapshot(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
@@ -144,7 +147,7 @@ struct PersistenceRoutes: Sendable {
         let title = try body.string("title"), content = try body.string("content")
         let description = try body.optionalString("description") ?? nil
         let snapshot = try await services.snapshots.create(as: user, title: title, description: description, content: content)
-        return try Self.json(snapshot.id.rawValue)
+        return try Self.json { writer throws(JSONError) in try writer.string(snapshot.id.rawValue) }
     }
 
     func deleteSnapshot(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
@@ -156,10 +159,11 @@ struct PersistenceRoutes: Sendable {
     // MARK: Access logs
 
     func listAccessLogs(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
-        let user = try context.actingUser()
-        let query = try ListParameters(query: request.uri.query).accessLogQuery()
-        let page = try await Self.listing { try await services.snapshots.visits(as: user, query) }
-        return try Self.json(Wire.Page(items: page.items.map(Wire.SnapshotAccessLog.init), pageToken: page.nextToken))
+        try await Self.listing(request, context) { user, parameters in
+            try await services.snapshots.visits(as: user, try parameters.accessLogQuery())
+        } item: { writer, log throws(JSONError) in
+            try writer.accessLog(log)
+        }
     }
 
     func deleteAccessLog(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
@@ -188,21 +192,39 @@ struct PersistenceRoutes: Sendable {
         }
     }
 
-    /// A listing: an `invalid` from the service is about the query (a page
-    /// token from another query, or tampered with), so a malformed request (400).
-    private static func listing<T>(_ body: () async throws -> T) async throws -> T {
+    /// A page of a listing, from the query parameters (a bad one answers
+    /// 400). An `invalid` from the service is about the query too (a page
+    /// token from another query, or tampered with), so also 400.
+    private static func listing<Item>(_ request: Request, _ context: KeepRequestContext,
+                                      _ fetch: (UserID, ListParameters) async throws -> Page<Item>,
+                                      item: (inout WireWriter, Item) throws(JSONError) -> Void) async throws -> Response {
+        let user = try context.actingUser()
+        let parameters = try ListParameters(query: request.uri.query)
+        let page: Page<Item>
         do {
-            return try await body()
+            page = try await fetch(user, parameters)
         } catch let error as KeepError where error.code == .invalid {
             throw APIError.badRequest(error.message, details: error.details)
         }
+        return try json { writer throws(JSONError) in try writer.page(page, item: item) }
     }
 
-    static func json(_ value: some Encodable, etag version: Int64? = nil) throws -> Response {
+    /// A whole session, with its version as the ETag.
+    private static func document(_ session: Session) throws -> Response {
+        try json(etag: session.version, capacity: session.content.utf8.count + 1024) { writer throws(JSONError) in
+            try writer.document(content: session.content) { writer throws(JSONError) in try writer.sessionMetadata(session) }
+        }
+    }
+
+    /// A 200 whose JSON body `write` writes; `capacity`: the bytes it is expected to take.
+    static func json(etag version: Int64? = nil, capacity: Int = 512,
+                     _ write: (inout WireWriter) throws(JSONError) -> Void) throws -> Response {
+        var writer = WireWriter(capacity: capacity)
+        try write(&writer)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         if let version { headers[.eTag] = EntityTag.of(version: version) }
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try Wire.encode(value))))
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: writer.body))
     }
 
     /// DELETE's answer: 200 with an empty body (as the reference).

@@ -1,119 +1,113 @@
-import Foundation
 import KeepCore
+import KeepJSON
+import NIOCore
 
-/// The JSON shapes of SPEC §8 (the reference system's, camelCase): every
-/// field is sent, `null` when absent; times are ISO-8601 UTC with milliseconds.
-enum Wire {
-    struct SessionMetadata: Encodable {
-        var id, ownerId, title: String
-        var description: String?
-        var createdAt, updatedAt: String
-        var version: Int64
-        var contentHash: String
+/// Writes the JSON answers of SPEC §8 (the reference system's shapes,
+/// camelCase) straight into bytes: keys in sorted order, every field sent
+/// (`null` when absent), times ISO-8601 UTC with milliseconds, strings
+/// escaped as KeepJSON escapes them. A document's content is escaped in
+/// one pass into the answer's buffer: through Foundation's JSONEncoder,
+/// escaping took two thirds of a 1.4 MiB GET.
+struct WireWriter: ~Copyable {
+    private var out: KeepJSON.ByteBuffer
 
-        init(_ session: Session) {
-            id = session.id.rawValue
-            ownerId = session.owner
-            title = session.title
-            description = session.description
-            createdAt = session.createdAt.iso8601
-            updatedAt = session.updatedAt.iso8601
-            version = session.version
-            contentHash = session.hash.hex
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(ownerId, forKey: .ownerId)
-            try container.encode(title, forKey: .title)
-            try container.encode(description, forKey: .description)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(updatedAt, forKey: .updatedAt)
-            try container.encode(version, forKey: .version)
-            try container.encode(contentHash, forKey: .contentHash)
-        }
-
-        enum CodingKeys: CodingKey { case id, ownerId, title, description, createdAt, updatedAt, version, contentHash }
+    /// `capacity`: the bytes the answer is expected to take (it grows past them).
+    init(capacity: Int = 512) {
+        out = KeepJSON.ByteBuffer(capacity: capacity)
     }
 
-    struct SnapshotMetadata: Encodable {
-        var id, ownerId, title: String
-        var description: String?
-        var createdAt, contentHash: String
+    deinit { out.deallocate() }
 
-        init(_ snapshot: Snapshot) {
-            id = snapshot.id.rawValue
-            ownerId = snapshot.owner
-            title = snapshot.title
-            description = snapshot.description
-            createdAt = snapshot.createdAt.iso8601
-            contentHash = snapshot.hash.hex
-        }
+    /// The answer's bytes, as a response body.
+    var body: NIOCore.ByteBuffer { NIOCore.ByteBuffer(bytes: out.bytes) }
 
-        /// The copy of the snapshot's metadata an access log keeps (SPEC §1).
-        init(copiedInto log: AccessLog) {
-            id = log.snapshotID.rawValue
-            ownerId = log.snapshotOwner
-            title = log.snapshotTitle
-            description = log.snapshotDescription
-            createdAt = log.snapshotCreatedAt.iso8601
-            contentHash = log.snapshotHash.hex
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(ownerId, forKey: .ownerId)
-            try container.encode(title, forKey: .title)
-            try container.encode(description, forKey: .description)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(contentHash, forKey: .contentHash)
-        }
-
-        enum CodingKeys: CodingKey { case id, ownerId, title, description, createdAt, contentHash }
+    mutating func string(_ text: String) throws(JSONError) {
+        try out.appendQuoted(text)
     }
 
-    struct Document<Metadata: Encodable>: Encodable {
-        var metadata: Metadata
-        var content: String
+    mutating func sessionMetadata(_ session: Session) throws(JSONError) {
+        try openDocumentMetadata(id: session.id, owner: session.owner, title: session.title,
+                                 description: session.description, createdAt: session.createdAt, hash: session.hash)
+        try raw(#","updatedAt":"#)
+        try string(session.updatedAt.iso8601)
+        try raw(#","version":"#)
+        try out.append(integer: session.version)
+        try out.append(UInt8(ascii: "}"))
     }
 
-    struct SnapshotAccessLog: Encodable {
-        var visitorId, snapshotId: String
-        var visits: Int64
-        var firstVisitedAt, lastVisitedAt: String
-        var snapshotDeleted: Bool
-        var snapshotMetadata: SnapshotMetadata
+    mutating func snapshotMetadata(_ snapshot: Snapshot) throws(JSONError) {
+        try openDocumentMetadata(id: snapshot.id, owner: snapshot.owner, title: snapshot.title,
+                                 description: snapshot.description, createdAt: snapshot.createdAt, hash: snapshot.hash)
+        try out.append(UInt8(ascii: "}"))
+    }
 
-        init(_ log: AccessLog) {
-            visitorId = log.visitor
-            snapshotId = log.snapshotID.rawValue
-            visits = log.visits
-            firstVisitedAt = log.firstVisitedAt.iso8601
-            lastVisitedAt = log.lastVisitedAt.iso8601
-            snapshotDeleted = log.snapshotDeleted
-            snapshotMetadata = SnapshotMetadata(copiedInto: log)
+    /// `{"content": …, "metadata": …}`: a whole session or snapshot.
+    mutating func document(content: String, metadata: (inout WireWriter) throws(JSONError) -> Void) throws(JSONError) {
+        try raw(#"{"content":"#)
+        try string(content)
+        try raw(#","metadata":"#)
+        try metadata(&self)
+        try out.append(UInt8(ascii: "}"))
+    }
+
+    /// `{"items": […], "pageToken": …}`.
+    mutating func page<Item>(_ page: Page<Item>,
+                             item: (inout WireWriter, Item) throws(JSONError) -> Void) throws(JSONError) {
+        try raw(#"{"items":["#)
+        for (n, element) in page.items.enumerated() {
+            if n > 0 { try out.append(UInt8(ascii: ",")) }
+            try item(&self, element)
         }
+        try raw(#"],"pageToken":"#)
+        try optionalString(page.nextToken)
+        try out.append(UInt8(ascii: "}"))
     }
 
-    struct Page<Item: Encodable>: Encodable {
-        var items: [Item]
-        var pageToken: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(items, forKey: .items)
-            try container.encode(pageToken, forKey: .pageToken)
-        }
-
-        enum CodingKeys: CodingKey { case items, pageToken }
+    /// A visit, with the copy of the snapshot's metadata the log keeps (SPEC §1).
+    mutating func accessLog(_ log: AccessLog) throws(JSONError) {
+        try raw(#"{"firstVisitedAt":"#)
+        try string(log.firstVisitedAt.iso8601)
+        try raw(#","lastVisitedAt":"#)
+        try string(log.lastVisitedAt.iso8601)
+        try raw(#","snapshotDeleted":"#)
+        try raw(log.snapshotDeleted ? "true" : "false")
+        try raw(#","snapshotId":"#)
+        try string(log.snapshotID.rawValue)
+        try raw(#","snapshotMetadata":"#)
+        try openDocumentMetadata(id: log.snapshotID, owner: log.snapshotOwner, title: log.snapshotTitle,
+                                 description: log.snapshotDescription, createdAt: log.snapshotCreatedAt,
+                                 hash: log.snapshotHash)
+        try raw(#"},"visitorId":"#)
+        try string(log.visitor)
+        try raw(#","visits":"#)
+        try out.append(integer: log.visits)
+        try out.append(UInt8(ascii: "}"))
     }
 
-    /// The bytes of `value` as JSON (slashes not escaped, keys sorted).
-    static func encode(_ value: some Encodable) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(value))
+    /// The metadata sessions and snapshots share, in key order, with the
+    /// object left open: a session's own keys sort after these.
+    private mutating func openDocumentMetadata(id: ResourceID, owner: UserID, title: String, description: String?,
+                                               createdAt: Timestamp, hash: ContentHash) throws(JSONError) {
+        try raw(#"{"contentHash":"#)
+        try string(hash.hex)
+        try raw(#","createdAt":"#)
+        try string(createdAt.iso8601)
+        try raw(#","description":"#)
+        try optionalString(description)
+        try raw(#","id":"#)
+        try string(id.rawValue)
+        try raw(#","ownerId":"#)
+        try string(owner)
+        try raw(#","title":"#)
+        try string(title)
+    }
+
+    /// Text of the shape itself (keys, punctuation, literals).
+    private mutating func raw(_ text: StaticString) throws(JSONError) {
+        try out.append(text.utf8Start, text.utf8CodeUnitCount)
+    }
+
+    private mutating func optionalString(_ text: String?) throws(JSONError) {
+        if let text { try string(text) } else { try raw("null") }
     }
 }
