@@ -178,12 +178,8 @@ struct MigrationRunnerTests {
         let seeded = try await fixture.seedSessions(3)
         let target = seeded[0]
         try fixture.writeRename()
-        let interfering = InterferingStorage(fixture.backend)
-        let sessions = fixture.sessions
-        interfering.beforeCommit = { _, commit in
-            guard commit == 1 else { return }
-            _ = try await sessions.update(as: target.owner, id: target.id,
-                                          SessionChanges(content: #"{"dashboards":[{"module":"WellLogs","edited":true}]}"#))
+        let interfering = fixture.editing(target) { commit in
+            commit == 1 ? #"{"dashboards":[{"module":"WellLogs","edited":true}]}"# : nil
         }
         _ = try await onThread { try fixture.runner(storage: interfering).up() }
         let stored = try await fixture.session(target.id, owner: target.owner)
@@ -198,13 +194,7 @@ struct MigrationRunnerTests {
         let seeded = try await fixture.seedSessions(3)
         let target = try #require(seeded.first { !$0.content.contains("WellLogs") })
         try fixture.writeRename()
-        let interfering = InterferingStorage(fixture.backend)
-        let sessions = fixture.sessions
-        interfering.beforeCommit = { _, commit in
-            guard commit == 1 else { return }
-            _ = try await sessions.update(as: target.owner, id: target.id,
-                                          SessionChanges(content: #"{"dashboards":[{"module":"WellLogs"}]}"#))
-        }
+        let interfering = fixture.editing(target) { commit in commit == 1 ? #"{"dashboards":[{"module":"WellLogs"}]}"# : nil }
         let entry = try #require(try await onThread { try fixture.runner(storage: interfering).up() }.migrations.first)
         #expect((entry.scanned, entry.changed) == (3, 3))
         let stored = try await fixture.session(target.id, owner: target.owner)
@@ -257,12 +247,7 @@ struct MigrationRunnerTests {
               doc.data.migrated = true
             end }
             """)
-        let interfering = InterferingStorage(fixture.backend)
-        let sessions = fixture.sessions
-        interfering.beforeCommit = { _, commit in
-            guard commit == 1 else { return }
-            _ = try await sessions.update(as: target.owner, id: target.id, SessionChanges(content: #"{"broken":true}"#))
-        }
+        let interfering = fixture.editing(target) { commit in commit == 1 ? #"{"broken":true}"# : nil }
         let entry = try #require(try await onThread { try fixture.runner(storage: interfering).up() }.migrations.first)
         #expect(entry.state == "failed")
         #expect(entry.error?.hasPrefix("session \(target.id): ") == true && entry.error?.contains("this one is broken") == true,
@@ -304,12 +289,7 @@ struct MigrationRunnerTests {
         let seeded = try await fixture.seedSessions(4)
         let target = seeded[0]
         try fixture.writeRename()
-        let interfering = InterferingStorage(fixture.backend)
-        let sessions = fixture.sessions
-        interfering.beforeCommit = { _, commit in
-            _ = try await sessions.update(as: target.owner, id: target.id,
-                                          SessionChanges(content: #"{"dashboards":[{"module":"WellLogs","edit":\#(commit)}]}"#))
-        }
+        let interfering = fixture.editing(target) { commit in #"{"dashboards":[{"module":"WellLogs","edit":\#(commit)}]}"# }
         let error = await expectKeepError(.conflict) { try fixture.runner(storage: interfering).up() }
         #expect(error?.message.contains("session \(target.id) changed again each time the batch was committed (8 attempts)") == true,
                 "\(error.map(String.init(describing:)) ?? "no error")")

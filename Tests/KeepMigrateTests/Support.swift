@@ -105,6 +105,19 @@ final class MigrationFixture: @unchecked Sendable {
     func session(_ id: ResourceID, owner: UserID) async throws -> Session {
         try await sessions.get(as: owner, id: id)
     }
+
+    /// Storage over this database where a concurrent writer sets `target`'s
+    /// content to `content(commit)` just before each batch commit (numbered
+    /// from 1) for which it gives one.
+    func editing(_ target: Session, before content: @escaping @Sendable (_ commit: Int) -> String?) -> InterferingStorage {
+        let interfering = InterferingStorage(backend)
+        let sessions = sessions
+        interfering.beforeCommit = { _, commit in
+            guard let edited = content(commit) else { return }
+            _ = try await sessions.update(as: target.owner, id: target.id, SessionChanges(content: edited))
+        }
+        return interfering
+    }
 }
 
 /// A storage that forwards to a backend, with hooks to crash or interfere at chosen points.
