@@ -43,6 +43,28 @@ import Testing
         }
     }
 
+    /// The answer's exact text: compact, keys sorted, strings escaped as
+    /// JSON.stringify escapes them; a body's keys are read with their
+    /// escapes decoded, and of a repeated key the last counts.
+    @Test(arguments: BackendKind.allCases)
+    func answersAreCompactSortedAndEscapedAsJSONStringify(_ kind: BackendKind) async throws {
+        try await ServerHarness.make(kind).test { client in
+            let id = try await client.create(title: #"Q "3" \ é/"#)
+            let answer = try await client.call(.get, "/api/persistence/sessions/metadata/\(id)")
+            let fields = answer.json
+            let hash = try #require(fields["contentHash"] as? String), created = try #require(fields["createdAt"] as? String)
+            let updated = try #require(fields["updatedAt"] as? String)
+            #expect(answer.text == #"{"contentHash":"\#(hash)","createdAt":"\#(created)","description":null,"id":"\#(id)","ownerId":"ana","title":"Q \"3\" \\ é/","updatedAt":"\#(updated)","version":1}"#)
+            #expect(answer.headers[.contentType] == "application/json; charset=utf-8")
+
+            let put = try await client.call(.put, "/api/persistence/sessions/\(id)",
+                                            json: #"{"t\u0069tle": "first", "title": "second", "content": "a\nb\u0001\u00e9\ud83d\ude00"}"#)
+            #expect(put.status == 200, "\(put.text)")
+            #expect((put.json["metadata"] as? [String: Any])?["title"] as? String == "second")
+            #expect(put.text.hasPrefix(#"{"content":"a\nb\u0001é😀","metadata":{"#), "\(put.text.prefix(80))")
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func ownershipHidesSessionsAndOnlyTheOwnerDeletesASnapshot(_ kind: BackendKind) async throws {
         try await ServerHarness.make(kind).test { client in
