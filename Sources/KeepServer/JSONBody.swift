@@ -5,7 +5,7 @@ import KeepJSON
 import NIOCore
 
 /// Reads a request's JSON body (SPEC §8): the media type must be JSON (415),
-/// the body at most `BodyLimit.bytes` (413) and read within the read timeout
+/// the body at most `maximumBytes` (413) and read within the read timeout
 /// (408), the text well-formed JSON (400), the value an object (422).
 struct JSONBodyReader: Sendable {
     /// The longest body read. A session's content may be 1.5 MiB
