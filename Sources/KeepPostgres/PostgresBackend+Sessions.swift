@@ -11,6 +11,18 @@ extension PostgresBackend: SessionStorage {
         try await rows("read a session", SelectSession(owner: owner, id: id)).first.map(Self.session(from:))
     }
 
+    public func sessionMetadata(id: ResourceID, owner: UserID) async throws -> SessionMetadata? {
+        try await rows("read a session", """
+            SELECT \(unescaped: StoredColumns.sessionMetadata) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
+            """).first.map { postgresRow in
+            let row = RowReader(postgresRow)
+            return SessionMetadata(id: try row.id("id"), owner: try row["owner"], title: try row["title"],
+                                   description: try row["description"], hash: ContentHash(storedHex: try row["hash"]),
+                                   version: try row["version"], createdAt: try row.timestamp("created_at"),
+                                   updatedAt: try row.timestamp("updated_at"))
+        }
+    }
+
     public func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
         try await !rows("update a session", ReplaceSession(session: session, ifVersion: version)).isEmpty
     }

@@ -17,6 +17,18 @@ extension SQLiteBackend: SessionStorage {
         try await read("read a session") { db in try Self.fetchSession(db, id: id, owner: owner) }
     }
 
+    public func sessionMetadata(id: ResourceID, owner: UserID) async throws -> SessionMetadata? {
+        try await read("read a session") { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(StoredColumns.sessionMetadata) FROM sessions WHERE id = ? AND owner = ?"),
+                             arguments: [id.rawValue, owner]).map { row in
+                SessionMetadata(id: try ResourceID(row["id"]), owner: row["owner"], title: row["title"],
+                                description: row["description"], hash: ContentHash(storedHex: row["hash"]),
+                                version: row["version"], createdAt: Timestamp(millisecondsSinceEpoch: row["created_at"]),
+                                updatedAt: Timestamp(millisecondsSinceEpoch: row["updated_at"]))
+            }
+        }
+    }
+
     public func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
         try await write("update a session") { db in
             try db.execute(sql: """

@@ -39,7 +39,7 @@ struct PersistenceRoutes: Sendable {
         try await Self.listing(request, context) { user, parameters in
             try await services.sessions.list(as: user, try parameters.sessionQuery())
         } item: { writer, session throws(JSONError) in
-            try writer.sessionMetadata(session)
+            try writer.sessionMetadata(session.metadata)
         }
     }
 
@@ -49,8 +49,8 @@ struct PersistenceRoutes: Sendable {
     }
 
     func getSessionMetadata(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
-        let session = try await services.sessions.get(as: try context.actingUser(), id: try Self.sessionID(context))
-        return try Self.json(etag: session.version) { writer throws(JSONError) in try writer.sessionMetadata(session) }
+        let metadata = try await services.sessions.metadata(as: try context.actingUser(), id: try Self.sessionID(context))
+        return try Self.json(etag: metadata.version) { writer throws(JSONError) in try writer.sessionMetadata(metadata) }
     }
 
     func createSession(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
@@ -212,7 +212,7 @@ struct PersistenceRoutes: Sendable {
     /// A whole session, with its version as the ETag.
     private static func document(_ session: Session) throws -> Response {
         try json(etag: session.version, capacity: session.content.utf8.count + 1024) { writer throws(JSONError) in
-            try writer.document(content: session.content) { writer throws(JSONError) in try writer.sessionMetadata(session) }
+            try writer.document(content: session.content) { writer throws(JSONError) in try writer.sessionMetadata(session.metadata) }
         }
     }
 

@@ -25,7 +25,7 @@ struct WireWriter: ~Copyable {
         try out.appendQuoted(text)
     }
 
-    mutating func sessionMetadata(_ session: Session) throws(JSONError) {
+    mutating func sessionMetadata(_ session: SessionMetadata) throws(JSONError) {
         try openDocumentMetadata(id: session.id, owner: session.owner, title: session.title,
                                  description: session.description, createdAt: session.createdAt, hash: session.hash)
         try raw(#","updatedAt":"#)

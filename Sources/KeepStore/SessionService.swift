@@ -32,6 +32,12 @@ public struct SessionService: Sendable {
         return session
     }
 
+    /// The session without its content (not loaded from the database).
+    public func metadata(as user: UserID, id: ResourceID) async throws -> SessionMetadata {
+        guard let metadata = try await storage.sessionMetadata(id: id, owner: user) else { throw Self.notFound(id) }
+        return metadata
+    }
+
     /// Applies `changes` to the stored session. The policy validates the
     /// result outside any lock; the write then goes through only if the
     /// session is still at the version read. When another writer got there

@@ -12,6 +12,9 @@ public protocol SessionStorage: Sendable {
     /// The owner's session, or nil (absent, or someone else's).
     func session(id: ResourceID, owner: UserID) async throws -> Session?
 
+    /// The owner's session without its content, or nil.
+    func sessionMetadata(id: ResourceID, owner: UserID) async throws -> SessionMetadata?
+
     /// Writes `session` over the stored row of the same id and owner, only
     /// if that row is still at `version` (what the caller read): one
     /// conditional write, so no lock is held while the caller decided what
@@ -31,4 +34,12 @@ public protocol SessionStorage: Sendable {
     /// A secret of this database for signing page tokens, created with the
     /// schema; backends read it once, so that listing never writes.
     func tokenSecret() async throws -> [UInt8]
+}
+
+extension SessionStorage {
+    /// The whole row, less its content: for a backend (or a test's wrapper)
+    /// without a cheaper read.
+    public func sessionMetadata(id: ResourceID, owner: UserID) async throws -> SessionMetadata? {
+        try await session(id: id, owner: owner)?.metadata
+    }
 }

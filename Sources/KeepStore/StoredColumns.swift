@@ -5,6 +5,7 @@ import KeepCore
 /// SQL dialect around them.
 public enum StoredColumns {
     public static let session = "id, owner, title, description, content, hash, version, created_at, updated_at"
+    public static let sessionMetadata = "id, owner, title, description, hash, version, created_at, updated_at"
     public static let snapshot = "id, owner, title, description, content, hash, created_at"
     public static let accessLog = """
         visitor, snapshot_id, snapshot_owner, visits, first_visited_at, last_visited_at, snapshot_title,

@@ -18,6 +18,9 @@ import Testing
         #expect(created.id.rawValue.utf8.count == 12)
         let read = try await service.get(as: "ana", id: created.id)
         #expect(read == created)
+        #expect(try await service.metadata(as: "ana", id: created.id) == created.metadata)
+        #expect(try await service.storage.sessionMetadata(id: created.id, owner: "bob") == nil, "another user's is not found")
+        await expectError(.notFound) { try await service.metadata(as: "bob", id: created.id) }
     }
 
     @Test(arguments: BackendKind.allCases)

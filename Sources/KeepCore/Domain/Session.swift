@@ -30,6 +30,38 @@ public struct Session: Equatable, Sendable {
     }
 }
 
+/// A session without its content: what the metadata route and listings
+/// answer, read without loading a content of up to 1.5 MiB.
+public struct SessionMetadata: Equatable, Sendable {
+    public var id: ResourceID
+    public var owner: UserID
+    public var title: String
+    public var description: String?
+    public var hash: ContentHash
+    public var version: Int64
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+
+    public init(id: ResourceID, owner: UserID, title: String, description: String?, hash: ContentHash,
+                version: Int64, createdAt: Timestamp, updatedAt: Timestamp) {
+        self.id = id
+        self.owner = owner
+        self.title = title
+        self.description = description
+        self.hash = hash
+        self.version = version
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+extension Session {
+    public var metadata: SessionMetadata {
+        SessionMetadata(id: id, owner: owner, title: title, description: description, hash: hash, version: version,
+                        createdAt: createdAt, updatedAt: updatedAt)
+    }
+}
+
 /// A partial update: only the fields given change (SPEC §1).
 public struct SessionChanges: Equatable, Sendable {
     public var title: String?
