@@ -14,13 +14,7 @@ extension PostgresBackend: SessionStorage {
     public func sessionMetadata(id: ResourceID, owner: UserID) async throws -> SessionMetadata? {
         try await rows("read a session", """
             SELECT \(unescaped: StoredColumns.sessionMetadata) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
-            """).first.map { postgresRow in
-            let row = RowReader(postgresRow)
-            return SessionMetadata(id: try row.id("id"), owner: try row["owner"], title: try row["title"],
-                                   description: try row["description"], hash: ContentHash(storedHex: try row["hash"]),
-                                   version: try row["version"], createdAt: try row.timestamp("created_at"),
-                                   updatedAt: try row.timestamp("updated_at"))
-        }
+            """).first.map { try Self.sessionMetadata(from: RowReader($0)) }
     }
 
     public func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
@@ -42,9 +36,13 @@ extension PostgresBackend: SessionStorage {
 
     static func session(from row: PostgresRow) throws -> Session {
         let row = RowReader(row)
-        return Session(id: try row.id("id"), owner: try row["owner"], title: try row["title"],
-                       description: try row["description"], content: try row["content"],
-                       hash: ContentHash(storedHex: try row["hash"]), version: try row["version"],
-                       createdAt: try row.timestamp("created_at"), updatedAt: try row.timestamp("updated_at"))
+        return Session(try sessionMetadata(from: row), content: try row["content"])
+    }
+
+    static func sessionMetadata(from row: RowReader) throws -> SessionMetadata {
+        SessionMetadata(id: try row.id("id"), owner: try row["owner"], title: try row["title"],
+                        description: try row["description"], hash: ContentHash(storedHex: try row["hash"]),
+                        version: try row["version"], createdAt: try row.timestamp("created_at"),
+                        updatedAt: try row.timestamp("updated_at"))
     }
 }

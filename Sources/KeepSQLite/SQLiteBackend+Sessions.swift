@@ -20,12 +20,7 @@ extension SQLiteBackend: SessionStorage {
     public func sessionMetadata(id: ResourceID, owner: UserID) async throws -> SessionMetadata? {
         try await read("read a session") { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT \(StoredColumns.sessionMetadata) FROM sessions WHERE id = ? AND owner = ?"),
-                             arguments: [id.rawValue, owner]).map { row in
-                SessionMetadata(id: try ResourceID(row["id"]), owner: row["owner"], title: row["title"],
-                                description: row["description"], hash: ContentHash(storedHex: row["hash"]),
-                                version: row["version"], createdAt: Timestamp(millisecondsSinceEpoch: row["created_at"]),
-                                updatedAt: Timestamp(millisecondsSinceEpoch: row["updated_at"]))
-            }
+                             arguments: [id.rawValue, owner]).map(Self.sessionMetadata(from:))
         }
     }
 
@@ -66,11 +61,14 @@ extension SQLiteBackend: SessionStorage {
     }
 
     static func session(from row: Row) throws -> Session {
-        Session(id: try ResourceID(row["id"]), owner: row["owner"], title: row["title"],
-                description: row["description"], content: row["content"],
-                hash: ContentHash(storedHex: row["hash"]), version: row["version"],
-                createdAt: Timestamp(millisecondsSinceEpoch: row["created_at"]),
-                updatedAt: Timestamp(millisecondsSinceEpoch: row["updated_at"]))
+        Session(try sessionMetadata(from: row), content: row["content"])
+    }
+
+    static func sessionMetadata(from row: Row) throws -> SessionMetadata {
+        SessionMetadata(id: try ResourceID(row["id"]), owner: row["owner"], title: row["title"],
+                        description: row["description"], hash: ContentHash(storedHex: row["hash"]),
+                        version: row["version"], createdAt: Timestamp(millisecondsSinceEpoch: row["created_at"]),
+                        updatedAt: Timestamp(millisecondsSinceEpoch: row["updated_at"]))
     }
 
     static func arguments(_ session: Session) -> StatementArguments {

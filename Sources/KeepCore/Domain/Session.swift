@@ -56,6 +56,12 @@ public struct SessionMetadata: Equatable, Sendable {
 }
 
 extension Session {
+    public init(_ metadata: SessionMetadata, content: String) {
+        self.init(id: metadata.id, owner: metadata.owner, title: metadata.title, description: metadata.description,
+                  content: content, hash: metadata.hash, version: metadata.version, createdAt: metadata.createdAt,
+                  updatedAt: metadata.updatedAt)
+    }
+
     public var metadata: SessionMetadata {
         SessionMetadata(id: id, owner: owner, title: title, description: description, hash: hash, version: version,
                         createdAt: createdAt, updatedAt: updatedAt)
