@@ -75,11 +75,9 @@ extension Keep {
         }
 
         func run() throws {
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = .info
-                return handler
-            }
+            KeepServer.runTasksOnEventLoops()
+            let logOutput = LogOutput()
+            LoggingSystem.bootstrap { label in ServerLogHandler(label: label, output: logOutput) }
             let logger = Logger(label: "keep.serve")
             let holder = "keep-serve:\(ProcessInfo.processInfo.hostName):\(getpid())"
             let services: KeepServices
@@ -108,8 +106,10 @@ extension Keep {
                     }
                 }
             } catch {
+                logOutput.flush()
                 fail("keep: serve: \(error)", status: ExitStatus.failure)
             }
+            logOutput.flush()
             CommandServices.closeAll()
         }
 

@@ -19,8 +19,8 @@ extension SQLiteBackend: SessionStorage {
 
     public func sessionMetadata(id: ResourceID, owner: UserID) async throws -> SessionMetadata? {
         try await read("read a session") { db in
-            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(StoredColumns.sessionMetadata) FROM sessions WHERE id = ? AND owner = ?"),
-                             arguments: [id.rawValue, owner]).map(Self.sessionMetadata(from:))
+            try Self.fetchFirst(db.cachedStatement(sql: "SELECT \(StoredColumns.sessionMetadata) FROM sessions WHERE id = ? AND owner = ?"),
+                                arguments: [id.rawValue, owner], Self.sessionMetadata(from:))
         }
     }
 
@@ -56,19 +56,21 @@ extension SQLiteBackend: SessionStorage {
     // MARK: Rows
 
     static func fetchSession(_ db: Database, id: ResourceID, owner: UserID) throws -> Session? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(StoredColumns.session) FROM sessions WHERE id = ? AND owner = ?"),
-                         arguments: [id.rawValue, owner]).map(session(from:))
+        try fetchFirst(db.cachedStatement(sql: "SELECT \(StoredColumns.session) FROM sessions WHERE id = ? AND owner = ?"),
+                       arguments: [id.rawValue, owner], session(from:))
     }
 
+    /// A row of `StoredColumns.session`, read by position.
     static func session(from row: Row) throws -> Session {
-        Session(try sessionMetadata(from: row), content: row["content"])
+        Session(try sessionMetadata(from: row), content: row[8])
     }
 
+    /// A row that begins with `StoredColumns.sessionMetadata`, read by
+    /// position (by name, GRDB looks each column up among the row's names).
     static func sessionMetadata(from row: Row) throws -> SessionMetadata {
-        SessionMetadata(id: try ResourceID(row["id"]), owner: row["owner"], title: row["title"],
-                        description: row["description"], hash: ContentHash(storedHex: row["hash"]),
-                        version: row["version"], createdAt: Timestamp(millisecondsSinceEpoch: row["created_at"]),
-                        updatedAt: Timestamp(millisecondsSinceEpoch: row["updated_at"]))
+        SessionMetadata(id: try ResourceID(row[0]), owner: row[1], title: row[2], description: row[3],
+                        hash: ContentHash(storedHex: row[4]), version: row[5],
+                        createdAt: Timestamp(millisecondsSinceEpoch: row[6]), updatedAt: Timestamp(millisecondsSinceEpoch: row[7]))
     }
 
     static func arguments(_ session: Session) -> StatementArguments {

@@ -195,6 +195,16 @@ public final class SQLiteBackend: Sendable {
         try pool.unsafeRead(body)
     }
 
+    /// The first row `statement` gives, made into a value while the row is
+    /// still the statement's: `Row.fetchOne` would first copy it, values and
+    /// column names, which took longer than the point read itself.
+    static func fetchFirst<T>(_ statement: Statement, arguments: StatementArguments,
+                              _ make: (Row) throws -> T) throws -> T? {
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        guard let row = try rows.next() else { return nil }
+        return try make(row)
+    }
+
     static func keepError(_ error: any Error, doing: String, path: String, lockWait: WriteLockWait) -> KeepError {
         if let error = error as? KeepError { return error }
         if let error = error as? DatabaseError {

@@ -29,17 +29,37 @@ public struct Authenticator: Sendable {
             if let devUser { return devUser }
             throw APIError.unauthorized("no credentials were sent; send Authorization: Bearer TOKEN", challenge: "Bearer")
         }
-        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        guard let token = Self.bearerToken(authorization) else {
             throw APIError.unauthorized("the Authorization header is not a bearer token; send Authorization: Bearer TOKEN",
                                         challenge: "Bearer")
         }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
         if let user = tokens?.user(for: token) { return user }
-        if let jwt, token.split(separator: ".", omittingEmptySubsequences: false).count == 3 {
-            return try await jwt.user(from: token)
+        if let jwt, token.utf8.count(where: { $0 == UInt8(ascii: ".") }) == 2 {
+            return try await jwt.user(from: String(token))
         }
         throw APIError.unauthorized("the bearer token is not valid", challenge: #"Bearer error="invalid_token""#)
+    }
+}
+
+extension Authenticator {
+    /// The token of `Bearer TOKEN` (the scheme in any case, then spaces or
+    /// tabs; spaces and tabs around the token dropped), or nil for another
+    /// scheme or none. Read on the header's bytes: this runs on every request.
+    static func bearerToken(_ header: String) -> Substring? {
+        let scheme = "bearer".utf8
+        let utf8 = header.utf8
+        var index = utf8.startIndex
+        for expected in scheme {
+            guard index < utf8.endIndex, utf8[index] | 0x20 == expected else { return nil }
+            index = utf8.index(after: index)
+        }
+        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard index < utf8.endIndex, isBlank(utf8[index]) else { return nil }
+        while index < utf8.endIndex, isBlank(utf8[index]) { index = utf8.index(after: index) }
+        var end = utf8.endIndex
+        while end > index, isBlank(utf8[utf8.index(before: end)]) { end = utf8.index(before: end) }
+        guard index < end else { return nil }
+        return header[index ..< end]
     }
 }
 
@@ -83,12 +103,13 @@ public struct StaticTokens: Sendable {
     }
 
     /// The user of `token`, or nil.
-    func user(for token: String) -> UserID? {
-        let digest = Array(SHA256.hash(data: Array(token.utf8)))
+    func user(for token: Substring) -> UserID? {
+        var token = token
+        let digest = token.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
         var found: UserID?
         for entry in entries {
             var difference: UInt8 = 0
-            for index in 0 ..< digest.count { difference |= digest[index] ^ entry.digest[index] }
+            for (byte, expected) in zip(digest, entry.digest) { difference |= byte ^ expected }
             if difference == 0 { found = entry.user }
         }
         return found

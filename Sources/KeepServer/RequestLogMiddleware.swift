@@ -27,12 +27,12 @@ struct RequestLogMiddleware: RouterMiddleware {
         }
         response.headers[.xRequestID] = context.requestID
         let elapsed = started.duration(to: .now)
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let tenths = elapsed.components.seconds * 10_000 + elapsed.components.attoseconds / 100_000_000_000_000
         var metadata: Logger.Metadata = [
             "method": .string(request.method.rawValue),
             "route": .string(context.endpointPath ?? "unmatched"),
             "status": .stringConvertible(response.status.code),
-            "ms": .string(String(format: "%.1f", milliseconds)),
+            "ms": .string("\(tenths / 10).\(tenths % 10)"),
             "request_id": .string(context.requestID),
         ]
         if let user = user.value { metadata["user"] = .string(user) }

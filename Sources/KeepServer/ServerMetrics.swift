@@ -55,14 +55,32 @@ public final class ServerMetrics: Sendable {
     /// (a method is any token: labels must not grow with what clients make up).
     static let methods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .delete, .patch, .options, .connect, .trace]
 
+    /// The series one kind of answer counts into.
+    private struct Series: Hashable {
+        let operation: APIOperation?
+        let method: String
+        let status: Int
+    }
+
+    /// Series made so far, so that counting an answer is a dictionary
+    /// lookup rather than a registry lookup of freshly built names and labels.
+    private let series = Mutex<[Series: (requests: Counter, duration: DurationHistogram)]>([:])
+
     /// Counts one answer of `operation` (nil: no route matched).
     func record(_ operation: APIOperation?, method: HTTPRequest.Method, status: HTTPResponse.Status, duration: Duration) {
-        let name = operation?.operationID ?? "unmatched"
-        let method = Self.methods.contains(method) ? method.rawValue : "other"
-        registry.makeCounter(descriptor: requests, labels: [("operation", name), ("method", method), ("status", String(status.code))])
-            .increment()
-        registry.makeDurationHistogram(descriptor: requestDuration, labels: [("operation", name)], buckets: Self.durationBuckets)
-            .record(duration)
+        let key = Series(operation: operation, method: Self.methods.contains(method) ? method.rawValue : "other", status: status.code)
+        let metrics = series.withLock { made in
+            if let metrics = made[key] { return metrics }
+            let name = operation?.operationID ?? "unmatched"
+            let metrics = (registry.makeCounter(descriptor: requests, labels: [("operation", name), ("method", key.method),
+                                                                              ("status", String(key.status))]),
+                           registry.makeDurationHistogram(descriptor: requestDuration, labels: [("operation", name)],
+                                                          buckets: Self.durationBuckets))
+            made[key] = metrics
+            return metrics
+        }
+        metrics.requests.increment()
+        metrics.duration.record(duration)
     }
 
     /// The exposition: the job and policy figures read now, then every metric.

@@ -4,7 +4,9 @@ import KeepCore
 /// one place for what a backend selects, so a backend only writes its own
 /// SQL dialect around them.
 public enum StoredColumns {
-    public static let session = "id, owner, title, description, content, hash, version, created_at, updated_at"
+    /// The metadata first, then the content: a backend may read a row by
+    /// position, the metadata's reader serving both.
+    public static let session = sessionMetadata + ", content"
     public static let sessionMetadata = "id, owner, title, description, hash, version, created_at, updated_at"
     public static let snapshot = "id, owner, title, description, content, hash, created_at"
     public static let accessLog = """

@@ -215,6 +215,29 @@ import Glibc
         #expect(server.process.terminationReason == .exit && server.process.terminationStatus == 0)
     }
 
+    @Test func eachRequestIsLoggedOnceWithItsIdButNeverItsTokenOrContent() throws {
+        let server = try Server()
+        let secret = "content-that-must-not-be-logged"
+        let created = try server.call("POST", "/api/persistence/sessions", json: Server.encode(["title": "logged", "content": secret]),
+                                      headers: ["X-Request-Id": "trace-42"])
+        #expect(created.status == 200 && created.header("X-Request-Id") == "trace-42")
+        let refused = try server.call("GET", "/api/persistence/sessions/nope", headers: ["X-Request-Id": "trace-43"])
+        #expect(refused.status == 404)
+        // Lines are written together, at the latest a moment later: wait for them.
+        func lines(_ id: String) -> [String] { server.output.all[1].filter { $0.contains("request_id=\(id)") } }
+        #expect(server.eventually { !lines("trace-43").isEmpty }, "\(server.output.all[1])")
+        let create = lines("trace-42"), missing = lines("trace-43")
+        #expect(create.count == 1 && missing.count == 1)
+        #expect(create.first?.contains("method=POST") == true && create.first?.contains("route=/api/persistence/sessions") == true
+            && create.first?.contains("status=200") == true && create.first?.contains("user=ana") == true, "\(create)")
+        #expect(missing.first?.contains("status=404") == true && missing.first?.contains("route=/api/persistence/sessions/{session_id}") == true,
+                "\(missing)")
+        #expect(create.first?.firstMatch(of: #/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info keep\.serve: /#) != nil, "\(create)")
+        #expect(server.terminate() == (.exit, 0))
+        let everything = server.output.all.joined().joined(separator: "\n")
+        #expect(!everything.contains(secret) && !everything.contains(Self.tokens["ana"]!))
+    }
+
     @Test func aBodyThatNeverArrivesTimesOut() throws {
         let server = try Server(arguments: ["--read-timeout", "500ms"])
         let connection = try server.connect()

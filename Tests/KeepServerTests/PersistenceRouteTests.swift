@@ -201,6 +201,18 @@ import Testing
             #expect(refused.status == 401 && refused.headers[.wwwAuthenticate]?.contains("invalid_token") == true)
             wrong[.authorization] = "Basic YW5hOnB3"
             #expect(try await client.call(.get, "/api/persistence/sessions", as: nil, headers: wrong).status == 401)
+            for malformed in ["Bearer", "Bearer ", "Bearertoken", "Bearer:\(ServerHarness.tokens["ana"]!)"] {
+                wrong[.authorization] = malformed
+                let answer = try await client.call(.get, "/api/persistence/sessions", as: nil, headers: wrong)
+                #expect(answer.status == 401, "\(malformed.debugDescription)")
+            }
+            // The scheme in any case; spaces and tabs around the token.
+            for accepted in ["bearer \(ServerHarness.tokens["ana"]!)", "BEARER \t \(ServerHarness.tokens["ana"]!) \t"] {
+                var headers = HTTPFields()
+                headers[.authorization] = accepted
+                let answer = try await client.call(.get, "/api/persistence/sessions", as: nil, headers: headers)
+                #expect(answer.status == 200, "\(accepted.debugDescription): \(answer.text)")
+            }
 
             let sessions = "/api/persistence/sessions"
             let malformed = try await client.call(.post, sessions, json: #"{"title": "x", "content": "#)
