@@ -204,19 +204,7 @@ public struct JSONParser<Handler: JSONHandler> {
     mutating func string() throws(JSONError) -> JSONStringToken {
         p += 1
         let contentStart = p
-        // Eight bytes at a time while none is a quote, a backslash, a control
-        // character or non-ASCII (the usual SWAR tests for a zero byte, a byte
-        // below 0x20 and a high bit; a false alarm only leaves the loop early).
-        while end - p >= 8 {
-            let v = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
-            let quote = v ^ 0x2222_2222_2222_2222
-            let backslash = v ^ 0x5C5C_5C5C_5C5C_5C5C
-            let special = ((quote &- 0x0101_0101_0101_0101) & ~quote)
-                | ((backslash &- 0x0101_0101_0101_0101) & ~backslash)
-                | ((v &- 0x2020_2020_2020_2020) & ~v) | v
-            if special & 0x8080_8080_8080_8080 != 0 { break }
-            p += 8
-        }
+        skipPlainASCII()
         // Most strings have no escapes: their contents stay in the text.
         while p < end {
             let byte = p.pointee
@@ -232,8 +220,27 @@ public struct JSONParser<Handler: JSONHandler> {
         throw failure("unterminated string")
     }
 
+    /// Moves past bytes of a string that need no look, eight at a time while
+    /// none is a quote, a backslash, a control character or non-ASCII (the
+    /// usual SWAR tests for a zero byte, a byte below 0x20 and a high bit; a
+    /// false alarm only stops early, leaving the rest to the byte-by-byte loop).
+    @inlinable @inline(__always)
+    mutating func skipPlainASCII() {
+        while end - p >= 8 {
+            let v = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+            let quote = v ^ 0x2222_2222_2222_2222
+            let backslash = v ^ 0x5C5C_5C5C_5C5C_5C5C
+            let special = ((quote &- 0x0101_0101_0101_0101) & ~quote)
+                | ((backslash &- 0x0101_0101_0101_0101) & ~backslash)
+                | ((v &- 0x2020_2020_2020_2020) & ~v) | v
+            if special & 0x8080_8080_8080_8080 != 0 { break }
+            p += 8
+        }
+    }
+
     /// The rest of a string from its first escape: what was scanned is copied
-    /// to the scratch memory, then unescaped there.
+    /// to the scratch memory, then unescaped there; the text between escapes
+    /// is copied a run at a time.
     @inlinable
     mutating func escapedString(from contentStart: UnsafePointer<UInt8>) throws(JSONError) -> JSONStringToken {
         var length = p - contentStart
@@ -290,11 +297,17 @@ public struct JSONParser<Handler: JSONHandler> {
                 continue
             }
             if byte < 0x20 { throw failure("control character in a string (escape it)") }
-            let sequenceStart = p
+            let runStart = p
             if byte >= 0x80 { try skipUTF8() } else { p += 1 }
-            let sequenceLength = p - sequenceStart
-            (scratch + length).update(from: sequenceStart, count: sequenceLength)
-            length += sequenceLength
+            while true {
+                skipPlainASCII()
+                guard p < end else { break }
+                let next = p.pointee
+                if next == UInt8(ascii: "\"") || next == UInt8(ascii: "\\") || next < 0x20 { break }
+                if next >= 0x80 { try skipUTF8() } else { p += 1 }
+            }
+            (scratch + length).update(from: runStart, count: p - runStart)
+            length += p - runStart
         }
         throw failure("unterminated string")
     }

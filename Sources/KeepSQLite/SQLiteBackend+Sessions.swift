@@ -6,10 +6,10 @@ import KeepStore
 extension SQLiteBackend: SessionStorage {
     public func insertSession(_ session: Session) async throws {
         try await write("create a session") { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO sessions (id, owner, title, title_key, description, content, hash, version, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: Self.arguments(session))
+                """).execute(arguments: Self.arguments(session))
         }
     }
 
@@ -26,11 +26,11 @@ extension SQLiteBackend: SessionStorage {
 
     public func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
         try await write("update a session") { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE sessions SET title = ?, title_key = ?, description = ?, content = ?, hash = ?,
                   version = ?, updated_at = ?
                 WHERE id = ? AND owner = ? AND version = ?
-                """, arguments: [session.title, session.title.titleKey, session.description, session.content,
+                """).execute(arguments: [session.title, session.title.titleKey, session.description, session.content,
                                  session.hash.hex, session.version, session.updatedAt.millisecondsSinceEpoch,
                                  session.id.rawValue, session.owner, version])
             return db.changesCount > 0
