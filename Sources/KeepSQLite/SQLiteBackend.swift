@@ -12,7 +12,7 @@ import Synchronization
 /// migrations (`SQLiteSchema`).
 ///
 /// Reads never wait for writers: they run on read-only connections (a
-/// `DatabasePool` opened read-only), which in WAL mode read the last commit
+/// `ReaderConnections`), which in WAL mode read the last commit
 /// while another connection, in this process or another, holds the write
 /// lock. Writes go through one read-write connection opened on the first
 /// write; they wait for the write lock up to `lockWait.timeout`, then fail
@@ -20,7 +20,7 @@ import Synchronization
 /// first-time set-up or a schema upgrade takes the write lock.
 public final class SQLiteBackend: Sendable {
     /// Read-only connections for every read.
-    let pool: DatabasePool
+    let readers: ReaderConnections
     public let path: String
     /// Why writes are refused (nil when they are allowed).
     let readOnlyReason: String?
@@ -58,11 +58,11 @@ public final class SQLiteBackend: Sendable {
                 }
                 try Self.upgrade(writer.connection(), lockWait: lockWait, notice: notice, doing: "set up")
             }
-            pool = try DatabasePool(path: path, configuration: Self.readerConfiguration)
-            var schema = try pool.read { try SchemaState(db: $0, path: path) }
+            readers = try ReaderConnections(path: path, configuration: Self.readerConfiguration)
+            var schema = try readers.transaction { try SchemaState(db: $0, path: path) }
             if !schema.isCurrent, readOnlyReason == nil {
                 try Self.upgrade(writer.connection(), lockWait: lockWait, notice: notice, doing: "upgrade")
-                schema = try pool.read { try SchemaState(db: $0, path: path) }
+                schema = try readers.transaction { try SchemaState(db: $0, path: path) }
             }
             // A read-only database set up before the secret existed: tokens
             // then hold for this process only.
@@ -113,7 +113,7 @@ public final class SQLiteBackend: Sendable {
     /// Nothing may use the backend afterwards.
     public func close() throws {
         do {
-            try pool.close()
+            try readers.close()
             if fileIsWritable { try writer.connection().close() }
         } catch {
             throw Self.keepError(error, doing: "close the database", path: path, lockWait: lockWait)
@@ -166,7 +166,7 @@ public final class SQLiteBackend: Sendable {
             ? "the database is busy: another connection held the write lock for the whole busy timeout (\(lockWait.timeoutText)); could not \(doing)"
             : "the database is busy: another connection holds the write lock; could not \(doing) (this write does not wait)"
         let now = KeepClock.system.now()
-        if let lock = try? pool.unsafeRead({ db in try db.tableExists("migration_lock") ? try Self.fetchLock(db) : nil }),
+        if let lock = try? readers.statement({ db in try db.tableExists("migration_lock") ? try Self.fetchLock(db) : nil }),
            lock.expiresAt > now {
             message += "; a content migration holds it: \(lock.holder)"
         } else {
@@ -192,7 +192,7 @@ public final class SQLiteBackend: Sendable {
     /// Synchronous on purpose (see `read`); a separate function so that the
     /// synchronous GRDB overload is the one chosen.
     private func readOnCallingThread<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.unsafeRead(body)
+        try readers.statement(body)
     }
 
     /// The first row `statement` gives, made into a value while the row is

@@ -29,15 +29,28 @@ public struct ServerLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let given = event.metadata { merged.merge(given) { _, new in new } }
+        // The record's own metadata first, then the provider's, then the handler's.
+        var merged = event.metadata ?? [:]
+        if let provided = metadataProvider?.get() { merged.merge(provided) { given, _ in given } }
+        if !metadata.isEmpty { merged.merge(metadata) { given, _ in given } }
         var line = output.timestamp()
-        line += " \(event.level) \(label):"
-        for key in merged.keys.sorted() {
-            line += " \(key)=\(Self.field(merged[key]!.description))"
+        line.reserveCapacity(256)
+        line += " "
+        line += event.level.rawValue
+        line += " "
+        line += label
+        line += ":"
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            line += " "
+            line += key
+            line += "="
+            line += Self.field(value.description)
         }
-        line += " [\(event.source)] \(event.message)\n"
+        line += " ["
+        line += event.source
+        line += "] "
+        line += event.message.description
+        line += "\n"
         output.write(line, urgent: event.level >= .warning)
     }
 
