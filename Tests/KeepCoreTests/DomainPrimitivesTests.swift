@@ -37,11 +37,19 @@ struct TimestampTests {
         (-1, "1969-12-31T23:59:59.999Z"),
         (951_782_400_000, "2000-02-29T00:00:00.000Z"),
         (1_709_164_800_000, "2024-02-29T00:00:00.000Z"),
+        (0, "1970-01-01T00:00:00.000Z"),
+        (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+        (-62_167_219_200_000, "0000-01-01T00:00:00.000Z"),
     ])
     func formatsAndParsesISO8601(milliseconds: Int64, text: String) throws {
         let timestamp = Timestamp(millisecondsSinceEpoch: milliseconds)
         #expect(timestamp.iso8601 == text)
         #expect(try Timestamp(iso8601: text) == timestamp)
+    }
+
+    @Test func yearsPastFourDigitsAreWrittenInFull() {
+        #expect(Timestamp(millisecondsSinceEpoch: 253_402_300_800_000).iso8601 == "10000-01-01T00:00:00.000Z")
+        #expect(Timestamp(millisecondsSinceEpoch: -62_167_219_200_001).iso8601 == "-0001-12-31T23:59:59.999Z")
     }
 
     @Test func acceptsShortFormsAndRejectsOthers() throws {

@@ -16,19 +16,47 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public var description: String { iso8601 }
 
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (years outside 0–9999 are written in full,
+    /// with a sign before a negative one). Written into one buffer: every
+    /// answer of the HTTP service holds two or more.
     public var iso8601: String {
         let milliseconds = Int64.floorMod(millisecondsSinceEpoch, 1000)
         let seconds = Int64.floorDiv(millisecondsSinceEpoch, 1000)
         let days = Int64.floorDiv(seconds, 86_400)
         let secondOfDay = Int64.floorMod(seconds, 86_400)
         let (year, month, day) = Self.civil(fromDays: days)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        guard (0 ... 9999).contains(year) else {
+            func pad(_ value: Int64, _ width: Int) -> String {
+                let text = String(value)
+                return String(repeating: "0", count: max(0, width - text.count)) + text
+            }
+            return "\(year < 0 ? "-" : "")\(pad(abs(year), 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+                + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(milliseconds, 3))Z"
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(milliseconds, 3))Z"
+        return String(unsafeUninitializedCapacity: 24) { text in
+            func digits(_ value: Int64, _ width: Int, at end: Int) {
+                var value = value
+                for index in stride(from: end - 1, through: end - width, by: -1) {
+                    text[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            digits(year, 4, at: 4)
+            text[4] = UInt8(ascii: "-")
+            digits(month, 2, at: 7)
+            text[7] = UInt8(ascii: "-")
+            digits(day, 2, at: 10)
+            text[10] = UInt8(ascii: "T")
+            digits(secondOfDay / 3600, 2, at: 13)
+            text[13] = UInt8(ascii: ":")
+            digits(secondOfDay / 60 % 60, 2, at: 16)
+            text[16] = UInt8(ascii: ":")
+            digits(secondOfDay % 60, 2, at: 19)
+            text[19] = UInt8(ascii: ".")
+            digits(milliseconds, 3, at: 23)
+            text[23] = UInt8(ascii: "Z")
+            return 24
+        }
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC only; 1–3 fraction digits; a
