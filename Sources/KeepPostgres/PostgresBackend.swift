@@ -32,9 +32,17 @@ public final class PostgresBackend: Sendable {
     /// PostgresNIO logs through swift-log; Keep reports through its errors instead.
     static let logger = Logger(label: "keep.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    private init(location: PostgresLocation, client: PostgresClient, secret: [UInt8]) {
+    /// The connection `open` made, kept for the prepared one-row statements.
+    let dedicated: DedicatedConnection
+
+    private init(location: PostgresLocation, client: PostgresClient, secret: [UInt8], connection: PostgresConnection) {
         self.location = location
         self.client = client
+        dedicated = DedicatedConnection(connection)
+        if location.readOnly {
+            // Its session is not read-only as the pool's are: a read-only open keeps none.
+            dedicated.close()
+        }
         pageTokenSecret = Mutex(secret)
         runTask = Task { await client.run() }
     }
@@ -44,6 +52,7 @@ public final class PostgresBackend: Sendable {
         for connection in migrationLockSessions.withLock({ Array($0.values) }) {
             connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
         }
+        dedicated.close()
         runTask.cancel()
     }
 
@@ -54,21 +63,21 @@ public final class PostgresBackend: Sendable {
     public static func open(_ location: PostgresLocation) async throws -> PostgresBackend {
         let doing = "open the database \(location)"
         let secret: [UInt8]
+        let connection: PostgresConnection
         do {
-            let connection = try await connect(location, doing: doing)
+            connection = try await connect(location, doing: doing)
             do {
                 secret = try await PostgresSchema.prepare(connection, location: location)
             } catch {
                 try? await connection.close()
                 throw error
             }
-            try? await connection.close()
         } catch {
             throw keepError(error, doing: doing, location: location)
         }
         return PostgresBackend(location: location, client: PostgresClient(configuration: try clientConfiguration(location),
                                                                           backgroundLogger: logger),
-                               secret: secret)
+                               secret: secret, connection: connection)
     }
 
     /// One connection, within the connect timeout from the first packet to
@@ -94,11 +103,33 @@ public final class PostgresBackend: Sendable {
 
     /// Stops the pool and closes its connections. Nothing may use the backend afterwards.
     public func close() async {
+        if let connection = dedicated.take() { try? await connection.close() }
         for connection in migrationLockSessions.withLock({ sessions in defer { sessions = [:] }; return Array(sessions.values) }) {
             try? await connection.close()
         }
         runTask.cancel()
         await runTask.value
+    }
+
+    /// The connection `open` made, kept open for the statements that run
+    /// most (the prepared one-row reads and writes): a caller that runs one
+    /// statement at a time — a `keep run` script, the REPL — then skips the
+    /// pool's lease and release around each. Used by one statement at a
+    /// time; a statement that finds it in use takes a pooled connection.
+    final class DedicatedConnection: Sendable {
+        private let idle: Mutex<PostgresConnection?>
+
+        init(_ connection: PostgresConnection?) { idle = Mutex(connection) }
+
+        func take() -> PostgresConnection? { idle.withLock { idle in defer { idle = nil }; return idle } }
+
+        func giveBack(_ connection: PostgresConnection) { idle.withLock { $0 = connection } }
+
+        /// Closes it unless a statement holds it (that one's connection then closes with the event loop group).
+        func close() {
+            guard let connection = take() else { return }
+            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+        }
     }
 
     /// The secret page tokens are signed with, read when the database opened.
@@ -179,7 +210,7 @@ public final class PostgresBackend: Sendable {
 
     /// Every connection works in Keep's schema, and names itself in `pg_stat_activity`.
     static func startupParameters(_ location: PostgresLocation) -> [(String, String)] {
-        var parameters = [("application_name", "keep")]
+        var parameters = [("application_name", location.applicationName)]
         if let schema = location.schema { parameters.append(("search_path", schema)) }
         return parameters
     }

@@ -31,6 +31,9 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public var connectTimeoutSeconds: Int
     /// Connections the pool may open at once (`?pool_size=`).
     public var poolSize: Int
+    /// What the server's `pg_stat_activity` names Keep's connections
+    /// (`?application_name=`, as libpq's; `keep` by default).
+    public var applicationName = "keep"
     /// Every transaction after the schema set-up runs read-only (dry runs);
     /// not part of the URL.
     public var readOnly = false
@@ -46,7 +49,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public static let defaultConnectTimeoutSeconds = 5
     public static let defaultPoolSize = 10
     /// The query parameters Keep understands.
-    public static let parameters = ["sslmode", "schema", "connect_timeout", "pool_size"]
+    public static let parameters = ["sslmode", "schema", "connect_timeout", "pool_size", "application_name"]
 
     /// Whether `text` names a PostgreSQL database rather than a file: it
     /// starts with `postgres://` or `postgresql://` (case-insensitive).
@@ -112,6 +115,12 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
                     throw Self.invalid(text, "pool_size '\(value)' must be a number of connections from 1 to 1000")
                 }
                 poolSize = size
+            case "application_name":
+                // PostgreSQL keeps the first 63 bytes of printable ASCII.
+                guard (1 ... 63).contains(value.utf8.count), value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+                    throw Self.invalid(text, "application_name '\(value)' must be 1 to 63 printable ASCII characters")
+                }
+                applicationName = value
             default:
                 throw Self.invalid(text, "the parameter '\(item.name)' is not supported; the parameters are "
                     + Self.parameters.joined(separator: ", "))
@@ -143,7 +152,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     /// `invalid`, naming the URL without its password.
     private static func invalid(_ text: String, _ problem: String) -> KeepError {
         KeepError(.invalid, "the database URL \(redact(text)) is not usable: \(problem); the form is "
-            + "postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require&schema=NAME&connect_timeout=SECONDS&pool_size=N]")
+            + "postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require&schema=NAME&connect_timeout=SECONDS&pool_size=N&application_name=NAME]")
     }
 
     /// The text with anything between `://USER:` and the last `@` hidden (a

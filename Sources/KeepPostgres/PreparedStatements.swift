@@ -25,6 +25,20 @@ extension PostgresBackend {
     /// Runs a prepared statement on a pooled connection and returns its rows.
     func rows<Statement: PreparedRowsStatement>(_ doing: String, _ statement: Statement) async throws -> [PostgresRow] {
         do {
+            // A kept connection the server closed (a restart, an idle timeout)
+            // is dropped; a statement never runs twice, so one that fails
+            // while it closes fails as it would on the pool.
+            if let connection = dedicated.take(), !connection.isClosed {
+                do {
+                    var rows: [PostgresRow] = []
+                    for try await row in try await connection.execute(statement, logger: Self.logger) { rows.append(row) }
+                    dedicated.giveBack(connection)
+                    return rows
+                } catch {
+                    if !connection.isClosed { dedicated.giveBack(connection) }
+                    throw error
+                }
+            }
             var rows: [PostgresRow] = []
             for try await row in try await client.execute(statement, logger: Self.logger) { rows.append(row) }
             return rows

@@ -50,6 +50,11 @@ struct PostgresCommandTests {
         #expect(!result.stderr.contains("s3cret"))
         let noDatabase = try KeepBinary.run(["--db", "postgresql://keep@localhost", "run", "-e", "print(1)"])
         #expect(noDatabase.status == 2 && noDatabase.stderr.contains("it names no database"), "\(noDatabase.stderr)")
+        let name = try KeepBinary.run(["--db", "postgres://keep@localhost/keep?application_name=", "run", "-e", "print(1)"])
+        #expect(name.status == 2 && name.stderr.contains("application_name '' must be 1 to 63 printable ASCII characters"),
+                "\(name.stderr)")
+        let unknown = try KeepBinary.run(["--db", "postgres://keep@localhost/keep?sslcert=x", "run", "-e", "print(1)"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("pool_size, application_name"), "\(unknown.stderr)")
     }
 
     @Test func aServerThatIsDownAnswersUnavailableAtOnce() throws {
