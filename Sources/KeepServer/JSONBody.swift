@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPTypes
 import Hummingbird
 import KeepCore
@@ -94,6 +97,14 @@ struct JSONFields {
         return String(decoding: tree.content(member), as: UTF8.self)
     }
 
+    /// The string member `name` as it was sent, when its escapes are the
+    /// ones Keep writes (JSON.stringify's): an answer holding the same text
+    /// may copy the literal instead of escaping the text again.
+    func sentString(_ name: String) -> SentString? {
+        guard let member = member(name), tree.nodes[member].kind == .string, tree.nodes[member].isCanonical else { return nil }
+        return SentString(tree: tree, node: member)
+    }
+
     /// An optional string: absent → nil; `null` → `.some(nil)`; a string → `.some(text)`.
     func optionalString(_ name: String) throws(APIError) -> String?? {
         guard let member = member(name) else { return nil }
@@ -118,5 +129,23 @@ struct JSONFields {
 
     static func invalid(_ message: String, field: String) -> APIError {
         APIError(.unprocessableContent, type: KeepError.Code.invalid.rawValue, message, details: ["field": .text(field)])
+    }
+}
+
+/// A string of a request body, as its literal in the body's text.
+struct SentString {
+    let tree: JSONTree
+    let node: Int
+
+    /// The JSON literal, quotes included.
+    var literal: UnsafeBufferPointer<UInt8> { tree.text(node) }
+
+    /// Whether the literal is `text`'s.
+    func isLiteral(of text: String) -> Bool {
+        let decoded = tree.content(node)
+        var text = text
+        return text.withUTF8 { bytes in
+            bytes.count == decoded.count && (bytes.isEmpty || memcmp(bytes.baseAddress!, decoded.baseAddress!, bytes.count) == 0)
+        }
     }
 }

@@ -78,7 +78,7 @@ struct PersistenceRoutes: Sendable {
         let session = try await Self.conditional(changes.expectedVersion) {
             try await services.sessions.update(as: user, id: id, changes)
         }
-        return try Self.document(session)
+        return try Self.document(session, sent: body.sentString("content"))
     }
 
     func deleteSession(_ request: Request, _ context: KeepRequestContext) async throws -> Response {
@@ -210,9 +210,12 @@ struct PersistenceRoutes: Sendable {
     }
 
     /// A whole session, with its version as the ETag.
-    private static func document(_ session: Session) throws -> Response {
+    /// A session as GET and PUT answer it; `sent`: the content as a PUT sent it.
+    private static func document(_ session: Session, sent: SentString? = nil) throws -> Response {
         try json(etag: session.version, capacity: session.content.utf8.count + 1024) { writer throws(JSONError) in
-            try writer.document(content: session.content) { writer throws(JSONError) in try writer.sessionMetadata(session.metadata) }
+            try writer.document(content: session.content, sent: sent) { writer throws(JSONError) in
+                try writer.sessionMetadata(session.metadata)
+            }
         }
     }
 

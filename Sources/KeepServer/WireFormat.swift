@@ -42,9 +42,15 @@ struct WireWriter: ~Copyable {
     }
 
     /// `{"content": …, "metadata": …}`: a whole session or snapshot.
-    mutating func document(content: String, metadata: (inout WireWriter) throws(JSONError) -> Void) throws(JSONError) {
+    /// `sent`: the content as the request sent it, copied when it is this content.
+    mutating func document(content: String, sent: SentString? = nil,
+                           metadata: (inout WireWriter) throws(JSONError) -> Void) throws(JSONError) {
         try raw(#"{"content":"#)
-        try string(content)
+        if let sent, sent.isLiteral(of: content) {
+            try out.append(sent.literal)
+        } else {
+            try string(content)
+        }
         try raw(#","metadata":"#)
         try metadata(&self)
         try out.append(UInt8(ascii: "}"))

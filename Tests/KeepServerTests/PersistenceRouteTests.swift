@@ -62,6 +62,11 @@ import Testing
             #expect(put.status == 200, "\(put.text)")
             #expect((put.json["metadata"] as? [String: Any])?["title"] as? String == "second")
             #expect(put.text.hasPrefix(#"{"content":"a\nb\u0001é😀","metadata":{"#), "\(put.text.prefix(80))")
+            // Escapes as Keep writes them are answered as sent; others as Keep writes them.
+            let canonical = try await client.call(.put, "/api/persistence/sessions/\(id)", json: #"{"content": "x\"y\\z\n\u001f/é"}"#)
+            #expect(canonical.text.hasPrefix(#"{"content":"x\"y\\z\n\u001f/é","metadata":{"#), "\(canonical.text.prefix(80))")
+            let other = try await client.call(.put, "/api/persistence/sessions/\(id)", json: #"{"content": "x\/y\u001F\u0009"}"#)
+            #expect(other.text.hasPrefix(#"{"content":"x/y\u001f\t","metadata":{"#), "\(other.text.prefix(80))")
         }
     }
 
