@@ -39,8 +39,10 @@ public final class PostgresBackend: Sendable {
         self.location = location
         self.client = client
         dedicated = DedicatedConnection(connection)
-        if location.readOnly {
-            // Its session is not read-only as the pool's are: a read-only open keeps none.
+        if location.readOnly || location.keepsIdleConnectionsAlive {
+            // Its session is not read-only as the pool's are, and nothing pings
+            // it while idle as the pool's are pinged for a long-running server:
+            // a read-only open and `serve` / `jobs work` keep none.
             dedicated.close()
         }
         pageTokenSecret = Mutex(secret)

@@ -22,7 +22,8 @@ extension PreparedRowsStatement {
 }
 
 extension PostgresBackend {
-    /// Runs a prepared statement on a pooled connection and returns its rows.
+    /// Runs a prepared statement and returns its rows: on the connection
+    /// kept for one-row statements when it is free, else on a pooled one.
     func rows<Statement: PreparedRowsStatement>(_ doing: String, _ statement: Statement) async throws -> [PostgresRow] {
         do {
             // A kept connection the server closed (a restart, an idle timeout)
