@@ -119,7 +119,7 @@ let package = Package(
         // What the test targets share: clocks, temporary stores, the checkout's files, seeded randomness.
         .target(name: "KeepTestSupport", dependencies: ["KeepSQLite", "KeepPostgres", "KeepStore", "KeepCore"], path: "Tests/KeepTestSupport"),
         .testTarget(name: "KeepCoreTests", dependencies: ["KeepCore"]),
-        .testTarget(name: "KeepJSONTests", dependencies: ["KeepJSON"]),
+        .testTarget(name: "KeepJSONTests", dependencies: ["KeepJSON", "KeepTestSupport"]),
         .testTarget(name: "KeepPolicyTests", dependencies: ["KeepTestSupport", "KeepPolicy", "KeepStore", "KeepSQLite", "KeepCore"]),
         .testTarget(name: "KeepStoreTests", dependencies: ["KeepTestSupport", "KeepStore", "KeepSQLite", "KeepPostgres", "KeepPolicy", "KeepCore",
                                                          .product(name: "PostgresNIO", package: "postgres-nio")]),

@@ -226,16 +226,19 @@ public struct JSONParser<Handler: JSONHandler> {
     /// false alarm only stops early, leaving the rest to the byte-by-byte loop).
     @inlinable @inline(__always)
     mutating func skipPlainASCII() {
-        while end - p >= 8 {
-            let v = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
-            let quote = v ^ 0x2222_2222_2222_2222
-            let backslash = v ^ 0x5C5C_5C5C_5C5C_5C5C
-            let special = ((quote &- 0x0101_0101_0101_0101) & ~quote)
-                | ((backslash &- 0x0101_0101_0101_0101) & ~backslash)
-                | ((v &- 0x2020_2020_2020_2020) & ~v) | v
-            if special & 0x8080_8080_8080_8080 != 0 { break }
-            p += 8
-        }
+        while end - p >= 8, Self.isPlainASCII(UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)) { p += 8 }
+    }
+
+    /// Whether none of eight bytes is a quote, a backslash, a control
+    /// character or non-ASCII.
+    @inlinable @inline(__always)
+    static func isPlainASCII(_ v: UInt64) -> Bool {
+        let quote = v ^ 0x2222_2222_2222_2222
+        let backslash = v ^ 0x5C5C_5C5C_5C5C_5C5C
+        let special = ((quote &- 0x0101_0101_0101_0101) & ~quote)
+            | ((backslash &- 0x0101_0101_0101_0101) & ~backslash)
+            | ((v &- 0x2020_2020_2020_2020) & ~v) | v
+        return special & 0x8080_8080_8080_8080 == 0
     }
 
     /// The rest of a string from its first escape: what was scanned is copied
@@ -297,17 +300,32 @@ public struct JSONParser<Handler: JSONHandler> {
                 continue
             }
             if byte < 0x20 { throw failure("control character in a string (escape it)") }
-            let runStart = p
-            if byte >= 0x80 { try skipUTF8() } else { p += 1 }
+            // The text up to the next escape, copied as it is scanned: eight
+            // bytes at a time while they are plain ASCII (the decoded text
+            // is never longer than what was read, so the scratch memory,
+            // as long as the input, holds the eight), else a character.
             while true {
-                skipPlainASCII()
+                while end - p >= 8 {
+                    let word = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+                    guard Self.isPlainASCII(word) else { break }
+                    UnsafeMutableRawPointer(scratch + length).storeBytes(of: word, as: UInt64.self)
+                    length += 8
+                    p += 8
+                }
                 guard p < end else { break }
                 let next = p.pointee
                 if next == UInt8(ascii: "\"") || next == UInt8(ascii: "\\") || next < 0x20 { break }
-                if next >= 0x80 { try skipUTF8() } else { p += 1 }
+                if next < 0x80 {
+                    scratch[length] = next
+                    length += 1
+                    p += 1
+                } else {
+                    let character = p
+                    try skipUTF8()
+                    for offset in 0 ..< p - character { scratch[length + offset] = character[offset] }
+                    length += p - character
+                }
             }
-            (scratch + length).update(from: runStart, count: p - runStart)
-            length += p - runStart
         }
         throw failure("unterminated string")
     }

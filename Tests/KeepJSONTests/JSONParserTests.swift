@@ -1,5 +1,6 @@
 import Foundation
 import KeepJSON
+import KeepTestSupport
 import Testing
 
 /// The tree parser and writer on their own; `JSONAgreementTests` (KeepLuaTests)
@@ -105,6 +106,39 @@ import Testing
         #expect(try compact(#"{"k\n":"\u007f"}"#) == "{\"k\\n\":\"\u{7F}\"}")
         // Escapes the serializer would not write are rewritten, the ones it writes kept.
         #expect(try compact(#"["\u0041\u00e9\/\u001F", "\u001f\n"]"#) == #"["Aé/\u001f","\u001f\n"]"#)
+    }
+
+    @Test("strings of plain runs, escapes and non-ASCII characters in any order decode to their text")
+    func stringsDecodeToTheirText() throws {
+        let seed = ProcessInfo.processInfo.environment["KEEP_TEST_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1 ... .max)
+        var random = SeededGenerator(seed: seed)
+        let escapes: [(String, String)] = [(#"\""#, "\""), (#"\\"#, "\\"), (#"\/"#, "/"), (#"\b"#, "\u{8}"), (#"\f"#, "\u{C}"),
+                                           (#"\n"#, "\n"), (#"\r"#, "\r"), (#"\t"#, "\t"), (#"\u0001"#, "\u{1}"),
+                                           (#"\u00e9"#, "é"), (#"\u4E2D"#, "中"), (#"\ud83d\ude00"#, "😀")]
+        let raw = ["é", "😀", "中", "a", "~"]
+        for round in 0 ..< 2000 {
+            var literal = "", text = ""
+            for _ in 0 ..< Int.random(in: 0 ... 12, using: &random) {
+                switch Int.random(in: 0 ... 2, using: &random) {
+                case 0:
+                    let run = String(repeating: "x", count: Int.random(in: 0 ... 20, using: &random))
+                    literal += run
+                    text += run
+                case 1:
+                    let escape = escapes[Int.random(in: 0 ..< escapes.count, using: &random)]
+                    literal += escape.0
+                    text += escape.1
+                default:
+                    let character = raw[Int.random(in: 0 ..< raw.count, using: &random)]
+                    literal += character
+                    text += character
+                }
+            }
+            let tree = try JSONTree.parse("[\"\(literal)\"]")
+            let decoded = String(decoding: tree.content(tree.firstChild(0)), as: UTF8.self)
+            #expect(decoded == text, "seed \(seed) (KEEP_TEST_SEED replays), round \(round): \(literal)")
+            if decoded != text { return }
+        }
     }
 
     @Test("keys come in JSON.stringify(sortKeysDeep) order")
