@@ -36,7 +36,11 @@ extension PostgresBackend {
                     dedicated.giveBack(connection)
                     return rows
                 } catch {
-                    if !connection.isClosed { dedicated.giveBack(connection) }
+                    if !connection.isClosed, Self.leavesConnectionUsable(error) {
+                        dedicated.giveBack(connection)
+                    } else {
+                        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+                    }
                     throw error
                 }
             }
@@ -46,6 +50,19 @@ extension PostgresBackend {
         } catch {
             throw Self.keepError(error, doing: doing, location: location)
         }
+    }
+}
+
+extension PostgresBackend {
+    /// Whether a connection is still good after `error`: only after an error
+    /// of the statement itself (a server error that is not about the
+    /// connection: SQLSTATE classes 08, connection exception, and 57P,
+    /// operator intervention such as a terminated backend or a shutdown). A
+    /// connection the server is closing may report its error before it
+    /// reads as closed.
+    static func leavesConnectionUsable(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return !state.hasPrefix("08") && !state.hasPrefix("57P")
     }
 }
 

@@ -7,7 +7,7 @@ extension SQLiteBackend: MigrationStorage {
     public func migrationLedger() async throws -> [MigrationRecord] {
         try await read("read the migration ledger") { db in
             // A read-only store with an older schema has no ledger yet.
-            guard try db.tableExists("migrations") else { return [] }
+            guard try Self.hasTable(db, "migrations") else { return [] }
             return try Row.fetchAll(db, sql: "SELECT \(StoredColumns.migrationRecord) FROM migrations ORDER BY id")
                 .map(Self.record(from:))
         }
@@ -15,7 +15,7 @@ extension SQLiteBackend: MigrationStorage {
 
     public func migrationFailures(migration: String) async throws -> [MigrationFailure] {
         try await read("read a migration's failures") { db in
-            guard try db.tableExists("migration_failures") else { return [] }
+            guard try Self.hasTable(db, "migration_failures") else { return [] }
             return try Row.fetchAll(db, sql: """
                 SELECT kind, id, message FROM migration_failures WHERE migration = ? ORDER BY kind, id
                 """, arguments: [migration]).map { row in
@@ -26,7 +26,7 @@ extension SQLiteBackend: MigrationStorage {
 
     public func migrationLock() async throws -> MigrationLock? {
         try await read("read the migration lock") { db in
-            guard try db.tableExists("migration_lock") else { return nil }
+            guard try Self.hasTable(db, "migration_lock") else { return nil }
             return try Self.fetchLock(db)
         }
     }

@@ -10,7 +10,7 @@ extension SQLiteBackend: TransferStorage {
         let sql = "SELECT \(table.columns.joined(separator: ", ")) FROM \(table.name)\(filter) ORDER BY \(keys) LIMIT \(max(1, limit))"
         let arguments = StatementArguments((after ?? []).map(Self.databaseValue))
         return try await read("read \(table.name) to copy") { db in
-            guard try db.tableExists(table.name) else { return [] }
+            guard try Self.hasTable(db, table.name) else { return [] }
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 try (0 ..< row.count).map { try Self.transferValue(row[$0] as DatabaseValue, table: table) }
             }
@@ -19,7 +19,7 @@ extension SQLiteBackend: TransferStorage {
 
     public func transferCount(_ table: TransferTable) async throws -> Int64 {
         try await read("count \(table.name)") { db in
-            guard try db.tableExists(table.name) else { return 0 }
+            guard try Self.hasTable(db, table.name) else { return 0 }
             return try Int64.fetchOne(db, sql: "SELECT count(*) FROM \(table.name)") ?? 0
         }
     }

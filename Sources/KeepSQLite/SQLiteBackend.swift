@@ -75,6 +75,11 @@ public final class SQLiteBackend: Sendable {
     static var readerConfiguration: Configuration {
         var configuration = Configuration()
         configuration.readonly = true
+        // WAL readers wait for no writer, but SQLite can still answer busy
+        // while a crashed writer's log is recovered or the last connection
+        // folds the log in as it closes: wait for that, briefly (reads run
+        // on the server's event loops).
+        configuration.busyMode = .timeout(1)
         configuration.prepareDatabase { db in
             // Reads map the file instead of copying pages through read(2).
             try db.execute(sql: "PRAGMA mmap_size = 268435456")
@@ -166,7 +171,7 @@ public final class SQLiteBackend: Sendable {
             ? "the database is busy: another connection held the write lock for the whole busy timeout (\(lockWait.timeoutText)); could not \(doing)"
             : "the database is busy: another connection holds the write lock; could not \(doing) (this write does not wait)"
         let now = KeepClock.system.now()
-        if let lock = try? readers.statement({ db in try db.tableExists("migration_lock") ? try Self.fetchLock(db) : nil }),
+        if let lock = try? readers.statement({ db in try Self.hasTable(db, "migration_lock") ? try Self.fetchLock(db) : nil }),
            lock.expiresAt > now {
             message += "; a content migration holds it: \(lock.holder)"
         } else {
@@ -197,12 +202,24 @@ public final class SQLiteBackend: Sendable {
 
     /// The first row `statement` gives, made into a value while the row is
     /// still the statement's: `Row.fetchOne` would first copy it, values and
-    /// column names, which took longer than the point read itself.
+    /// column names, which took longer than the point read itself. (The
+    /// cursor resets the statement when it goes: it lives until `make` is done.)
     static func fetchFirst<T>(_ statement: Statement, arguments: StatementArguments,
                               _ make: (Row) throws -> T) throws -> T? {
         let rows = try Row.fetchCursor(statement, arguments: arguments)
-        guard let row = try rows.next() else { return nil }
-        return try make(row)
+        return try withExtendedLifetime(rows) {
+            guard let row = try rows.next() else { return nil }
+            return try make(row)
+        }
+    }
+
+    /// Whether `table` exists, asked of SQLite each time: GRDB's
+    /// `tableExists` answers from what a connection looked up first, and
+    /// another connection may have created the table since (a schema
+    /// upgrade, another process setting the file up).
+    static func hasTable(_ db: Database, _ table: String) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)"),
+                          arguments: [table]) ?? false
     }
 
     static func keepError(_ error: any Error, doing: String, path: String, lockWait: WriteLockWait) -> KeepError {
@@ -265,6 +282,10 @@ struct SchemaState {
     var secret: [UInt8]?
 
     init(db: Database, path: String) throws {
+        // A reader connection keeps the schema GRDB looked up the first time
+        // (which tables exist, which migrations ran) while another connection
+        // may have set the file up or upgraded it since: ask SQLite afresh.
+        db.clearSchemaCache()
         guard try db.tableExists("grdb_migrations") else {
             let tables = try String.fetchAll(db, sql: """
                 SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4

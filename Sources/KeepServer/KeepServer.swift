@@ -72,10 +72,11 @@ public enum KeepServer {
     /// there, instead of hopping to the cooperative pool and back twice
     /// (`scripts/bench.sh http`: GET metadata went from about 9,200 to about
     /// 15,300 requests/s on two cores). The price: work that blocks a task
-    /// blocks an event loop — which is why nothing on the request path waits
-    /// for more than a point read, a policy call within its budget, or a
-    /// digest. Call once, from the main thread, before serving; false when
-    /// another hook was installed first (then tasks run on the usual pool).
+    /// blocks an event loop, and the request path does some — SQLite reads
+    /// and policy calls (within their budget, one at a time in the process);
+    /// docs/http.md says what waits. Call once, from the main thread, before
+    /// serving; false when another hook was installed first (then tasks run
+    /// on the usual pool).
     @discardableResult
     public static func runTasksOnEventLoops() -> Bool {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()

@@ -66,6 +66,32 @@ import Testing
         try second.close()
     }
 
+    /// Reads after an upgrade see the tables it added, although the reading
+    /// connection looked at the schema before the upgrade.
+    @Test func readsSeeTheTablesAnUpgradeAdded() async throws {
+        try SQLiteBackend(path: path).close()
+        // As a database from before the content migration ledger (v3).
+        try await DatabaseQueue(path: path).write { db in
+            try db.execute(sql: """
+                DROP TABLE migrations; DROP TABLE migration_backups; DROP TABLE migration_failures; DROP TABLE migration_lock;
+                DELETE FROM grdb_migrations WHERE identifier IN ('v3: content migration ledger', 'v4: page token secret');
+                """)
+        }
+        let backend = try SQLiteBackend(path: path)
+        #expect(try await backend.migrationFailures(migration: "0001").isEmpty)
+        try await DatabaseQueue(path: path).write { db in
+            try db.execute(sql: "INSERT INTO migration_failures (migration, kind, id, message) VALUES ('0001', 'session', 'abcdefgh1234', 'no')")
+        }
+        #expect(try await backend.migrationFailures(migration: "0001").map(\.message) == ["no"])
+
+        // A table another process creates while this one runs (a newer Keep upgrading the file).
+        try await DatabaseQueue(path: path).write { db in try db.execute(sql: "ALTER TABLE migration_failures RENAME TO kept_aside") }
+        #expect(try await backend.migrationFailures(migration: "0001").isEmpty)
+        try await DatabaseQueue(path: path).write { db in try db.execute(sql: "ALTER TABLE kept_aside RENAME TO migration_failures") }
+        #expect(try await backend.migrationFailures(migration: "0001").map(\.message) == ["no"])
+        try backend.close()
+    }
+
     @Test func aSchemaFromANewerKeepIsRefusedAndLeftAlone() async throws {
         try SQLiteBackend(path: path).close()
         let queue = try DatabaseQueue(path: path)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import KeepServer
 import Logging
@@ -17,9 +20,12 @@ import Testing
             logger = Logger(label: "keep.test") { [output] label in ServerLogHandler(label: label, output: output) }
         }
 
-        /// What was written (waits for a first write).
+        /// What was written, or "" when nothing was within 10 seconds (a
+        /// safety net: the tests flush before they look).
         func written() -> String {
-            String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+            var descriptor = pollfd(fd: pipe.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 10_000) == 1 else { return "" }
+            return String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
         }
     }
 
