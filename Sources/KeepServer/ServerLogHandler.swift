@@ -2,13 +2,15 @@
 import Glibc
 #endif
 import Foundation
+import KeepJSON
+import KeepStore
 import Logging
 import Synchronization
 
 /// `keep serve`'s log lines, one per record on standard error, laid out as
 /// swift-log's `StreamLogHandler` lays them out — time, level, label, the
 /// metadata as `key=value` in key order, `[source]` and the message — but
-/// with UTC times to the millisecond, and values quoted (JSON string rules)
+/// with UTC times to the millisecond, and values quoted (as JSON strings)
 /// when they hold a space, a quote, `=` or a control character, so that
 /// every line splits into its fields. Lines go out through `LogOutput`.
 public struct ServerLogHandler: LogHandler {
@@ -33,7 +35,7 @@ public struct ServerLogHandler: LogHandler {
         var merged = event.metadata ?? [:]
         if let provided = metadataProvider?.get() { merged.merge(provided) { given, _ in given } }
         if !metadata.isEmpty { merged.merge(metadata) { given, _ in given } }
-        var line = output.timestamp()
+        var line = KeepClock.system.now().iso8601
         line.reserveCapacity(256)
         line += " "
         line += event.level.rawValue
@@ -54,27 +56,13 @@ public struct ServerLogHandler: LogHandler {
         output.write(line, urgent: event.level >= .warning)
     }
 
-    /// `value` as it is when it cannot be mistaken for another field, else quoted.
+    /// `value` as it is when it cannot be mistaken for another field, else
+    /// quoted as a JSON string.
     static func field(_ value: String) -> String {
         let plain = !value.isEmpty && value.utf8.allSatisfy { byte in
             byte > 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "=") && byte != 0x7F
         }
-        if plain { return value }
-        var quoted = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\r": quoted += "\\r"
-            case "\t": quoted += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                quoted += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: quoted.unicodeScalars.append(scalar)
-            }
-        }
-        return quoted + "\""
+        return plain ? value : JSONTree.quoted(value)
     }
 }
 
@@ -90,8 +78,6 @@ public final class LogOutput: Sendable {
     private let pending = Mutex<[UInt8]>([])
     /// Held while writing, so that chunks reach the descriptor in order.
     private let writing = Mutex<Void>(())
-    /// The current second's `YYYY-MM-DDTHH:MM:SS` (UTC), made once a second.
-    private let second = Mutex<(epoch: Int, text: String)>((-1, ""))
     static let threshold = 64 << 10
 
     /// `interval` nil: lines wait for a warning, 64 KiB or `flush()`.
@@ -134,24 +120,5 @@ public final class LogOutput: Sendable {
                 }
             }
         }
-    }
-
-    /// The time now, `2026-12-06T02:12:48.123Z`.
-    func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let epoch = now.tv_sec
-        let text = second.withLock { cached in
-            if cached.epoch != epoch {
-                var parts = tm()
-                var seconds = time_t(epoch)
-                gmtime_r(&seconds, &parts)
-                cached = (epoch, String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1,
-                                        parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec))
-            }
-            return cached.text
-        }
-        let milliseconds = now.tv_nsec / 1_000_000
-        return text + (milliseconds < 10 ? ".00" : milliseconds < 100 ? ".0" : ".") + String(milliseconds) + "Z"
     }
 }

@@ -16,46 +16,37 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public var description: String { iso8601 }
 
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (years outside 0–9999 are written in full,
-    /// with a sign before a negative one). Written into one buffer: every
-    /// answer of the HTTP service holds two or more.
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (a year past 9999 in full, one before 0
+    /// with a sign). Written into one buffer: every answer of the HTTP
+    /// service holds two or more.
     public var iso8601: String {
         let milliseconds = Int64.floorMod(millisecondsSinceEpoch, 1000)
         let seconds = Int64.floorDiv(millisecondsSinceEpoch, 1000)
         let days = Int64.floorDiv(seconds, 86_400)
         let secondOfDay = Int64.floorMod(seconds, 86_400)
         let (year, month, day) = Self.civil(fromDays: days)
-        guard (0 ... 9999).contains(year) else {
-            func pad(_ value: Int64, _ width: Int) -> String {
-                let text = String(value)
-                return String(repeating: "0", count: max(0, width - text.count)) + text
-            }
-            return "\(year < 0 ? "-" : "")\(pad(abs(year), 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-                + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(milliseconds, 3))Z"
-        }
-        return String(unsafeUninitializedCapacity: 24) { text in
-            func digits(_ value: Int64, _ width: Int, at end: Int) {
+        let yearDigits = max(4, String(year.magnitude).utf8.count)  // a small string: no allocation
+        let sign = year < 0 ? 1 : 0
+        return String(unsafeUninitializedCapacity: sign + yearDigits + 20) { text in
+            var end = 0
+            func put(_ value: UInt64, digits: Int, then separator: Unicode.Scalar) {
                 var value = value
-                for index in stride(from: end - 1, through: end - width, by: -1) {
+                for index in stride(from: end + digits - 1, through: end, by: -1) {
                     text[index] = UInt8(ascii: "0") + UInt8(value % 10)
                     value /= 10
                 }
+                text[end + digits] = UInt8(ascii: separator)
+                end += digits + 1
             }
-            digits(year, 4, at: 4)
-            text[4] = UInt8(ascii: "-")
-            digits(month, 2, at: 7)
-            text[7] = UInt8(ascii: "-")
-            digits(day, 2, at: 10)
-            text[10] = UInt8(ascii: "T")
-            digits(secondOfDay / 3600, 2, at: 13)
-            text[13] = UInt8(ascii: ":")
-            digits(secondOfDay / 60 % 60, 2, at: 16)
-            text[16] = UInt8(ascii: ":")
-            digits(secondOfDay % 60, 2, at: 19)
-            text[19] = UInt8(ascii: ".")
-            digits(milliseconds, 3, at: 23)
-            text[23] = UInt8(ascii: "Z")
-            return 24
+            if sign == 1 { text[0] = UInt8(ascii: "-"); end = 1 }
+            put(year.magnitude, digits: yearDigits, then: "-")
+            put(UInt64(month), digits: 2, then: "-")
+            put(UInt64(day), digits: 2, then: "T")
+            put(UInt64(secondOfDay / 3600), digits: 2, then: ":")
+            put(UInt64(secondOfDay / 60 % 60), digits: 2, then: ":")
+            put(UInt64(secondOfDay % 60), digits: 2, then: ".")
+            put(UInt64(milliseconds), digits: 3, then: "Z")
+            return end
         }
     }
 
