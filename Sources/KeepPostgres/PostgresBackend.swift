@@ -35,16 +35,10 @@ public final class PostgresBackend: Sendable {
     /// The connection `open` made, kept for the prepared one-row statements.
     let dedicated: DedicatedConnection
 
-    private init(location: PostgresLocation, client: PostgresClient, secret: [UInt8], connection: PostgresConnection) {
+    private init(location: PostgresLocation, client: PostgresClient, secret: [UInt8], kept connection: PostgresConnection?) {
         self.location = location
         self.client = client
         dedicated = DedicatedConnection(connection)
-        if location.readOnly || location.keepsIdleConnectionsAlive {
-            // Its session is not read-only as the pool's are, and nothing pings
-            // it while idle as the pool's are pinged for a long-running server:
-            // a read-only open and `serve` / `jobs work` keep none.
-            dedicated.close()
-        }
         pageTokenSecret = Mutex(secret)
         runTask = Task { await client.run() }
     }
@@ -77,9 +71,14 @@ public final class PostgresBackend: Sendable {
         } catch {
             throw keepError(error, doing: doing, location: location)
         }
+        // Its session is not read-only as the pool's are, and nothing pings it
+        // while idle as the pool's are pinged for a long-running server: a
+        // read-only open and `serve` / `jobs work` keep none.
+        let keeps = !location.readOnly && !location.keepsIdleConnectionsAlive
+        if !keeps { try? await connection.close() }
         return PostgresBackend(location: location, client: PostgresClient(configuration: try clientConfiguration(location),
                                                                           backgroundLogger: logger),
-                               secret: secret, connection: connection)
+                               secret: secret, kept: keeps ? connection : nil)
     }
 
     /// One connection, within the connect timeout from the first packet to
@@ -123,14 +122,48 @@ public final class PostgresBackend: Sendable {
 
         init(_ connection: PostgresConnection?) { idle = Mutex(connection) }
 
-        func take() -> PostgresConnection? { idle.withLock { idle in defer { idle = nil }; return idle } }
-
-        func giveBack(_ connection: PostgresConnection) { idle.withLock { $0 = connection } }
+        /// `body` on the connection, or nil when another statement holds it
+        /// or it is gone. One the server closed while idle (a restart, an
+        /// idle timeout) is dropped; after an error it is kept only when the
+        /// error was the statement's own. A statement never runs twice: one
+        /// that fails as the connection breaks fails as it would on the pool.
+        func run<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T? {
+            guard let connection = take(), !connection.isClosed else { return nil }
+            do {
+                let result = try await body(connection)
+                idle.withLock { $0 = connection }
+                return result
+            } catch {
+                if !connection.isClosed, Self.leavesConnectionUsable(error) {
+                    idle.withLock { $0 = connection }
+                } else {
+                    Self.close(connection)
+                }
+                throw error
+            }
+        }
 
         /// Closes it unless a statement holds it (that one's connection then closes with the event loop group).
         func close() {
-            guard let connection = take() else { return }
+            if let connection = take() { Self.close(connection) }
+        }
+
+        /// The connection, now no statement's but the caller's.
+        func take() -> PostgresConnection? { idle.withLock { idle in defer { idle = nil }; return idle } }
+
+        private static func close(_ connection: PostgresConnection) {
             connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+        }
+
+        /// Whether a connection is still good after `error`: only after an
+        /// error of the statement itself (a server error that is not about
+        /// the connection: SQLSTATE classes 08, connection exception, and
+        /// 57P, operator intervention such as a terminated backend or a
+        /// shutdown). A connection the server is closing may report its
+        /// error before it reads as closed.
+        static func leavesConnectionUsable(_ error: any Error) -> Bool {
+            guard let error = error as? PSQLError, error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+            return !state.hasPrefix("08") && !state.hasPrefix("57P")
         }
     }
 

@@ -25,44 +25,17 @@ extension PostgresBackend {
     /// Runs a prepared statement and returns its rows: on the connection
     /// kept for one-row statements when it is free, else on a pooled one.
     func rows<Statement: PreparedRowsStatement>(_ doing: String, _ statement: Statement) async throws -> [PostgresRow] {
+        func collect(_ rows: AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>) async throws -> [PostgresRow] {
+            try await rows.reduce(into: []) { $0.append($1) }
+        }
         do {
-            // A kept connection the server closed (a restart, an idle timeout)
-            // is dropped; a statement never runs twice, so one that fails
-            // while it closes fails as it would on the pool.
-            if let connection = dedicated.take(), !connection.isClosed {
-                do {
-                    var rows: [PostgresRow] = []
-                    for try await row in try await connection.execute(statement, logger: Self.logger) { rows.append(row) }
-                    dedicated.giveBack(connection)
-                    return rows
-                } catch {
-                    if !connection.isClosed, Self.leavesConnectionUsable(error) {
-                        dedicated.giveBack(connection)
-                    } else {
-                        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
-                    }
-                    throw error
-                }
+            if let rows = try await dedicated.run({ try await collect($0.execute(statement, logger: Self.logger)) }) {
+                return rows
             }
-            var rows: [PostgresRow] = []
-            for try await row in try await client.execute(statement, logger: Self.logger) { rows.append(row) }
-            return rows
+            return try await collect(client.execute(statement, logger: Self.logger))
         } catch {
             throw Self.keepError(error, doing: doing, location: location)
         }
-    }
-}
-
-extension PostgresBackend {
-    /// Whether a connection is still good after `error`: only after an error
-    /// of the statement itself (a server error that is not about the
-    /// connection: SQLSTATE classes 08, connection exception, and 57P,
-    /// operator intervention such as a terminated backend or a shutdown). A
-    /// connection the server is closing may report its error before it
-    /// reads as closed.
-    static func leavesConnectionUsable(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError, error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
-        return !state.hasPrefix("08") && !state.hasPrefix("57P")
     }
 }
 
