@@ -11,7 +11,8 @@
 #     repl        `keep repl` start-up vs `lua5.4 -e ''`
 #     migrate     a migration over 100,000 sessions in SQLite vs Python (sqlite3)
 #     copy        keep db copy SQLite → PostgreSQL vs psql \copy
-#     pg-crud     session create/get/update one at a time on PostgreSQL vs pgbench
+#     pg-crud     session create/get/update one at a time on PostgreSQL vs pgbench,
+#                 and vs the same statements through PostgresNIO alone
 #     pg-jobs     10,000 mark_logs_deleted jobs drained by 3 `keep jobs work` processes
 #     pg-migrate  the migration on PostgreSQL vs Python (psycopg)
 #     http        keep serve: GET a session's metadata, PUT 10 KB content (wrk) vs
@@ -27,7 +28,8 @@
 #                          KeepBench is taken from the same folder. With another
 #                          checkout's binary, set KEEP_BENCH_NO_BUILD=1 too, e.g.
 #                          KEEP_BENCH_NO_BUILD=1 KEEP_BIN=../main/.build/release/keep scripts/bench.sh 3 pg-crud
-#                          The http section's HTTPCeiling is taken from the same folder.
+#                          The http section's HTTPCeiling and the pg-crud section's
+#                          PostgresFloor are taken from the same folder.
 #   KEEP_BENCH_HTTP_SECONDS=N  how long each wrk run of the http sections lasts (default 10)
 # Whichever binary runs, it runs with this checkout's scripts/policies.
 set -euo pipefail
@@ -53,10 +55,12 @@ scripts/setup.sh
 keep="${KEEP_BIN:-.build/release/keep}"
 keep_bench="$(dirname "$keep")/KeepBench"
 keep_ceiling="$(dirname "$keep")/HTTPCeiling"
+keep_floor="$(dirname "$keep")/PostgresFloor"
 if [ "${KEEP_BENCH_NO_BUILD:-}" != 1 ]; then
   if [[ " ${sections[*]} " != " swift " ]]; then swift build -c release --product keep >&2; fi
   if wants swift; then swift build -c release --product KeepBench >&2; fi
   if wants http; then swift build -c release --product HTTPCeiling >&2; fi
+  if wants pg-crud; then swift build -c release --product PostgresFloor >&2; fi
 fi
 if [[ " ${sections[*]} " != " swift " ]] && [ ! -x "$keep" ]; then
   echo "bench.sh: no keep binary at $keep (build it, or name one with KEEP_BIN)" >&2
@@ -236,7 +240,11 @@ bench_copy() {
 
 bench_pg_crud() {
   local count=2000
-  header "Small sessions on PostgreSQL: create, get, update one at a time, keep run (Lua API) vs pgbench -M prepared, one client (median ops/s; $rounds rounds of $count each)"
+  header "Small sessions on PostgreSQL: create, get, update one at a time, keep run (Lua API) vs pgbench -M prepared, one client, and vs PostgresNIO alone (median ops/s; $rounds rounds of $count each)"
+  if [ ! -x "$keep_floor" ]; then
+    echo "bench.sh: no $keep_floor (swift build -c release --product PostgresFloor)" >&2
+    exit 1
+  fi
   start_postgres
   # The documents: a small session as Keep stores it (canonical JSON), and the
   # same with its map module renamed, for the updates.
@@ -277,6 +285,10 @@ EOF
   for round in $(seq "$rounds"); do
     "$keep" --db "$pg_url&schema=crud_keep_$round" --user bench run scripts/bench/session_crud.lua "$count" \
       "$work/create.json" "$work/update.json" >>"$work/crud-keep.txt"
+    # The same statements through the driver alone, on Keep's table (made by keep).
+    "$keep" --db "$pg_url&schema=crud_floor_$round" --user bench run -e 'keep.sessions.list {}'
+    "$keep_floor" "$pg_url&schema=crud_floor_$round" "$count" "$work/create.json" "$create_hash" \
+      "$work/update.json" "$update_hash" >>"$work/crud-floor.txt"
     # pgbench works on Keep's own table (its keys and indexes), in a schema of its own.
     schema="crud_pgbench_$round"
     "$keep" --db "$pg_url&schema=$schema" --user bench run -e 'keep.sessions.list {}'
@@ -301,7 +313,17 @@ EOF
     awk -v n="$name" -v k="$k" -v p="$p" 'BEGIN { printf "| %s | %.0f ops/s | %.0f ops/s | %.2f× | ≥ 0.5× |\n", n, k, p, k / p }'
   done
   echo
-  echo "keep: \`keep run scripts/bench/session_crud.lua\` (keep.sessions.create/get/update with the shipped policies). pgbench: \`pgbench -n -M prepared -c 1 -t $count\` on Keep's own sessions table (its keys and indexes), random ids from pgbench's variables, the same document bytes; each statement is its own transaction. $(pg_settings)"
+  table_head "operation, one at a time" "keep" "PostgresNIO alone"
+  local f
+  for row in 1 2 3; do
+    name=$(echo "create|get|update (read, then write if unchanged)" | cut -d'|' -f"$row")
+    k=$(cut -d' ' -f"$row" "$work/crud-keep.txt" | median)
+    f=$(cut -d' ' -f"$row" "$work/crud-floor.txt" | median)
+    p=$(cut -d' ' -f"$row" "$work/crud-pgbench.txt" | median)
+    awk -v n="$name" -v k="$k" -v f="$f" -v p="$p" 'BEGIN { printf "| %s | %.0f ops/s | %.0f ops/s | %.2f× | — (the driver alone: %.2f× pgbench) |\n", n, k, f, k / f, f / p }'
+  done
+  echo
+  echo "keep: \`keep run scripts/bench/session_crud.lua\` (keep.sessions.create/get/update with the shipped policies). pgbench: \`pgbench -n -M prepared -c 1 -t $count\` on Keep's own sessions table (its keys and indexes), random ids from pgbench's variables, the same document bytes; each statement is its own transaction. PostgresNIO alone (Sources/PostgresFloor): Keep's statements, prepared, on one connection, each step on its event loop, nothing of Keep around them: what any client of the driver can reach here, so that keep's rate over it is Keep's own cost. $(pg_settings)"
 }
 
 bench_pg_jobs() {
