@@ -46,7 +46,7 @@ let package = Package(
         // connection pool, for several hosts sharing one database.
         .target(name: "KeepPostgres", dependencies: [
             "KeepStore", "KeepCore", .product(name: "PostgresNIO", package: "postgres-nio"),
-            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
         // The safe Swift bridge over Lua: states, host functions and objects,
         // the sandbox, budgets, the JSON library.

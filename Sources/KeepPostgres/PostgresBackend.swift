@@ -32,13 +32,14 @@ public final class PostgresBackend: Sendable {
     /// PostgresNIO logs through swift-log; Keep reports through its errors instead.
     static let logger = Logger(label: "keep.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// The connection `open` made, kept for the prepared one-row statements.
+    /// The connection kept for the prepared one-row statements of a caller
+    /// that runs one at a time.
     let dedicated: DedicatedConnection
 
-    private init(location: PostgresLocation, client: PostgresClient, secret: [UInt8], kept connection: PostgresConnection?) {
+    private init(location: PostgresLocation, client: PostgresClient, secret: [UInt8], keepsConnection: Bool) {
         self.location = location
         self.client = client
-        dedicated = DedicatedConnection(connection)
+        dedicated = DedicatedConnection(location, enabled: keepsConnection)
         pageTokenSecret = Mutex(secret)
         runTask = Task { await client.run() }
     }
@@ -71,14 +72,13 @@ public final class PostgresBackend: Sendable {
         } catch {
             throw keepError(error, doing: doing, location: location)
         }
-        // Its session is not read-only as the pool's are, and nothing pings it
-        // while idle as the pool's are pinged for a long-running server: a
-        // read-only open and `serve` / `jobs work` keep none.
-        let keeps = !location.readOnly && !location.keepsIdleConnectionsAlive
-        if !keeps { try? await connection.close() }
+        try? await connection.close()
+        // A kept connection's session is not read-only as the pool's are, and
+        // nothing pings it while idle as the pool's are pinged for a
+        // long-running server: a read-only open and `serve` / `jobs work` keep none.
         return PostgresBackend(location: location, client: PostgresClient(configuration: try clientConfiguration(location),
                                                                           backgroundLogger: logger),
-                               secret: secret, kept: keeps ? connection : nil)
+                               secret: secret, keepsConnection: !location.readOnly && !location.keepsIdleConnectionsAlive)
     }
 
     /// One connection, within the connect timeout from the first packet to
@@ -104,7 +104,7 @@ public final class PostgresBackend: Sendable {
 
     /// Stops the pool and closes its connections. Nothing may use the backend afterwards.
     public func close() async {
-        if let connection = dedicated.take() { try? await connection.close() }
+        dedicated.close()
         for connection in migrationLockSessions.withLock({ sessions in defer { sessions = [:] }; return Array(sessions.values) }) {
             try? await connection.close()
         }
@@ -112,47 +112,90 @@ public final class PostgresBackend: Sendable {
         await runTask.value
     }
 
-    /// The connection `open` made, kept open for the statements that run
-    /// most (the prepared one-row reads and writes): a caller that runs one
-    /// statement at a time — a `keep run` script, the REPL — then skips the
-    /// pool's lease and release around each. Used by one statement at a
-    /// time; a statement that finds it in use takes a pooled connection.
+    /// The connection kept for the statements that run most (the prepared
+    /// one-row reads and writes) when the caller runs one statement at a
+    /// time from a thread of its own — a `keep run` script, the REPL, a
+    /// migration — through `blocking`: a `CallerDrivenConnection`, made on
+    /// the first such statement, whose socket that thread serves itself. It
+    /// skips the pool's lease and release and the event loop's thread.
+    /// Statements from other threads, from tasks outside `blocking`, or that
+    /// find it busy take a pooled connection.
     final class DedicatedConnection: Sendable {
-        private let idle: Mutex<PostgresConnection?>
+        private struct State {
+            var connection: CallerDrivenConnection?
+            var busy = false
+            /// Off for a read-only open, `serve` and `jobs work`, and after a connect failed.
+            var enabled: Bool
+        }
 
-        init(_ connection: PostgresConnection?) { idle = Mutex(connection) }
+        private let location: PostgresLocation
+        private let state: Mutex<State>
 
-        /// `body` on the connection, or nil when another statement holds it
-        /// or it is gone. One the server closed while idle (a restart, an
-        /// idle timeout) is dropped; after an error it is kept only when the
-        /// error was the statement's own. A statement never runs twice: one
-        /// that fails as the connection breaks fails as it would on the pool.
-        func run<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T? {
-            guard let connection = take(), !connection.isClosed else { return nil }
+        init(_ location: PostgresLocation, enabled: Bool) {
+            self.location = location
+            state = Mutex(State(enabled: enabled))
+        }
+
+        /// The statement's rows, or nil when it should run on the pool. A
+        /// connection the server closed while idle (a restart, an idle
+        /// timeout) is dropped; after an error it is kept only when the error
+        /// was the statement's own. A statement never runs twice: one that
+        /// fails as the connection breaks fails as it would on the pool.
+        func rows<Statement: PreparedRowsStatement>(_ statement: Statement) async throws -> [PostgresRow]? {
+            guard let executor = CallingThreadExecutor.current, executor.isWaitingThread else { return nil }
+            let taken: CallerDrivenConnection?? = state.withLock { state in
+                guard state.enabled, !state.busy else { return nil }
+                if let connection = state.connection, !connection.isOwnedByCallingThread { return nil }
+                state.busy = true
+                return .some(state.connection)
+            }
+            guard case .some(let held) = taken else { return nil }
+            var connection: CallerDrivenConnection
+            if let held, held.isUsable() {
+                connection = held
+            } else {
+                held?.close()
+                do {
+                    connection = try await CallerDrivenConnection.connect(location, executor: executor) { channel in
+                        try PostgresBackend.connectionConfiguration(location, over: channel)
+                    }
+                } catch {
+                    // The pool answers for it from now on (and says what failed).
+                    state.withLock { $0 = State(enabled: false) }
+                    return nil
+                }
+            }
             do {
-                let result = try await body(connection)
-                idle.withLock { $0 = connection }
-                return result
+                let rows = try await executor.waiting(on: connection) {
+                    try await connection.connection.execute(statement, logger: PostgresBackend.logger).reduce(into: []) { $0.append($1) }
+                }
+                release(connection)
+                return rows
             } catch {
-                if !connection.isClosed, Self.leavesConnectionUsable(error) {
-                    idle.withLock { $0 = connection }
+                if !connection.connection.isClosed, Self.leavesConnectionUsable(error) {
+                    release(connection)
                 } else {
-                    Self.close(connection)
+                    connection.close()
+                    release(nil)
                 }
                 throw error
             }
         }
 
-        /// Closes it unless a statement holds it (that one's connection then closes with the event loop group).
-        func close() {
-            if let connection = take() { Self.close(connection) }
+        private func release(_ connection: CallerDrivenConnection?) {
+            state.withLock { state in
+                state.connection = connection
+                state.busy = false
+            }
         }
 
-        /// The connection, now no statement's but the caller's.
-        func take() -> PostgresConnection? { idle.withLock { idle in defer { idle = nil }; return idle } }
-
-        private static func close(_ connection: PostgresConnection) {
-            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+        /// Ends it unless a statement holds it, from any thread.
+        func close() {
+            let connection = state.withLock { state in
+                defer { state.connection = nil; state.enabled = false }
+                return state.busy ? nil : state.connection
+            }
+            connection?.close()
         }
 
         /// Whether a connection is still good after `error`: only after an
@@ -207,15 +250,21 @@ public final class PostgresBackend: Sendable {
 
     // MARK: Configuration
 
-    static func connectionConfiguration(_ location: PostgresLocation) throws -> PostgresConnection.Configuration {
+    /// A connection to `location`; over `channel`, one already connected to it.
+    static func connectionConfiguration(_ location: PostgresLocation, over channel: (any Channel)? = nil) throws
+        -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS = switch location.tls {
         case .disable: .disable
         case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
         case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
         }
-        var configuration = PostgresConnection.Configuration(host: location.host, port: location.port,
-                                                             username: location.user, password: location.password,
-                                                             database: location.database, tls: tls)
+        var configuration = if let channel {
+            PostgresConnection.Configuration(establishedChannel: channel, tls: tls, username: location.user,
+                                             password: location.password, database: location.database)
+        } else {
+            PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
+                                             password: location.password, database: location.database, tls: tls)
+        }
         configuration.options.connectTimeout = .seconds(Int64(location.connectTimeoutSeconds))
         configuration.options.additionalStartupParameters = startupParameters(location)
         return configuration

@@ -25,14 +25,9 @@ extension PostgresBackend {
     /// Runs a prepared statement and returns its rows: on the connection
     /// kept for one-row statements when it is free, else on a pooled one.
     func rows<Statement: PreparedRowsStatement>(_ doing: String, _ statement: Statement) async throws -> [PostgresRow] {
-        func collect(_ rows: AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>) async throws -> [PostgresRow] {
-            try await rows.reduce(into: []) { $0.append($1) }
-        }
         do {
-            if let rows = try await dedicated.run({ try await collect($0.execute(statement, logger: Self.logger)) }) {
-                return rows
-            }
-            return try await collect(client.execute(statement, logger: Self.logger))
+            if let rows = try await dedicated.rows(statement) { return rows }
+            return try await client.execute(statement, logger: Self.logger).reduce(into: []) { $0.append($1) }
         } catch {
             throw Self.keepError(error, doing: doing, location: location)
         }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Foundation
 import KeepCore
@@ -18,7 +21,7 @@ public func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws ->
     Task(executorPreference: executor) {
         let outcome: Result<T, any Error>
         do {
-            outcome = .success(try await body())
+            outcome = .success(try await CallingThreadExecutor.$current.withValue(executor) { try await body() })
         } catch {
             outcome = .failure(error)
         }
@@ -36,16 +39,51 @@ public func blockingInPool<T: Sendable>(_ body: @escaping @Sendable () async thr
     try TaskOutcome.start(body).wait()
 }
 
+/// A connection whose socket the thread waiting in `blocking` reads and
+/// writes itself (KeepPostgres' `CallerDrivenConnection`): while a statement
+/// on it is in flight, that thread blocks on the socket instead of waiting
+/// to be woken by the thread that would otherwise do the I/O.
+package protocol CallerDrivenIO: AnyObject {
+    /// Does what is ready without blocking: runs the connection's pending
+    /// work and sends what it wrote.
+    func flush()
+    /// Blocks until the server sends something and hands it on; a broken
+    /// connection is closed (failing what waited on it) instead of blocking.
+    func receive()
+}
+
 /// A task executor whose jobs run on the thread that called `blocking`, while
 /// it waits. Jobs that arrive after it finished (a continuation of an
 /// unstructured task that outlived the call) run on the shared pool.
-final class CallingThreadExecutor: TaskExecutor, @unchecked Sendable {
+package final class CallingThreadExecutor: TaskExecutor, @unchecked Sendable {
+    /// The executor of the `blocking` call the current task runs in.
+    @TaskLocal package static var current: CallingThreadExecutor?
+
     private let condition = NSCondition()
     /// Guarded by `condition`.
     private var jobs: [UnownedJob] = []
     private var finished = false
+    /// The thread that made it, which waits in `blocking` and runs its jobs.
+    private let thread = pthread_self()
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    /// Whether the caller runs on the thread that waits for this executor's
+    /// task (false in a task started elsewhere that inherited it as `current`).
+    package var isWaitingThread: Bool { pthread_equal(thread, pthread_self()) != 0 }
+
+    /// What the thread waits on when it has no job, if not the condition.
+    /// Only the waiting thread touches it: the jobs that set and clear it run there.
+    private var io: (any CallerDrivenIO)?
+
+    /// Runs `body` with the waiting thread serving `io` while it has
+    /// nothing else to do. Call it from a task that runs on this executor.
+    package func waiting<T>(on io: any CallerDrivenIO, _ body: () async throws -> T) async rethrows -> T {
+        let outer = self.io
+        self.io = io
+        defer { self.io = outer }
+        return try await body()
+    }
+
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         if finished {
@@ -73,7 +111,18 @@ final class CallingThreadExecutor: TaskExecutor, @unchecked Sendable {
         while true {
             if jobs.isEmpty {
                 if finished { break }
-                condition.wait()
+                if let io {
+                    condition.unlock()
+                    io.flush()
+                    condition.lock()
+                    if jobs.isEmpty && !finished {
+                        condition.unlock()
+                        io.receive()
+                        condition.lock()
+                    }
+                } else {
+                    condition.wait()
+                }
                 continue
             }
             let batch = jobs

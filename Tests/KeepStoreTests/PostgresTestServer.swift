@@ -24,8 +24,10 @@ import Testing
         await backend.close()
     }
 
-    /// The connection a backend keeps for one-row statements: when the server
-    /// closes it, statements go on, on the pool.
+    /// The connection a backend keeps for the one-row statements of a
+    /// caller that runs them one at a time from its own thread (`blocking`,
+    /// as `keep run` does): those statements run on it, and when the server
+    /// closes it, they go on, on a new one.
     @Test(.enabled(if: url != nil, "needs KEEP_TEST_POSTGRES_URL"))
     func statementsGoOnWhenTheServerClosesTheKeptConnection() async throws {
         let name = "keep_kept_" + String(UInt32.random(in: .min ... .max), radix: 16)
@@ -34,41 +36,62 @@ import Testing
         let now = TestClock().now
         let session = Session(id: try ResourceID("kept00000001"), owner: "ana", title: "Kept", description: nil, content: "{}",
                               hash: ContentHash(of: "{}"), version: 1, createdAt: now, updatedAt: now)
-        try await backend.insertSession(session)
-        #expect(try await backend.session(id: session.id, owner: "ana")?.title == "Kept")
-
-        // Another connection ends the one that ran the one-row statements.
         var admin = try PostgresLocation(url: try #require(Self.url))
         admin.applicationName = "keep_admin"
         let configuration = PostgresConnection.Configuration(host: admin.host, port: admin.port, username: admin.user,
                                                              password: admin.password, database: admin.database, tls: .disable)
+
+        struct Seen: Sendable {
+            var kept: [Int] = [], afterFive: [Int] = [], replacement: [Int] = []
+            var reads: [String?] = [], failures = 0
+        }
+        // Everything on one thread of its own, as a script runs: the kept
+        // connection serves the thread that made it.
         let logger = Logger(label: "test")
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         defer { Task { try? await connection.close() } }
-        let ended = try await connection.query("""
-            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-            WHERE application_name = \(name) AND query LIKE '%FROM sessions WHERE owner%'
-            """, logger: logger).collect()
-        #expect(ended.count == 1, "one connection ran the one-row statements")
-        func gone() async throws -> Bool {
-            try await connection.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = \(name) AND query LIKE '%FROM sessions WHERE owner%'",
-                                       logger: logger).collect().first?.decode(Int.self) == 0
+        /// The backends of this test's connections that ran a one-row statement.
+        @Sendable func ranStatements() async throws -> [Int] {
+            try await connection.query("""
+                SELECT pid FROM pg_stat_activity WHERE application_name = \(name) AND query LIKE '%FROM sessions WHERE owner%'
+                ORDER BY pid
+                """, logger: logger).collect().map { try $0.decode(Int.self) }
         }
-        var waited = 0
-        while try await !gone(), waited < 3000 {
-            try await Task.sleep(for: .milliseconds(10))
-            waited += 1
-        }
-        // A statement sent before the client saw the close may fail as on the
-        // pool (`unavailable`); then the kept connection is dropped for good.
-        var failures = 0
-        while (try? await backend.session(id: session.id, owner: "ana")) == nil, failures < 1000 {
-            failures += 1
-        }
-        #expect(failures <= 1, "at most the statement that met the close fails")
-        for _ in 0 ..< 20 {
-            #expect(try await backend.session(id: session.id, owner: "ana")?.title == "Kept")
-        }
+        let seen = try await onThread { try blocking {
+            var seen = Seen()
+            try await backend.insertSession(session)
+            seen.reads.append(try await backend.session(id: session.id, owner: "ana")?.title)
+            seen.kept = try await ranStatements()
+            for _ in 0 ..< 5 { seen.reads.append(try await backend.session(id: session.id, owner: "ana")?.title) }
+            seen.afterFive = try await ranStatements()
+
+            // Another connection ends it.
+            _ = try await connection.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(\(seen.kept))",
+                                           logger: logger).collect()
+            var waited = 0
+            while try await ranStatements() == seen.kept, waited < 3000 {
+                try await Task.sleep(for: .milliseconds(10))
+                waited += 1
+            }
+            // A statement sent before the client saw the close may fail as on
+            // the pool (`unavailable`); the next ones run on a new kept connection.
+            while (try? await backend.session(id: session.id, owner: "ana")) == nil, seen.failures < 1000 {
+                seen.failures += 1
+            }
+            for _ in 0 ..< 20 { seen.reads.append(try await backend.session(id: session.id, owner: "ana")?.title) }
+            seen.replacement = try await ranStatements()
+            return seen
+        } }
+        #expect(seen.kept.count == 1, "one connection ran the one-row statements: \(seen.kept)")
+        #expect(seen.afterFive == seen.kept, "the same connection ran the next ones")
+        #expect(seen.failures <= 1, "at most the statement that met the close fails")
+        #expect(seen.reads.count == 26 && seen.reads.allSatisfy { $0 == "Kept" })
+        #expect(seen.replacement.count == 1 && seen.replacement != seen.kept, "a new connection took over: \(seen.replacement)")
+
+        // Outside `blocking` (the HTTP service, a test's task), statements take the pool.
+        #expect(try await backend.session(id: session.id, owner: "ana")?.title == "Kept")
+        let both = try await ranStatements()
+        #expect(both.count == 2 && both.contains(seen.replacement[0]), "a pooled connection ran it: \(both)")
         await backend.close()
     }
 }
