@@ -251,35 +251,40 @@ bench_pg_crud() {
   "$keep" --db "$work/crud-doc.sqlite" --user bench run scripts/bench/small_sessions.lua 1 >/dev/null
   sqlite3 "$work/crud-doc.sqlite" "SELECT writefile('$work/create.json', content) FROM sessions" >/dev/null
   sed 's/MapView/GeoMap/g' "$work/create.json" >"$work/update.json"
-  local bytes create_hex create_hash update_hex update_hash title_hex key_hex
+  local bytes create_hex create_hash update_hash title_hex key_hex
   bytes=$(wc -c <"$work/create.json")
   create_hex=$(od -An -v -tx1 "$work/create.json" | tr -d ' \n')
-  update_hex=$(od -An -v -tx1 "$work/update.json" | tr -d ' \n')
   create_hash=$(sha256sum <"$work/create.json" | cut -d' ' -f1)
   update_hash=$(sha256sum <"$work/update.json" | cut -d' ' -f1)
   title_hex=$(printf 'Well study' | od -An -v -tx1 | tr -d ' \n')
   key_hex=$(printf 'well study' | od -An -v -tx1 | tr -d ' \n')
-  # pgbench's statements: what Keep's table needs written and read, each its own
-  # transaction, on random ids (pgbench's variables). The inserts' ids are new;
-  # reads and updates pick among $count rows stored beforehand ('q1'…).
+  # pgbench's statements: Keep's statements, each its own transaction, with
+  # every value Keep binds bound as a parameter too (-M prepared turns each
+  # :variable into one), on random ids (pgbench's variables). pgbench sends
+  # parameters as text: the documents go in bytea's escape format, about as
+  # many bytes as Keep's binary. The inserts' ids are new; reads and updates
+  # pick among $count rows stored beforehand ('q1'…).
+  local escape='import sys; sys.stdout.write("".join(chr(b) if 32 <= b < 127 and b != 92 else "\\%03o" % b for b in open(sys.argv[1], "rb").read()))'
+  local defines=(-D owner=bench -D "title=Well study" -D "key=well study" -D "doc=$(python3 -c "$escape" "$work/create.json")"
+    -D "hash=$create_hash" -D "udoc=$(python3 -c "$escape" "$work/update.json")" -D "uhash=$update_hash" -D now=1764900000000)
   cat >"$work/insert.sql" <<EOF
 \\set n random(1, 1000000000000000)
 INSERT INTO sessions (id, owner, title, title_key, description, content, hash, version, created_at, updated_at)
-  VALUES ('p' || :n, 'bench', '\\x$title_hex', '\\x$key_hex', NULL, '\\x$create_hex', '$create_hash', 1, 1764900000000, 1764900000000);
+  VALUES ('p' || :n, :owner, :title, :key, NULL, :doc, :hash, 1, :now, :now);
 EOF
   cat >"$work/select.sql" <<EOF
 \\set n random(1, $count)
 SELECT id, owner, title, description, content, hash, version, created_at, updated_at FROM sessions
-  WHERE owner = 'bench' AND id = 'q' || :n;
+  WHERE owner = :owner AND id = 'q' || :n;
 EOF
-  local update="UPDATE sessions SET title = '\\x$title_hex', title_key = '\\x$key_hex', description = NULL,
-  content = '\\x$update_hex', hash = '$update_hash', version = version + 1, updated_at = 1764900001000
-  WHERE owner = 'bench' AND id = 'q' || :n;"
+  local update="UPDATE sessions SET title = :title, title_key = :key, description = NULL,
+  content = :udoc, hash = :uhash, version = version + 1, updated_at = :now
+  WHERE owner = :owner AND id = 'q' || :n;"
   printf '\\set n random(1, %d)\n%s\n' "$count" "$update" >"$work/update.sql"
   # Keep's own statements for an update: the row is read (no lock), then
   # written only if still at the version read (\gset keeps it in :v).
   printf '\\set n random(1, %d)\n%s\n%s\n' "$count" \
-    "SELECT id, owner, title, description, content, hash, version AS v, created_at, updated_at FROM sessions WHERE owner = 'bench' AND id = 'q' || :n \\gset" \
+    "SELECT id, owner, title, description, content, hash, version AS v, created_at, updated_at FROM sessions WHERE owner = :owner AND id = 'q' || :n \\gset" \
     "${update%;} AND version = :v;" >"$work/update_read_write.sql"
   local round schema op
   for round in $(seq "$rounds"); do
@@ -299,7 +304,7 @@ EOF
           SELECT 'q' || g, 'bench', '\\x$title_hex', '\\x$key_hex', NULL, '\\x$create_hex', '$create_hash', 1, 1764900000000, 1764900000000
           FROM generate_series(1, $count) g" >/dev/null
       fi
-      PGOPTIONS="-c search_path=$schema" pgbench -n -M prepared -c 1 -t "$count" -f "$work/$op.sql" "$pg_url" |
+      PGOPTIONS="-c search_path=$schema" pgbench -n -M prepared -c 1 -t "$count" "${defines[@]}" -f "$work/$op.sql" "$pg_url" |
         awk '/^tps = / { printf "%s ", $3 }'
     done >>"$work/crud-pgbench.txt"
     echo >>"$work/crud-pgbench.txt"
