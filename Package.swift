@@ -114,9 +114,9 @@ let package = Package(
             "KeepLua", "KeepStore", "KeepSQLite", "KeepPolicy", "KeepMigrate", "KeepWorkbench", "KeepCore", "CLua", "CLuaShim",
             "CLuaBench",
         ]),
-        // The PostgreSQL benchmark's floor: Keep's one-row statements through PostgresNIO alone.
-        .executableTarget(name: "PostgresFloor", dependencies: [.product(name: "PostgresNIO", package: "postgres-nio"),
-                                                                .product(name: "Logging", package: "swift-log")]),
+        // The PostgreSQL benchmark's driver anchor: Keep's one-row statements through PostgresNIO alone.
+        .executableTarget(name: "PostgresNIOAlone", dependencies: [.product(name: "PostgresNIO", package: "postgres-nio"),
+                                                                   .product(name: "Logging", package: "swift-log")]),
         // The HTTP benchmark's ceiling: a bare Hummingbird route answering a constant.
         .executableTarget(name: "HTTPCeiling", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         // What the test targets share: clocks, temporary stores, the checkout's files, seeded randomness.

@@ -29,7 +29,7 @@
 #                          checkout's binary, set KEEP_BENCH_NO_BUILD=1 too, e.g.
 #                          KEEP_BENCH_NO_BUILD=1 KEEP_BIN=../main/.build/release/keep scripts/bench.sh 3 pg-crud
 #                          The http section's HTTPCeiling and the pg-crud section's
-#                          PostgresFloor are taken from the same folder.
+#                          PostgresNIOAlone are taken from the same folder.
 #   KEEP_BENCH_HTTP_SECONDS=N  how long each wrk run of the http sections lasts (default 10)
 # Whichever binary runs, it runs with this checkout's scripts/policies.
 set -euo pipefail
@@ -55,12 +55,12 @@ scripts/setup.sh
 keep="${KEEP_BIN:-.build/release/keep}"
 keep_bench="$(dirname "$keep")/KeepBench"
 keep_ceiling="$(dirname "$keep")/HTTPCeiling"
-keep_floor="$(dirname "$keep")/PostgresFloor"
+keep_nio_alone="$(dirname "$keep")/PostgresNIOAlone"
 if [ "${KEEP_BENCH_NO_BUILD:-}" != 1 ]; then
   if [[ " ${sections[*]} " != " swift " ]]; then swift build -c release --product keep >&2; fi
   if wants swift; then swift build -c release --product KeepBench >&2; fi
   if wants http; then swift build -c release --product HTTPCeiling >&2; fi
-  if wants pg-crud; then swift build -c release --product PostgresFloor >&2; fi
+  if wants pg-crud; then swift build -c release --product PostgresNIOAlone >&2; fi
 fi
 if [[ " ${sections[*]} " != " swift " ]] && [ ! -x "$keep" ]; then
   echo "bench.sh: no keep binary at $keep (build it, or name one with KEEP_BIN)" >&2
@@ -241,8 +241,8 @@ bench_copy() {
 bench_pg_crud() {
   local count=2000
   header "Small sessions on PostgreSQL: create, get, update one at a time, keep run (Lua API) vs pgbench -M prepared, one client, and vs PostgresNIO alone (median ops/s; $rounds rounds of $count each)"
-  if [ ! -x "$keep_floor" ]; then
-    echo "bench.sh: no $keep_floor (swift build -c release --product PostgresFloor)" >&2
+  if [ ! -x "$keep_nio_alone" ]; then
+    echo "bench.sh: no $keep_nio_alone (swift build -c release --product PostgresNIOAlone)" >&2
     exit 1
   fi
   start_postgres
@@ -291,9 +291,9 @@ EOF
     "$keep" --db "$pg_url&schema=crud_keep_$round" --user bench run scripts/bench/session_crud.lua "$count" \
       "$work/create.json" "$work/update.json" >>"$work/crud-keep.txt"
     # The same statements through the driver alone, on Keep's table (made by keep).
-    "$keep" --db "$pg_url&schema=crud_floor_$round" --user bench run -e 'keep.sessions.list {}'
-    "$keep_floor" "$pg_url&schema=crud_floor_$round" "$count" "$work/create.json" "$create_hash" \
-      "$work/update.json" "$update_hash" >>"$work/crud-floor.txt"
+    "$keep" --db "$pg_url&schema=crud_driver_$round" --user bench run -e 'keep.sessions.list {}'
+    "$keep_nio_alone" "$pg_url&schema=crud_driver_$round" "$count" "$work/create.json" "$create_hash" \
+      "$work/update.json" "$update_hash" >>"$work/crud-driver.txt"
     # pgbench works on Keep's own table (its keys and indexes), in a schema of its own.
     schema="crud_pgbench_$round"
     "$keep" --db "$pg_url&schema=$schema" --user bench run -e 'keep.sessions.list {}'
@@ -323,12 +323,12 @@ EOF
   for row in 1 2 3; do
     name=$(echo "create|get|update (read, then write if unchanged)" | cut -d'|' -f"$row")
     k=$(cut -d' ' -f"$row" "$work/crud-keep.txt" | median)
-    f=$(cut -d' ' -f"$row" "$work/crud-floor.txt" | median)
+    f=$(cut -d' ' -f"$row" "$work/crud-driver.txt" | median)
     p=$(cut -d' ' -f"$row" "$work/crud-pgbench.txt" | median)
     awk -v n="$name" -v k="$k" -v f="$f" -v p="$p" 'BEGIN { printf "| %s | %.0f ops/s | %.0f ops/s | %.2f× | — (the driver alone: %.2f× pgbench) |\n", n, k, f, k / f, f / p }'
   done
   echo
-  echo "keep: \`keep run scripts/bench/session_crud.lua\` (keep.sessions.create/get/update with the shipped policies). pgbench: \`pgbench -n -M prepared -c 1 -t $count\` on Keep's own sessions table (its keys and indexes), random ids from pgbench's variables, the same document bytes; each statement is its own transaction. PostgresNIO alone (Sources/PostgresFloor): Keep's statements, prepared, on one connection, each step on its event loop, nothing of Keep around them: what any client of the driver can reach here, so that keep's rate over it is Keep's own cost. $(pg_settings)"
+  echo "keep: \`keep run scripts/bench/session_crud.lua\` (keep.sessions.create/get/update with the shipped policies). pgbench: \`pgbench -n -M prepared -c 1 -t $count\` on Keep's own sessions table (its keys and indexes), random ids from pgbench's variables, every value bound as a parameter as Keep binds it, the same document bytes; each statement is its own transaction. PostgresNIO alone (Sources/PostgresNIOAlone): Keep's statements, prepared, on one connection, through the driver's async API with each step on its event loop, nothing of Keep around them: the driver's own cost, where pgbench's is libpq's (keep drives its kept connection from the calling thread, which can come out ahead of it). $(pg_settings)"
 }
 
 bench_pg_jobs() {

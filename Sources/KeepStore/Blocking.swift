@@ -76,6 +76,8 @@ package final class CallingThreadExecutor: TaskExecutor, @unchecked Sendable {
 
     /// Runs `body` with the waiting thread serving `io` while it has
     /// nothing else to do. Call it from a task that runs on this executor.
+    /// A job that another thread enqueues meanwhile runs once `io` has
+    /// received (the thread is blocked on the socket, not on the condition).
     package func waiting<T>(on io: any CallerDrivenIO, _ body: () async throws -> T) async rethrows -> T {
         let outer = self.io
         self.io = io
