@@ -14,7 +14,10 @@ extension PostgresBackend: SessionStorage {
     public func sessionMetadata(id: ResourceID, owner: UserID) async throws -> SessionMetadata? {
         try await rows("read a session", """
             SELECT \(unescaped: StoredColumns.sessionMetadata) FROM sessions WHERE owner = \(owner) AND id = \(id.rawValue)
-            """).first.map { try Self.sessionMetadata(from: RowReader($0)) }
+            """).first.map { row in
+                var columns = ColumnReader(row)
+                return try Self.sessionMetadata(from: &columns)
+            }
     }
 
     public func replaceSession(_ session: Session, ifVersion version: Int64) async throws -> Bool {
@@ -34,15 +37,18 @@ extension PostgresBackend: SessionStorage {
             .map(Self.session(from:))
     }
 
+    /// A row of `StoredColumns.session`, read by position.
     static func session(from row: PostgresRow) throws -> Session {
-        let row = RowReader(row)
-        return Session(try sessionMetadata(from: row), content: try row["content"])
+        var columns = ColumnReader(row)
+        return Session(try sessionMetadata(from: &columns), content: try columns.next())
     }
 
-    static func sessionMetadata(from row: RowReader) throws -> SessionMetadata {
-        SessionMetadata(id: try row.id("id"), owner: try row["owner"], title: try row["title"],
-                        description: try row["description"], hash: ContentHash(storedHex: try row["hash"]),
-                        version: try row["version"], createdAt: try row.timestamp("created_at"),
-                        updatedAt: try row.timestamp("updated_at"))
+    /// The columns of `StoredColumns.sessionMetadata`, next in `columns`.
+    static func sessionMetadata(from columns: inout ColumnReader) throws -> SessionMetadata {
+        SessionMetadata(id: try ResourceID(try columns.next()), owner: try columns.next(), title: try columns.next(),
+                        description: try columns.next(), hash: ContentHash(storedHex: try columns.next()),
+                        version: try columns.next(),
+                        createdAt: Timestamp(millisecondsSinceEpoch: try columns.next()),
+                        updatedAt: Timestamp(millisecondsSinceEpoch: try columns.next()))
     }
 }

@@ -30,6 +30,22 @@ extension String {
     }
 }
 
+/// One row's columns in order: for the rows of `StoredColumns`' lists,
+/// whose order Keep knows (by name, each read looks the column up).
+struct ColumnReader {
+    private var cells: PostgresRow.Iterator
+
+    init(_ row: PostgresRow) { cells = row.makeIterator() }
+
+    /// The next column's value.
+    mutating func next<T: PostgresDecodable>(_ type: T.Type = T.self) throws -> T {
+        guard let cell = cells.next() else {
+            throw KeepError(.internal, "a stored row has fewer columns than Keep reads; the schema may have been changed by hand")
+        }
+        return try cell.decode(T.self)
+    }
+}
+
 /// One row's columns by name.
 struct RowReader {
     private let row: PostgresRandomAccessRow
