@@ -9,9 +9,10 @@ import PostgresNIO
 import Synchronization
 
 /// A PostgreSQL connection whose socket the calling thread reads and writes
-/// itself: PostgresNIO's protocol handlers run on an `EmbeddedChannel`, and
-/// the thread that waits in `blocking` for a statement sends the bytes they
-/// wrote and blocks on the socket for the answer (`CallerDrivenIO`).
+/// itself: PostgresNIO's protocol handlers (and TLS, when the URL asks for
+/// it) run on an `EmbeddedChannel`, and the thread that waits in `blocking`
+/// for a statement sends the bytes they wrote and blocks on the socket for
+/// the answer (`CallerDrivenIO`).
 ///
 /// Why: a script or the REPL runs one statement at a time from its own
 /// thread. Through an event loop, each statement wakes the loop's thread and
@@ -20,19 +21,20 @@ import Synchronization
 ///
 /// An `EmbeddedChannel` belongs to the thread that made it: only that thread
 /// uses the connection (`owner`); statements from any other thread take a
-/// pooled connection. Closing it from any thread sends the protocol's
-/// Terminate message on the socket and closes it, without touching the channel.
-final class CallerDrivenConnection: CallerDrivenIO, @unchecked Sendable {
+/// pooled connection.
+final class CallerDrivenConnection: @unchecked Sendable {
     let connection: PostgresConnection
-    private let channel: EmbeddedChannel
-    private let socket: Socket
+    /// Its I/O, which the waiting thread serves while a statement runs.
+    let pump: ChannelPump
+    /// Whether the URL allows TLS (the session may then be encrypted).
+    private let mayUseTLS: Bool
     /// The thread that made it, the only one that may use it.
     let owner: pthread_t
 
-    private init(connection: PostgresConnection, channel: EmbeddedChannel, socket: Socket) {
+    private init(connection: PostgresConnection, pump: ChannelPump, mayUseTLS: Bool) {
         self.connection = connection
-        self.channel = channel
-        self.socket = socket
+        self.pump = pump
+        self.mayUseTLS = mayUseTLS
         owner = pthread_self()
     }
 
@@ -40,25 +42,32 @@ final class CallerDrivenConnection: CallerDrivenIO, @unchecked Sendable {
     var isOwnedByCallingThread: Bool { pthread_equal(owner, pthread_self()) != 0 }
 
     /// Connects to `location` and authenticates, within the connect timeout,
-    /// with the calling thread doing the I/O. Call it from a task that runs
-    /// in `blocking` (`executor` is its executor).
+    /// with the calling thread doing the I/O; nil when another connection's
+    /// statement is in flight on `executor`. Call it from a task that runs in
+    /// `blocking` (`executor` is its executor).
     static func connect(_ location: PostgresLocation, executor: CallingThreadExecutor,
-                        configuration: (any Channel) throws -> PostgresConnection.Configuration) async throws -> CallerDrivenConnection {
-        let socket = try Socket.connect(host: location.host, port: location.port, timeoutSeconds: location.connectTimeoutSeconds)
-        let channel = EmbeddedChannel()
-        let io = Handshake(channel: channel, socket: socket)
+                        configuration: (any Channel) throws -> PostgresConnection.Configuration) async throws -> CallerDrivenConnection? {
+        let deadline = NIODeadline.now() + .seconds(Int64(location.connectTimeoutSeconds))
+        let (socket, peer) = try Socket.connect(host: location.host, port: location.port, deadline: deadline)
+        let pump = ChannelPump(socket: socket, deadline: deadline)
         do {
-            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: location.port)).get()
-            let connection = try await executor.waiting(on: io) {
-                try await PostgresConnection.connect(on: channel.embeddedEventLoop, configuration: try configuration(channel),
-                                                     id: 0, logger: PostgresBackend.logger).get()
+            // The channel's peer is the socket's, which TLS checks a certificate's IP addresses against.
+            pump.channel.connect(to: peer, promise: nil)
+            var configuration = try configuration(pump.channel)
+            if !location.host.isIPAddress { configuration.options.tlsServerName = location.host }
+            let connecting: EventLoopFuture<PostgresConnection> = PostgresConnection.connect(
+                on: pump.channel.embeddedEventLoop, configuration: configuration, id: 0, logger: PostgresBackend.logger)
+            guard let connection = try await executor.waiting(on: pump, { try await connecting.get() }) else {
+                pump.abandon()
+                // What it started is failed by the close; nobody waits for it.
+                connecting.whenComplete { result in if case .success(let connection) = result { withExtendedLifetime(connection) {} } }
+                return nil
             }
+            pump.deadline = nil
             socket.clearReceiveTimeout()
-            return CallerDrivenConnection(connection: connection, channel: channel, socket: socket)
+            return CallerDrivenConnection(connection: connection, pump: pump, mayUseTLS: location.tls != .disable)
         } catch {
-            channel.close(promise: nil)
-            channel.embeddedEventLoop.run()
-            socket.close()
+            pump.abandon()
             throw error
         }
     }
@@ -66,49 +75,67 @@ final class CallerDrivenConnection: CallerDrivenIO, @unchecked Sendable {
     /// Whether it can take a statement: input that arrived while it was idle
     /// (a notice, or the error the server sends before it closes a
     /// connection) is handed to the handlers first, and a socket the server
-    /// closed closes the connection.
+    /// closed or that failed makes it unusable.
     func isUsable() -> Bool {
-        while !connection.isClosed, socket.isReadable() { receive() }
-        return !connection.isClosed
+        while !pump.isBroken, !connection.isClosed, pump.socket.isReadable() { pump.receive() }
+        return !pump.isBroken && !connection.isClosed
     }
 
-    func flush() { Self.flush(channel, socket) }
-
-    func receive() { Self.receive(channel, socket) }
-
-    /// Ends the session and closes the socket, from any thread. Only the
-    /// owner may close the channel; closed from another thread (a backend
-    /// released or closed elsewhere, as tests do), the channel and its
-    /// connection stay allocated until the process ends, a few kilobytes,
-    /// since the driver requires a connection to be closed before it goes.
+    /// Ends the session and closes the socket, from any thread. On its own
+    /// thread, through the driver (which sends PostgreSQL's Terminate).
+    /// Only that thread may touch the channel: closed from another (a
+    /// backend released or closed elsewhere, as tests do), it sends
+    /// Terminate itself on a plain connection, closes the socket, and keeps
+    /// the channel and its connection allocated until the process ends (a
+    /// few kilobytes: the driver requires a connection to be closed before
+    /// it goes).
     func close() {
         if isOwnedByCallingThread {
             connection.close().whenComplete { _ in }
-            flush()
-            socket.close()
+            pump.flush()
+            pump.abandon()
         } else {
-            socket.terminate()
+            // Plain bytes in an encrypted session would be garbage to the server.
+            if mayUseTLS { pump.socket.close() } else { pump.socket.terminate() }
             Self.abandoned.withLock { $0.append(self) }
         }
     }
 
     private static let abandoned = Mutex<[CallerDrivenConnection]>([])
+}
 
-    fileprivate static func flush(_ channel: EmbeddedChannel, _ socket: Socket) {
+/// An `EmbeddedChannel` and the socket whose bytes it reads and writes, on
+/// the thread that made them.
+final class ChannelPump: CallerDrivenIO {
+    let channel = EmbeddedChannel()
+    let socket: Socket
+    /// Set once the socket failed, the server closed it, or a read timed
+    /// out: nothing more is read or sent.
+    private(set) var isBroken = false
+    /// While connecting, when waiting for the server stops.
+    var deadline: NIODeadline?
+
+    init(socket: Socket, deadline: NIODeadline?) {
+        self.socket = socket
+        self.deadline = deadline
+    }
+
+    func flush() {
         channel.embeddedEventLoop.run()
         while let buffer = try? channel.readOutbound(as: ByteBuffer.self) {
-            guard socket.send(buffer) else {
-                brokenConnection(channel)
-                return
-            }
+            guard !isBroken else { continue }
+            if !socket.send(buffer) { broken() }
         }
     }
 
-    fileprivate static func receive(_ channel: EmbeddedChannel, _ socket: Socket) {
-        guard channel.isActive, let buffer = socket.receive(allocator: channel.allocator) else {
-            brokenConnection(channel)
-            return
+    func receive() {
+        guard !isBroken else { return }
+        if let deadline {
+            let left = deadline - .now()
+            guard left > .zero else { return broken() }
+            socket.setReceiveTimeout(left)
         }
+        guard let buffer = socket.receive(allocator: channel.allocator) else { return broken() }
         // The handlers report protocol errors through the channel (they fail
         // what waits); writeInbound rethrows them, which changes nothing here.
         _ = try? channel.writeInbound(buffer)
@@ -117,24 +144,23 @@ final class CallerDrivenConnection: CallerDrivenIO, @unchecked Sendable {
 
     /// The socket failed or the server closed it: what waits on the
     /// connection fails as on a closed connection.
-    private static func brokenConnection(_ channel: EmbeddedChannel) {
-        guard channel.isActive else { return }
-        channel.close(promise: nil)
-        channel.embeddedEventLoop.run()
+    private func broken() {
+        isBroken = true
+        closeChannel()
     }
 
-    /// The I/O of a connection being set up.
-    private final class Handshake: CallerDrivenIO {
-        let channel: EmbeddedChannel
-        let socket: Socket
+    /// Closes the channel and the socket (on the channel's thread).
+    func abandon() {
+        isBroken = true
+        closeChannel()
+        socket.close()
+    }
 
-        init(channel: EmbeddedChannel, socket: Socket) {
-            self.channel = channel
-            self.socket = socket
-        }
-
-        func flush() { CallerDrivenConnection.flush(channel, socket) }
-        func receive() { CallerDrivenConnection.receive(channel, socket) }
+    /// Closes the channel and lets its handlers finish: TLS waits for the
+    /// server's close_notify on a timer that only moves when told to.
+    private func closeChannel() {
+        if channel.isActive { channel.close(promise: nil) }
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
     }
 }
 
@@ -142,10 +168,10 @@ final class CallerDrivenConnection: CallerDrivenIO, @unchecked Sendable {
 struct Socket: Sendable {
     let descriptor: Int32
 
-    /// Connects to the first address of `host` that answers within the timeout,
-    /// with Nagle's algorithm off (a statement is one small write); reads time
-    /// out after `timeoutSeconds` until `clearReceiveTimeout`.
-    static func connect(host: String, port: Int, timeoutSeconds: Int) throws -> Socket {
+    /// Connects to the first address of `host` that answers before
+    /// `deadline`, with Nagle's algorithm off (a statement is one small
+    /// write); returns it and its peer's address.
+    static func connect(host: String, port: Int, deadline: NIODeadline) throws -> (Socket, SocketAddress) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -158,44 +184,64 @@ struct Socket: Sendable {
         var next: UnsafeMutablePointer<addrinfo>? = first
         while let address = next {
             next = address.pointee.ai_next
-            let descriptor = Glibc.socket(address.pointee.ai_family, address.pointee.ai_socktype, address.pointee.ai_protocol)
+            let descriptor = Glibc.socket(address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue),
+                                          address.pointee.ai_protocol)
             guard descriptor >= 0 else { failure = errno; continue }
             let socket = Socket(descriptor: descriptor)
-            if let error = socket.connect(to: address.pointee.ai_addr, length: address.pointee.ai_addrlen,
-                                          timeoutSeconds: timeoutSeconds) {
+            if let error = socket.connect(to: address.pointee.ai_addr, length: address.pointee.ai_addrlen, deadline: deadline) {
                 failure = error
                 Glibc.close(descriptor)
                 continue
             }
             var one: Int32 = 1
             setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            socket.setReceiveTimeout(seconds: timeoutSeconds)
-            return socket
+            do {
+                var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+                guard getnameinfo(address.pointee.ai_addr, address.pointee.ai_addrlen, &text, socklen_t(text.count),
+                                  nil, 0, NI_NUMERICHOST) == 0 else { throw IOError(errnoCode: EINVAL, reason: "getnameinfo") }
+                return (socket, try SocketAddress(ipAddress: String(cString: text), port: port))
+            } catch {
+                Glibc.close(descriptor)
+                throw error
+            }
         }
         throw IOError(errnoCode: failure, reason: "connect")
     }
 
     /// nil, or the errno of a connect that failed or did not finish in time.
-    private func connect(to address: UnsafePointer<sockaddr>, length: socklen_t, timeoutSeconds: Int) -> Int32? {
+    private func connect(to address: UnsafePointer<sockaddr>, length: socklen_t, deadline: NIODeadline) -> Int32? {
         let flags = fcntl(descriptor, F_GETFL)
         _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
         defer { _ = fcntl(descriptor, F_SETFL, flags) }
         if Glibc.connect(descriptor, address, length) == 0 { return nil }
         guard errno == EINPROGRESS else { return errno }
         var poll = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-        guard Glibc.poll(&poll, 1, Int32(timeoutSeconds * 1000)) == 1 else { return ETIMEDOUT }
+        while true {
+            let left = (deadline - .now()).nanoseconds / 1_000_000
+            guard left > 0 else { return ETIMEDOUT }
+            let ready = Glibc.poll(&poll, 1, Int32(clamping: left))
+            if ready < 0, errno == EINTR { continue }
+            guard ready == 1 else { return ready == 0 ? ETIMEDOUT : errno }
+            break
+        }
         var error: Int32 = 0
         var size = socklen_t(MemoryLayout<Int32>.size)
         getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &size)
         return error == 0 ? nil : error
     }
 
-    private func setReceiveTimeout(seconds: Int) {
-        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+    /// Reads time out after `amount` (at least a millisecond).
+    func setReceiveTimeout(_ amount: TimeAmount) {
+        let microseconds = max(1000, amount.nanoseconds / 1000)
+        var timeout = timeval(tv_sec: Int(microseconds / 1_000_000), tv_usec: Int(microseconds % 1_000_000))
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func clearReceiveTimeout() { setReceiveTimeout(seconds: 0) }
+    /// Reads wait as long as it takes.
+    func clearReceiveTimeout() {
+        var timeout = timeval(tv_sec: 0, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
 
     /// Sends all of `buffer`; false when the connection broke.
     func send(_ buffer: ByteBuffer) -> Bool {
@@ -239,4 +285,12 @@ struct Socket: Sendable {
     }
 
     func close() { Glibc.close(descriptor) }
+}
+
+extension String {
+    /// Whether it is an IPv4 or IPv6 address rather than a host name.
+    var isIPAddress: Bool {
+        var address = in6_addr()
+        return inet_pton(AF_INET, self, &address) == 1 || inet_pton(AF_INET6, self, &address) == 1
+    }
 }

@@ -138,8 +138,8 @@ public final class PostgresBackend: Sendable {
 
         /// The statement's rows, or nil when it should run on the pool. A
         /// connection the server closed while idle (a restart, an idle
-        /// timeout) is dropped; after an error it is kept only when the error
-        /// was the statement's own. A statement never runs twice: one that
+        /// timeout) is replaced; after an error it is kept only when the
+        /// error was the statement's own. A statement never runs twice: one that
         /// fails as the connection breaks fails as it would on the pool.
         func rows<Statement: PreparedRowsStatement>(_ statement: Statement) async throws -> [PostgresRow]? {
             guard let executor = CallingThreadExecutor.current, executor.isWaitingThread else { return nil }
@@ -156,9 +156,13 @@ public final class PostgresBackend: Sendable {
             } else {
                 held?.close()
                 do {
-                    connection = try await CallerDrivenConnection.connect(location, executor: executor) { channel in
+                    guard let made = try await CallerDrivenConnection.connect(location, executor: executor, configuration: { channel in
                         try PostgresBackend.connectionConfiguration(location, over: channel)
+                    }) else {
+                        release(nil)
+                        return nil
                     }
+                    connection = made
                 } catch {
                     // The pool answers for it from now on (and says what failed).
                     state.withLock { $0 = State(enabled: false) }
@@ -166,13 +170,16 @@ public final class PostgresBackend: Sendable {
                 }
             }
             do {
-                let rows = try await executor.waiting(on: connection) {
+                guard let result = try await executor.waiting(on: connection.pump, {
                     try await connection.connection.execute(statement, logger: PostgresBackend.logger).reduce(into: []) { $0.append($1) }
+                }) else {
+                    release(connection)
+                    return nil
                 }
                 release(connection)
-                return rows
+                return result
             } catch {
-                if !connection.connection.isClosed, Self.leavesConnectionUsable(error) {
+                if !connection.connection.isClosed, !connection.pump.isBroken, Self.leavesConnectionUsable(error) {
                     release(connection)
                 } else {
                     connection.close()
@@ -182,11 +189,15 @@ public final class PostgresBackend: Sendable {
             }
         }
 
+        /// Puts the connection back; one `close` ended meanwhile is closed (on its thread).
         private func release(_ connection: CallerDrivenConnection?) {
-            state.withLock { state in
-                state.connection = connection
+            let closed = state.withLock { state in
                 state.busy = false
+                guard state.enabled else { return connection }
+                state.connection = connection
+                return nil
             }
+            closed?.close()
         }
 
         /// Ends it unless a statement holds it, from any thread.

@@ -1,4 +1,5 @@
 import CEditLine
+import Foundation
 import KeepLua
 #if canImport(Glibc)
 import Glibc
@@ -56,7 +57,12 @@ public final class LineEditor {
     /// `historyPath` nil keeps history in memory only.
     public init(historyPath: String?, complete: @escaping (String) -> Completer.Completion) {
         self.complete = complete
-        Self.useUTF8()
+        // libedit's setup reads the terminal database and the locale through
+        // process-wide state: editors made at once on several threads (the
+        // tests) would crash in it.
+        Self.setupLock.lock()
+        defer { Self.setupLock.unlock() }
+        _ = Self.utf8Locale
         editLine = keepel_init("keep")
         history = history_init()
         keephist_setsize(history, Self.historySize)
@@ -100,20 +106,25 @@ public final class LineEditor {
     }
 
     deinit {
+        Self.setupLock.lock()
+        defer { Self.setupLock.unlock() }
         el_end(editLine)
         history_end(history)
         free(prompt)
     }
 
+    private static let setupLock = NSLock()
+
     /// libedit converts between the terminal's bytes and its wide characters
     /// with the C library's character type: the user's locale, or C.UTF-8
-    /// when that is not UTF-8 (Lua strings at the prompt are UTF-8).
-    private static func useUTF8() {
+    /// when that is not UTF-8 (Lua strings at the prompt are UTF-8). Set
+    /// once: `setlocale` is not safe while other threads use the locale.
+    private static let utf8Locale: Void = {
         if setlocale(LC_CTYPE, "") != nil, let codeset = nl_langinfo(nl_item(CODESET)), String(cString: codeset) == "UTF-8" {
             return
         }
         setlocale(LC_CTYPE, "C.UTF-8")
-    }
+    }()
 
     private static func owner(of el: OpaquePointer?) -> LineEditor? {
         guard let el, let data = keepel_clientdata(el) else { return nil }

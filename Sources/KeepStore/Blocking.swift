@@ -75,13 +75,15 @@ package final class CallingThreadExecutor: TaskExecutor, @unchecked Sendable {
     private var io: (any CallerDrivenIO)?
 
     /// Runs `body` with the waiting thread serving `io` while it has
-    /// nothing else to do. Call it from a task that runs on this executor.
-    /// A job that another thread enqueues meanwhile runs once `io` has
-    /// received (the thread is blocked on the socket, not on the condition).
-    package func waiting<T>(on io: any CallerDrivenIO, _ body: () async throws -> T) async rethrows -> T {
-        let outer = self.io
+    /// nothing else to do; nil, without running it, when the caller is not
+    /// on the waiting thread or another `io` is being served (a thread waits
+    /// on one socket at a time). A job that another thread enqueues meanwhile
+    /// runs once `io` has received (the thread is blocked on the socket, not
+    /// on the condition).
+    package func waiting<T>(on io: any CallerDrivenIO, _ body: () async throws -> T) async rethrows -> T? {
+        guard isWaitingThread, self.io == nil else { return nil }
         self.io = io
-        defer { self.io = outer }
+        defer { self.io = nil }
         return try await body()
     }
 
