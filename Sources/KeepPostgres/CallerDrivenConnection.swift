@@ -58,9 +58,7 @@ final class CallerDrivenConnection: @unchecked Sendable {
             let connecting: EventLoopFuture<PostgresConnection> = PostgresConnection.connect(
                 on: pump.channel.embeddedEventLoop, configuration: configuration, id: 0, logger: PostgresBackend.logger)
             guard let connection = try await executor.waiting(on: pump, { try await connecting.get() }) else {
-                pump.abandon()
-                // What it started is failed by the close; nobody waits for it.
-                connecting.whenComplete { result in if case .success(let connection) = result { withExtendedLifetime(connection) {} } }
+                pump.abandon()  // fails what it started
                 return nil
             }
             pump.deadline = nil

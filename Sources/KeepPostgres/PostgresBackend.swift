@@ -114,8 +114,8 @@ public final class PostgresBackend: Sendable {
 
     /// The connection kept for the statements that run most (the prepared
     /// one-row reads and writes) when the caller runs one statement at a
-    /// time from a thread of its own — a `keep run` script, the REPL, a
-    /// migration — through `blocking`: a `CallerDrivenConnection`, made on
+    /// time from a thread of its own — a `keep run` script, the REPL —
+    /// through `blocking`: a `CallerDrivenConnection`, made on
     /// the first such statement, whose socket that thread serves itself. It
     /// skips the pool's lease and release and the event loop's thread.
     /// Statements from other threads, from tasks outside `blocking`, or that
@@ -150,7 +150,7 @@ public final class PostgresBackend: Sendable {
                 return .some(state.connection)
             }
             guard case .some(let held) = taken else { return nil }
-            var connection: CallerDrivenConnection
+            let connection: CallerDrivenConnection
             if let held, held.isUsable() {
                 connection = held
             } else {
