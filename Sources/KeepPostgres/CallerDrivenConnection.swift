@@ -113,6 +113,8 @@ final class ChannelPump: CallerDrivenIO {
     /// While connecting, when waiting for the server stops.
     var deadline: NIODeadline?
 
+    var canReceive: Bool { !isBroken }
+
     init(socket: Socket, deadline: NIODeadline?) {
         self.socket = socket
         self.deadline = deadline

@@ -50,6 +50,8 @@ package protocol CallerDrivenIO: AnyObject {
     /// Blocks until the server sends something and hands it on; a broken
     /// connection is closed (failing what waited on it) instead of blocking.
     func receive()
+    /// False once the connection broke: the thread then waits on its condition.
+    var canReceive: Bool { get }
 }
 
 /// A task executor whose jobs run on the thread that called `blocking`, while
@@ -115,7 +117,7 @@ package final class CallingThreadExecutor: TaskExecutor, @unchecked Sendable {
         while true {
             if jobs.isEmpty {
                 if finished { break }
-                if let io {
+                if let io, io.canReceive {
                     condition.unlock()
                     io.flush()
                     condition.lock()
