@@ -45,16 +45,14 @@ final class CallerDrivenConnection: @unchecked Sendable {
     /// with the calling thread doing the I/O; nil when another connection's
     /// statement is in flight on `executor`. Call it from a task that runs in
     /// `blocking` (`executor` is its executor).
-    static func connect(_ location: PostgresLocation, executor: CallingThreadExecutor,
-                        configuration: (any Channel) throws -> PostgresConnection.Configuration) async throws -> CallerDrivenConnection? {
+    static func connect(_ location: PostgresLocation, executor: CallingThreadExecutor) async throws -> CallerDrivenConnection? {
         let deadline = NIODeadline.now() + .seconds(Int64(location.connectTimeoutSeconds))
         let (socket, peer) = try Socket.connect(host: location.host, port: location.port, deadline: deadline)
         let pump = ChannelPump(socket: socket, deadline: deadline)
         do {
             // The channel's peer is the socket's, which TLS checks a certificate's IP addresses against.
             pump.channel.connect(to: peer, promise: nil)
-            var configuration = try configuration(pump.channel)
-            if !location.host.isIPAddress { configuration.options.tlsServerName = location.host }
+            let configuration = try PostgresBackend.connectionConfiguration(location, over: pump.channel)
             let connecting: EventLoopFuture<PostgresConnection> = PostgresConnection.connect(
                 on: pump.channel.embeddedEventLoop, configuration: configuration, id: 0, logger: PostgresBackend.logger)
             guard let connection = try await executor.waiting(on: pump, { try await connecting.get() }) else {

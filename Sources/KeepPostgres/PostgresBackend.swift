@@ -156,9 +156,7 @@ public final class PostgresBackend: Sendable {
             } else {
                 held?.close()
                 do {
-                    guard let made = try await CallerDrivenConnection.connect(location, executor: executor, configuration: { channel in
-                        try PostgresBackend.connectionConfiguration(location, over: channel)
-                    }) else {
+                    guard let made = try await CallerDrivenConnection.connect(location, executor: executor) else {
                         release(nil)
                         return nil
                     }
@@ -261,7 +259,9 @@ public final class PostgresBackend: Sendable {
 
     // MARK: Configuration
 
-    /// A connection to `location`; over `channel`, one already connected to it.
+    /// A connection to `location`; over `channel`, one already connected to
+    /// it, whose TLS checks the certificate against the URL's host name as a
+    /// connection the driver opens itself does.
     static func connectionConfiguration(_ location: PostgresLocation, over channel: (any Channel)? = nil) throws
         -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS = switch location.tls {
@@ -269,12 +269,14 @@ public final class PostgresBackend: Sendable {
         case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
         case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
         }
-        var configuration = if let channel {
-            PostgresConnection.Configuration(establishedChannel: channel, tls: tls, username: location.user,
-                                             password: location.password, database: location.database)
+        var configuration: PostgresConnection.Configuration
+        if let channel {
+            configuration = PostgresConnection.Configuration(establishedChannel: channel, tls: tls, username: location.user,
+                                                             password: location.password, database: location.database)
+            if !location.host.isIPAddress { configuration.options.tlsServerName = location.host }
         } else {
-            PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
-                                             password: location.password, database: location.database, tls: tls)
+            configuration = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
+                                                             password: location.password, database: location.database, tls: tls)
         }
         configuration.options.connectTimeout = .seconds(Int64(location.connectTimeoutSeconds))
         configuration.options.additionalStartupParameters = startupParameters(location)
