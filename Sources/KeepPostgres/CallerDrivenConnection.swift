@@ -10,26 +10,34 @@ import Synchronization
 
 /// A PostgreSQL connection whose socket the calling thread reads and writes
 /// itself: PostgresNIO's protocol handlers (and TLS, when the URL asks for
-/// it) run on an `EmbeddedChannel`, and the thread that waits in `blocking`
-/// for a statement sends the bytes they wrote and blocks on the socket for
-/// the answer (`CallerDrivenIO`).
+/// it) run on an `EmbeddedChannel`, and the thread that runs a statement
+/// sends the bytes they wrote and blocks on the socket until the answer is
+/// in (`ChannelPump.wait(for:)`).
 ///
 /// Why: a script or the REPL runs one statement at a time from its own
 /// thread. Through an event loop, each statement wakes the loop's thread and
 /// then the caller's, which on a small machine cost more than the statement
 /// itself; here a statement is one `send` and one `recv`, as for libpq.
+/// Statements go through the driver's future-based prepared-query API
+/// (`PreparedQuery`), whose rows arrive in a callback, and the thread waits
+/// for the future without suspending its task: the async API would suspend
+/// it and stream the rows through an async sequence, which made a read by
+/// key about a tenth slower (docs/postgres.md, "Where the time goes").
 ///
 /// An `EmbeddedChannel` belongs to the thread that made it: only that thread
 /// uses the connection (`owner`); statements from any other thread take a
-/// pooled connection.
+/// pooled connection. Only a thread of its own may use it (one waiting in
+/// `blocking`): it blocks in `recv`.
 final class CallerDrivenConnection: @unchecked Sendable {
     let connection: PostgresConnection
-    /// Its I/O, which the waiting thread serves while a statement runs.
+    /// Its I/O, served by the thread running a statement.
     let pump: ChannelPump
     /// Whether the URL allows TLS (the session may then be encrypted).
     private let mayUseTLS: Bool
     /// The thread that made it, the only one that may use it.
     let owner: pthread_t
+    /// Keep's statements prepared on it so far, by `PostgresPreparedStatement.name`.
+    private var prepared: [String: PreparedQuery] = [:]
 
     private init(connection: PostgresConnection, pump: ChannelPump, mayUseTLS: Bool) {
         self.connection = connection
@@ -42,10 +50,8 @@ final class CallerDrivenConnection: @unchecked Sendable {
     var isOwnedByCallingThread: Bool { pthread_equal(owner, pthread_self()) != 0 }
 
     /// Connects to `location` and authenticates, within the connect timeout,
-    /// with the calling thread doing the I/O; nil when another connection's
-    /// statement is in flight on `executor`. Call it from a task that runs in
-    /// `blocking` (`executor` is its executor).
-    static func connect(_ location: PostgresLocation, executor: CallingThreadExecutor) async throws -> CallerDrivenConnection? {
+    /// the calling thread doing the I/O.
+    static func connect(_ location: PostgresLocation) throws -> CallerDrivenConnection {
         let deadline = NIODeadline.now() + .seconds(Int64(location.connectTimeoutSeconds))
         let (socket, peer) = try Socket.connect(host: location.host, port: location.port, deadline: deadline)
         let pump = ChannelPump(socket: socket, deadline: deadline)
@@ -53,12 +59,8 @@ final class CallerDrivenConnection: @unchecked Sendable {
             // The channel's peer is the socket's, which TLS checks a certificate's IP addresses against.
             pump.channel.connect(to: peer, promise: nil)
             let configuration = try PostgresBackend.connectionConfiguration(location, over: pump.channel)
-            let connecting: EventLoopFuture<PostgresConnection> = PostgresConnection.connect(
-                on: pump.channel.embeddedEventLoop, configuration: configuration, id: 0, logger: PostgresBackend.logger)
-            guard let connection = try await executor.waiting(on: pump, { try await connecting.get() }) else {
-                pump.abandon()  // fails what it started
-                return nil
-            }
+            let connection = try pump.wait(for: PostgresConnection.connect(
+                on: pump.channel.embeddedEventLoop, configuration: configuration, id: 0, logger: PostgresBackend.logger))
             pump.deadline = nil
             socket.clearReceiveTimeout()
             return CallerDrivenConnection(connection: connection, pump: pump, mayUseTLS: location.tls != .disable)
@@ -66,6 +68,21 @@ final class CallerDrivenConnection: @unchecked Sendable {
             pump.abandon()
             throw error
         }
+    }
+
+    /// Runs `statement` and returns its rows, preparing it on first use.
+    /// Server errors come as the driver's `PostgresError.server`.
+    func rows<Statement: PreparedRowsStatement>(_ statement: Statement) throws -> [PostgresRow] {
+        let query: PreparedQuery
+        if let known = prepared[Statement.name] {
+            query = known
+        } else {
+            query = try pump.wait(for: connection.prepare(query: Statement.sql))
+            prepared[Statement.name] = query
+        }
+        let rows = RowsReceived()
+        try pump.wait(for: query.execute(statement.parameterData) { rows.append($0) })
+        return rows.rows
     }
 
     /// Whether it can take a statement: input that arrived while it was idle
@@ -102,7 +119,7 @@ final class CallerDrivenConnection: @unchecked Sendable {
 
 /// An `EmbeddedChannel` and the socket whose bytes it reads and writes, on
 /// the thread that made them.
-final class ChannelPump: CallerDrivenIO {
+final class ChannelPump {
     let channel = EmbeddedChannel()
     let socket: Socket
     /// Set once the socket failed, the server closed it, or a read timed
@@ -111,13 +128,27 @@ final class ChannelPump: CallerDrivenIO {
     /// While connecting, when waiting for the server stops.
     var deadline: NIODeadline?
 
-    var canReceive: Bool { !isBroken }
-
     init(socket: Socket, deadline: NIODeadline?) {
         self.socket = socket
         self.deadline = deadline
     }
 
+    /// The value of `future` (of this channel's loop), sending what the
+    /// handlers write and handing them what the server sends until it has
+    /// one. A connection that breaks fails it, as on a closed connection.
+    func wait<T>(for future: EventLoopFuture<T>) throws -> T {
+        let outcome = Outcome<T>()
+        future.whenComplete { outcome.result = $0 }
+        flush()
+        while outcome.result == nil, !isBroken {
+            receive()
+            flush()
+        }
+        guard let result = outcome.result else { throw PostgresError.connectionClosed }
+        return try result.get()
+    }
+
+    /// Runs the channel's pending work and sends what it wrote, without blocking.
     func flush() {
         channel.embeddedEventLoop.run()
         while let buffer = try? channel.readOutbound(as: ByteBuffer.self) {
@@ -126,6 +157,7 @@ final class ChannelPump: CallerDrivenIO {
         }
     }
 
+    /// Blocks until the server sends something and hands it to the handlers.
     func receive() {
         guard !isBroken else { return }
         if let deadline {
@@ -160,6 +192,18 @@ final class ChannelPump: CallerDrivenIO {
         if channel.isActive { channel.close(promise: nil) }
         channel.embeddedEventLoop.advanceTime(by: .seconds(60))
     }
+}
+
+/// A future's result, set by a callback on the channel's (the calling) thread.
+private final class Outcome<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
+}
+
+/// A statement's rows, appended by the driver's row callback on the calling thread.
+private final class RowsReceived: @unchecked Sendable {
+    private(set) var rows: [PostgresRow] = []
+
+    func append(_ row: PostgresRow) { rows.append(row) }
 }
 
 /// A blocking TCP socket.

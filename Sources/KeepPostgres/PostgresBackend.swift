@@ -141,7 +141,8 @@ public final class PostgresBackend: Sendable {
         /// timeout) is replaced; after an error it is kept only when the
         /// error was the statement's own. A statement never runs twice: one that
         /// fails as the connection breaks fails as it would on the pool.
-        func rows<Statement: PreparedRowsStatement>(_ statement: Statement) async throws -> [PostgresRow]? {
+        func rows<Statement: PreparedRowsStatement>(_ statement: Statement) throws -> [PostgresRow]? {
+            // Only a thread of its own, which may block on the socket.
             guard let executor = CallingThreadExecutor.current, executor.isWaitingThread else { return nil }
             let taken: CallerDrivenConnection?? = state.withLock { state in
                 guard state.enabled, !state.busy else { return nil }
@@ -156,11 +157,7 @@ public final class PostgresBackend: Sendable {
             } else {
                 held?.close()
                 do {
-                    guard let made = try await CallerDrivenConnection.connect(location, executor: executor) else {
-                        release(nil)
-                        return nil
-                    }
-                    connection = made
+                    connection = try CallerDrivenConnection.connect(location)
                 } catch {
                     // The pool answers for it from now on (and says what failed).
                     state.withLock { $0 = State(enabled: false) }
@@ -168,12 +165,7 @@ public final class PostgresBackend: Sendable {
                 }
             }
             do {
-                guard let result = try await executor.waiting(on: connection.pump, {
-                    try await connection.connection.execute(statement, logger: PostgresBackend.logger).reduce(into: []) { $0.append($1) }
-                }) else {
-                    release(connection)
-                    return nil
-                }
+                let result = try connection.rows(statement)
                 release(connection)
                 return result
             } catch {
@@ -214,7 +206,7 @@ public final class PostgresBackend: Sendable {
         /// shutdown). A connection the server is closing may report its
         /// error before it reads as closed.
         static func leavesConnectionUsable(_ error: any Error) -> Bool {
-            guard let error = error as? PSQLError, error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+            guard let state = PostgresBackend.serverError(error)?.state else { return false }
             return !state.hasPrefix("08") && !state.hasPrefix("57P")
         }
     }
@@ -327,33 +319,35 @@ public final class PostgresBackend: Sendable {
                              location: location)
         }
         let server = "PostgreSQL at \(location.host):\(location.port)"
-        if let error = error as? PSQLError {
-            if let state = error.serverInfo?[.sqlState] {
-                let message = error.serverInfo?[.message] ?? "no message"
-                switch state {
-                case "23505":
-                    return KeepError(.conflict, "could not \(doing): the row already exists (\(message))")
-                case "40001", "40P01":
-                    return KeepError(.unavailable, "could not \(doing): it conflicted with a concurrent transaction (\(message)); try again",
-                                     details: ["retry": "transaction"])
-                case "28P01", "28000":
-                    return KeepError(.unavailable, "could not \(doing): \(server) refused user '\(location.user)' (\(message)); check the user name and password in the URL, and that pg_hba.conf lets this host in",
-                                     details: ["reason": "credentials"])
-                case "3D000":
-                    return KeepError(.unavailable, "could not \(doing): \(server) has no database '\(location.database)'; create it (createdb \(location.database)) or name another in the URL",
-                                     details: ["reason": "no_database"])
-                case "42501":
-                    return KeepError(.forbidden, "could not \(doing): user '\(location.user)' lacks a privilege (\(message)); grant it, or connect as the owner of Keep's tables")
-                case "25006":
-                    return KeepError(.forbidden, "could not \(doing): the database is read-only (\(message))")
-                case "53300", "53000", "57P01", "57P02", "57P03":
-                    return KeepError(.unavailable, "could not \(doing): \(server) cannot serve it now (\(message)); try again")
-                case _ where state.hasPrefix("08"):
-                    return KeepError(.unavailable, "could not \(doing): the connection to \(server) failed (\(message)); try again")
-                default:
-                    return KeepError(.internal, "could not \(doing): PostgreSQL error \(state): \(message)")
-                }
+        if let (state, message) = serverError(error) {
+            switch state {
+            case "23505":
+                return KeepError(.conflict, "could not \(doing): the row already exists (\(message))")
+            case "40001", "40P01":
+                return KeepError(.unavailable, "could not \(doing): it conflicted with a concurrent transaction (\(message)); try again",
+                                 details: ["retry": "transaction"])
+            case "28P01", "28000":
+                return KeepError(.unavailable, "could not \(doing): \(server) refused user '\(location.user)' (\(message)); check the user name and password in the URL, and that pg_hba.conf lets this host in",
+                                 details: ["reason": "credentials"])
+            case "3D000":
+                return KeepError(.unavailable, "could not \(doing): \(server) has no database '\(location.database)'; create it (createdb \(location.database)) or name another in the URL",
+                                 details: ["reason": "no_database"])
+            case "42501":
+                return KeepError(.forbidden, "could not \(doing): user '\(location.user)' lacks a privilege (\(message)); grant it, or connect as the owner of Keep's tables")
+            case "25006":
+                return KeepError(.forbidden, "could not \(doing): the database is read-only (\(message))")
+            case "53300", "53000", "57P01", "57P02", "57P03":
+                return KeepError(.unavailable, "could not \(doing): \(server) cannot serve it now (\(message)); try again")
+            case _ where state.hasPrefix("08"):
+                return KeepError(.unavailable, "could not \(doing): the connection to \(server) failed (\(message)); try again")
+            default:
+                return KeepError(.internal, "could not \(doing): PostgreSQL error \(state): \(message)")
             }
+        }
+        if case PostgresError.connectionClosed = error {
+            return KeepError(.unavailable, "could not \(doing): the connection to \(server) closed; try again")
+        }
+        if let error = error as? PSQLError {
             switch error.code {
             case .sslUnsupported:
                 return KeepError(.unavailable, "could not \(doing): \(server) does not offer TLS, and the URL asks for sslmode=require")
@@ -378,6 +372,19 @@ public final class PostgresBackend: Sendable {
         // The pool's own errors (its circuit breaker after failed connects), NIO channel errors.
         return KeepError(.unavailable, "could not \(doing): could not reach \(server) (\(shortDescription(error))); check that the server is running and accepts TCP connections there",
                          details: ["reason": "unreachable"])
+    }
+
+    /// The SQLSTATE and message of an error the server sent: as the driver's
+    /// async API reports it (`PSQLError`) or its future-based prepared
+    /// queries do (`PostgresError.server`, on the kept connection).
+    static func serverError(_ error: any Error) -> (state: String, message: String)? {
+        if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
+            return (state, error.serverInfo?[.message] ?? "no message")
+        }
+        if case PostgresError.server(let error) = error, let state = error.fields[.sqlState] {
+            return (state, error.fields[.message] ?? "no message")
+        }
+        return nil
     }
 
     /// An underlying network error, as a person reads it ("connection refused").

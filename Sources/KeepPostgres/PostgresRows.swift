@@ -30,6 +30,18 @@ extension String {
     }
 }
 
+extension PostgresCell {
+    /// Its value, read in binary format. The driver asks for every result
+    /// column in binary, but labels the rows of its future-based prepared
+    /// queries (`CallerDrivenConnection`) with the format of the
+    /// statement's description, which is text.
+    func value<T: PostgresDecodable>(_ type: T.Type = T.self) throws -> T {
+        var cell = self
+        cell.format = .binary
+        return try cell.decode(T.self)
+    }
+}
+
 /// One row's columns in order: for the rows of `StoredColumns`' lists,
 /// whose order Keep knows (by name, each read looks the column up).
 struct ColumnReader {
@@ -42,7 +54,7 @@ struct ColumnReader {
         guard let cell = cells.next() else {
             throw KeepError(.internal, "a stored row has fewer columns than Keep reads; the schema may have been changed by hand")
         }
-        return try cell.decode(T.self)
+        return try cell.value(T.self)
     }
 }
 
@@ -53,7 +65,7 @@ struct RowReader {
     init(_ row: PostgresRow) { self.row = row.makeRandomAccess() }
 
     subscript<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) -> T {
-        get throws { try row[column].decode(T.self) }
+        get throws { try row[column].value(T.self) }
     }
 
     func timestamp(_ column: String) throws -> Timestamp {

@@ -15,10 +15,49 @@ import PostgresNIO
 ///
 /// Each names itself (`name`): the driver's default name is the type's
 /// reflected name, built anew on every call.
-protocol PreparedRowsStatement: PostgresPreparedStatement where Row == PostgresRow {}
+///
+/// A statement gives its parameters once (`parameters`), for both of the
+/// driver's ways to bind them: the pool's `PostgresBindings` and the
+/// `PostgresData` list of the prepared-query API that `CallerDrivenConnection`
+/// uses.
+protocol PreparedRowsStatement: PostgresPreparedStatement where Row == PostgresRow {
+    /// The values of `$1`, `$2`, … in order.
+    var parameters: [StatementParameter] { get }
+}
+
+/// A value bound to one parameter of a statement.
+enum StatementParameter {
+    case text(String)
+    /// Document text, stored as `bytea` (see `DocumentBytes`); nil is NULL.
+    case document(String?)
+    case integer(Int64)
+}
 
 extension PreparedRowsStatement {
     func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: parameters.count)
+        for parameter in parameters {
+            switch parameter {
+            case .text(let text): bindings.append(text)
+            case .document(let text): bindings.append(text?.bytes)
+            case .integer(let value): bindings.append(value)
+            }
+        }
+        return bindings
+    }
+
+    /// The parameters as the driver's prepared-query API takes them.
+    var parameterData: [PostgresData] {
+        parameters.map { parameter in
+            switch parameter {
+            case .text(let text): PostgresData(string: text)
+            case .document(let text): PostgresData(type: .bytea, value: text.map { ByteBuffer(string: $0) })
+            case .integer(let value): PostgresData(int64: value)
+            }
+        }
+    }
 }
 
 extension PostgresBackend {
@@ -26,7 +65,7 @@ extension PostgresBackend {
     /// kept for one-row statements when it is free, else on a pooled one.
     func rows<Statement: PreparedRowsStatement>(_ doing: String, _ statement: Statement) async throws -> [PostgresRow] {
         do {
-            if let rows = try await dedicated.rows(statement) { return rows }
+            if let rows = try dedicated.rows(statement) { return rows }
             return try await client.execute(statement, logger: Self.logger).reduce(into: []) { $0.append($1) }
         } catch {
             throw Self.keepError(error, doing: doing, location: location)
@@ -40,12 +79,7 @@ struct SelectSession: PreparedRowsStatement {
     let owner: UserID
     let id: ResourceID
 
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 2)
-        bindings.append(owner)
-        bindings.append(id.rawValue)
-        return bindings
-    }
+    var parameters: [StatementParameter] { [.text(owner), .text(id.rawValue)] }
 }
 
 struct InsertSession: PreparedRowsStatement {
@@ -56,15 +90,10 @@ struct InsertSession: PreparedRowsStatement {
         """
     let session: Session
 
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 10)
-        bindings.append(session.id.rawValue)
-        bindings.append(session.owner)
-        bindings.appendDocument(session)
-        bindings.append(session.version)
-        bindings.append(session.createdAt.millisecondsSinceEpoch)
-        bindings.append(session.updatedAt.millisecondsSinceEpoch)
-        return bindings
+    var parameters: [StatementParameter] {
+        [.text(session.id.rawValue), .text(session.owner)] + session.documentParameters
+            + [.integer(session.version), .integer(session.createdAt.millisecondsSinceEpoch),
+               .integer(session.updatedAt.millisecondsSinceEpoch)]
     }
 }
 
@@ -81,26 +110,16 @@ struct ReplaceSession: PreparedRowsStatement {
     let session: Session
     let ifVersion: Int64
 
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 10)
-        bindings.append(session.owner)
-        bindings.append(session.id.rawValue)
-        bindings.appendDocument(session)
-        bindings.append(session.version)
-        bindings.append(session.updatedAt.millisecondsSinceEpoch)
-        bindings.append(ifVersion)
-        return bindings
+    var parameters: [StatementParameter] {
+        [.text(session.owner), .text(session.id.rawValue)] + session.documentParameters
+            + [.integer(session.version), .integer(session.updatedAt.millisecondsSinceEpoch), .integer(ifVersion)]
     }
 }
 
-extension PostgresBindings {
-    /// A session's title, title key, description, content and hash, in that order.
-    mutating func appendDocument(_ session: Session) {
-        append(session.title.bytes)
-        append(session.title.titleKey.bytes)
-        append(session.description?.bytes)
-        append(session.content.bytes)
-        append(session.hash.hex)
+extension Session {
+    /// Its title, title key, description, content and hash, in that order.
+    var documentParameters: [StatementParameter] {
+        [.document(title), .document(title.titleKey), .document(description), .document(content), .text(hash.hex)]
     }
 }
 
@@ -109,9 +128,5 @@ struct SelectSnapshot: PreparedRowsStatement {
     static let sql = "SELECT \(StoredColumns.snapshot) FROM snapshots WHERE id = $1"
     let id: ResourceID
 
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 1)
-        bindings.append(id.rawValue)
-        return bindings
-    }
+    var parameters: [StatementParameter] { [.text(id.rawValue)] }
 }

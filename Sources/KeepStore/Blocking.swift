@@ -39,21 +39,6 @@ public func blockingInPool<T: Sendable>(_ body: @escaping @Sendable () async thr
     try TaskOutcome.start(body).wait()
 }
 
-/// A connection whose socket the thread waiting in `blocking` reads and
-/// writes itself (KeepPostgres' `CallerDrivenConnection`): while a statement
-/// on it is in flight, that thread blocks on the socket instead of waiting
-/// to be woken by the thread that would otherwise do the I/O.
-package protocol CallerDrivenIO: AnyObject {
-    /// Does what is ready without blocking: runs the connection's pending
-    /// work and sends what it wrote.
-    func flush()
-    /// Blocks until the server sends something and hands it on; a broken
-    /// connection is closed (failing what waited on it) instead of blocking.
-    func receive()
-    /// False once the connection broke: the thread then waits on its condition.
-    var canReceive: Bool { get }
-}
-
 /// A task executor whose jobs run on the thread that called `blocking`, while
 /// it waits. Jobs that arrive after it finished (a continuation of an
 /// unstructured task that outlived the call) run on the shared pool.
@@ -71,23 +56,6 @@ package final class CallingThreadExecutor: TaskExecutor, @unchecked Sendable {
     /// Whether the caller runs on the thread that waits for this executor's
     /// task (false in a task started elsewhere that inherited it as `current`).
     package var isWaitingThread: Bool { pthread_equal(thread, pthread_self()) != 0 }
-
-    /// What the thread waits on when it has no job, if not the condition.
-    /// Only the waiting thread touches it: the jobs that set and clear it run there.
-    private var io: (any CallerDrivenIO)?
-
-    /// Runs `body` with the waiting thread serving `io` while it has
-    /// nothing else to do; nil, without running it, when the caller is not
-    /// on the waiting thread or another `io` is being served (a thread waits
-    /// on one socket at a time). A job that another thread enqueues meanwhile
-    /// runs once `io` has received (the thread is blocked on the socket, not
-    /// on the condition).
-    package func waiting<T>(on io: any CallerDrivenIO, _ body: () async throws -> T) async rethrows -> T? {
-        guard isWaitingThread, self.io == nil else { return nil }
-        self.io = io
-        defer { self.io = nil }
-        return try await body()
-    }
 
     package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
@@ -117,18 +85,7 @@ package final class CallingThreadExecutor: TaskExecutor, @unchecked Sendable {
         while true {
             if jobs.isEmpty {
                 if finished { break }
-                if let io, io.canReceive {
-                    condition.unlock()
-                    io.flush()
-                    condition.lock()
-                    if jobs.isEmpty && !finished {
-                        condition.unlock()
-                        io.receive()
-                        condition.lock()
-                    }
-                } else {
-                    condition.wait()
-                }
+                condition.wait()
                 continue
             }
             let batch = jobs

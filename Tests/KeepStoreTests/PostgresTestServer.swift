@@ -36,9 +36,9 @@ import Testing
         let now = TestClock().now
         let session = Session(id: try ResourceID("kept00000001"), owner: "ana", title: "Kept", description: nil, content: "{}",
                               hash: ContentHash(of: "{}"), version: 1, createdAt: now, updatedAt: now)
-        let admin = try PostgresLocation(url: try #require(Self.url))
-        let configuration = PostgresConnection.Configuration(host: admin.host, port: admin.port, username: admin.user,
-                                                             password: admin.password, database: admin.database, tls: .disable)
+        let connection = try await Self.adminConnection()
+        defer { Task { try? await connection.close() } }
+        @Sendable func ranStatements() async throws -> [Int] { try await Self.backendsThatRead(name, on: connection) }
 
         struct Seen: Sendable {
             var kept: [Int] = [], afterFive: [Int] = [], replacement: [Int] = []
@@ -47,15 +47,6 @@ import Testing
         // Everything on one thread of its own, as a script runs: the kept
         // connection serves the thread that made it.
         let logger = Logger(label: "test")
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
-        defer { Task { try? await connection.close() } }
-        /// The backends of this test's connections that ran a one-row statement.
-        @Sendable func ranStatements() async throws -> [Int] {
-            try await connection.query("""
-                SELECT pid FROM pg_stat_activity WHERE application_name = \(name) AND query LIKE '%FROM sessions WHERE owner%'
-                ORDER BY pid
-                """, logger: logger).collect().map { try $0.decode(Int.self) }
-        }
         let seen = try await onThread { try blocking {
             var seen = Seen()
             try await backend.insertSession(session)
@@ -93,5 +84,60 @@ import Testing
         let replacement = try #require(seen.replacement.first)
         #expect(both.count == 2 && both.contains(replacement), "a pooled connection ran it: \(both)")
         await backend.close()
+    }
+
+    /// A statement the server refuses on the kept connection fails with
+    /// Keep's error for it (a unique violation is `conflict`), and the
+    /// connection stays: the next statements run on it.
+    @Test(.enabled(if: url != nil, "needs KEEP_TEST_POSTGRES_URL"))
+    func aStatementTheServerRefusesOnTheKeptConnectionFailsAsOnThePool() async throws {
+        let name = "keep_kept_" + String(UInt32.random(in: .min ... .max), radix: 16)
+        let backend = try await PostgresBackend.open(try PostgresLocation(url: BackendKind.freshPostgresURL() + "&application_name=\(name)"))
+        let now = TestClock().now
+        let session = Session(id: try ResourceID("kept00000002"), owner: "ana", title: "Kept", description: nil, content: "{}",
+                              hash: ContentHash(of: "{}"), version: 1, createdAt: now, updatedAt: now)
+        let connection = try await Self.adminConnection()
+        defer { Task { try? await connection.close() } }
+
+        struct Seen: Sendable {
+            var before: [Int] = [], after: [Int] = []
+            var failure: KeepError?
+            var read: String?
+        }
+        let seen = try await onThread { try blocking {
+            var seen = Seen()
+            try await backend.insertSession(session)
+            _ = try await backend.session(id: session.id, owner: "ana")
+            seen.before = try await Self.backendsThatRead(name, on: connection)
+            do {
+                try await backend.insertSession(session)
+            } catch let error as KeepError {
+                seen.failure = error
+            }
+            seen.read = try await backend.session(id: session.id, owner: "ana")?.title
+            seen.after = try await Self.backendsThatRead(name, on: connection)
+            return seen
+        } }
+        #expect(seen.failure?.code == .conflict, "\(String(describing: seen.failure))")
+        #expect(seen.failure?.message.contains("already exists") == true)
+        #expect(seen.read == "Kept")
+        #expect(seen.before.count == 1 && seen.after == seen.before, "the kept connection ran them all: \(seen.before) \(seen.after)")
+        await backend.close()
+    }
+
+    /// A connection to the test server, outside any backend.
+    static func adminConnection() async throws -> PostgresConnection {
+        let admin = try PostgresLocation(url: try #require(url))
+        let configuration = PostgresConnection.Configuration(host: admin.host, port: admin.port, username: admin.user,
+                                                             password: admin.password, database: admin.database, tls: .disable)
+        return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: Logger(label: "test"))
+    }
+
+    /// The backends of the connections named `name` whose last statement read a session by key.
+    static func backendsThatRead(_ name: String, on connection: PostgresConnection) async throws -> [Int] {
+        try await connection.query("""
+            SELECT pid FROM pg_stat_activity WHERE application_name = \(name) AND query LIKE '%FROM sessions WHERE owner%'
+            ORDER BY pid
+            """, logger: Logger(label: "test")).collect().map { try $0.decode(Int.self) }
     }
 }
