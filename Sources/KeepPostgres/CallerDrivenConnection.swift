@@ -27,7 +27,8 @@ import Synchronization
 /// An `EmbeddedChannel` belongs to the thread that made it: only that thread
 /// uses the connection (`owner`); statements from any other thread take a
 /// pooled connection. Only a thread of its own may use it (one waiting in
-/// `blocking`): it blocks in `recv`.
+/// `blocking`): it blocks in `recv`, and while a statement runs, the jobs
+/// queued for its `blocking` call wait.
 final class CallerDrivenConnection: @unchecked Sendable {
     let connection: PostgresConnection
     /// Its I/O, served by the thread running a statement.
@@ -135,12 +136,14 @@ final class ChannelPump {
 
     /// The value of `future` (of this channel's loop), sending what the
     /// handlers write and handing them what the server sends until it has
-    /// one. A connection that breaks fails it, as on a closed connection.
+    /// one. A connection that breaks fails it, as on a closed connection;
+    /// so does a channel the handlers closed (after a protocol error), whose
+    /// pending work may never complete.
     func wait<T>(for future: EventLoopFuture<T>) throws -> T {
         let outcome = Outcome<T>()
         future.whenComplete { outcome.result = $0 }
         flush()
-        while outcome.result == nil, !isBroken {
+        while outcome.result == nil, !isBroken, channel.isActive {
             receive()
             flush()
         }

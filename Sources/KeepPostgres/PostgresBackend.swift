@@ -344,8 +344,18 @@ public final class PostgresBackend: Sendable {
                 return KeepError(.internal, "could not \(doing): PostgreSQL error \(state): \(message)")
             }
         }
-        if case PostgresError.connectionClosed = error {
-            return KeepError(.unavailable, "could not \(doing): the connection to \(server) closed; try again")
+        // The kept connection's prepared queries report connection and protocol failures as `PostgresError`.
+        if let error = error as? PostgresError {
+            switch error {
+            case .connectionClosed:
+                return unreachable(doing, server, cause: " (the connection closed)")
+            case .protocol(let message) where message.hasPrefix("Unexpected connection close"):
+                return unreachable(doing, server, cause: " (the connection closed)")
+            case .protocol(let message):
+                return KeepError(.internal, "could not \(doing): PostgreSQL protocol error: \(message)")
+            case .server(let message):
+                return KeepError(.internal, "could not \(doing): PostgreSQL error: \(message)")
+            }
         }
         if let error = error as? PSQLError {
             switch error.code {
@@ -359,9 +369,7 @@ public final class PostgresBackend: Sendable {
                                  details: ["reason": "credentials"])
             case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
                  .failedToAddSSLHandler, .receivedUnencryptedDataAfterSSLRequest:
-                let cause = error.underlying.map { " (\(shortDescription($0)))" } ?? ""
-                return KeepError(.unavailable, "could not \(doing): could not reach \(server)\(cause); check that the server is running and accepts TCP connections there (host and port in the URL, listen_addresses, firewall)",
-                                 details: ["reason": "unreachable"])
+                return unreachable(doing, server, cause: error.underlying.map { " (\(shortDescription($0)))" } ?? "")
             default:
                 return KeepError(.internal, "could not \(doing): \(error.code)")
             }
@@ -372,6 +380,12 @@ public final class PostgresBackend: Sendable {
         // The pool's own errors (its circuit breaker after failed connects), NIO channel errors.
         return KeepError(.unavailable, "could not \(doing): could not reach \(server) (\(shortDescription(error))); check that the server is running and accepts TCP connections there",
                          details: ["reason": "unreachable"])
+    }
+
+    /// A connection that could not be made or broke.
+    private static func unreachable(_ doing: String, _ server: String, cause: String) -> KeepError {
+        KeepError(.unavailable, "could not \(doing): could not reach \(server)\(cause); check that the server is running and accepts TCP connections there (host and port in the URL, listen_addresses, firewall)",
+                  details: ["reason": "unreachable"])
     }
 
     /// The SQLSTATE and message of an error the server sent: as the driver's

@@ -19,7 +19,9 @@ import PostgresNIO
 /// A statement gives its parameters once (`parameters`), for both of the
 /// driver's ways to bind them: the pool's `PostgresBindings` and the
 /// `PostgresData` list of the prepared-query API that `CallerDrivenConnection`
-/// uses.
+/// uses. That API labels the result columns as text although they arrive in
+/// binary: read its rows only through `ColumnReader` or `RowReader`
+/// (`PostgresCell.value`), never with `PostgresRow.decode`.
 protocol PreparedRowsStatement: PostgresPreparedStatement where Row == PostgresRow {
     /// The values of `$1`, `$2`, … in order.
     var parameters: [StatementParameter] { get }

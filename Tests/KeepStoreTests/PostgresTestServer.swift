@@ -38,7 +38,7 @@ import Testing
                               hash: ContentHash(of: "{}"), version: 1, createdAt: now, updatedAt: now)
         let connection = try await Self.adminConnection()
         defer { Task { try? await connection.close() } }
-        @Sendable func ranStatements() async throws -> [Int] { try await Self.backendsThatRead(name, on: connection) }
+        @Sendable func ranStatements() async throws -> [Int] { try await Self.backends(name, lastRunning: Self.read, on: connection) }
 
         struct Seen: Sendable {
             var kept: [Int] = [], afterFive: [Int] = [], replacement: [Int] = []
@@ -100,7 +100,7 @@ import Testing
         defer { Task { try? await connection.close() } }
 
         struct Seen: Sendable {
-            var before: [Int] = [], after: [Int] = []
+            var before: [Int] = [], refused: [Int] = [], after: [Int] = []
             var failure: KeepError?
             var read: String?
         }
@@ -108,20 +108,22 @@ import Testing
             var seen = Seen()
             try await backend.insertSession(session)
             _ = try await backend.session(id: session.id, owner: "ana")
-            seen.before = try await Self.backendsThatRead(name, on: connection)
+            seen.before = try await Self.backends(name, lastRunning: Self.read, on: connection)
             do {
                 try await backend.insertSession(session)
             } catch let error as KeepError {
                 seen.failure = error
             }
+            seen.refused = try await Self.backends(name, lastRunning: "INSERT INTO sessions%", on: connection)
             seen.read = try await backend.session(id: session.id, owner: "ana")?.title
-            seen.after = try await Self.backendsThatRead(name, on: connection)
+            seen.after = try await Self.backends(name, lastRunning: Self.read, on: connection)
             return seen
         } }
         #expect(seen.failure?.code == .conflict, "\(String(describing: seen.failure))")
         #expect(seen.failure?.message.contains("already exists") == true)
         #expect(seen.read == "Kept")
-        #expect(seen.before.count == 1 && seen.after == seen.before, "the kept connection ran them all: \(seen.before) \(seen.after)")
+        #expect(seen.before.count == 1 && seen.refused == seen.before && seen.after == seen.before,
+                "the kept connection ran them all: \(seen.before) \(seen.refused) \(seen.after)")
         await backend.close()
     }
 
@@ -133,10 +135,13 @@ import Testing
         return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: Logger(label: "test"))
     }
 
-    /// The backends of the connections named `name` whose last statement read a session by key.
-    static func backendsThatRead(_ name: String, on connection: PostgresConnection) async throws -> [Int] {
+    /// The pattern of a read of a session by key, for `backends`.
+    static let read = "%FROM sessions WHERE owner%"
+
+    /// The backends of the connections named `name` whose last statement is `LIKE` `pattern`.
+    static func backends(_ name: String, lastRunning pattern: String, on connection: PostgresConnection) async throws -> [Int] {
         try await connection.query("""
-            SELECT pid FROM pg_stat_activity WHERE application_name = \(name) AND query LIKE '%FROM sessions WHERE owner%'
+            SELECT pid FROM pg_stat_activity WHERE application_name = \(name) AND query LIKE \(pattern)
             ORDER BY pid
             """, logger: Logger(label: "test")).collect().map { try $0.decode(Int.self) }
     }
