@@ -158,8 +158,15 @@ public final class PostgresBackend: Sendable {
                 held?.close()
                 do {
                     connection = try CallerDrivenConnection.connect(location)
+                } catch let error as IOError {
+                    // The server cannot be reached (down, restarting): say so now. The
+                    // pool could not do better, and would first wait for its circuit
+                    // breaker (a minute). The next statement tries to connect again.
+                    release(nil)
+                    throw error
                 } catch {
-                    // The pool answers for it from now on (and says what failed).
+                    // The server refused it (too many connections, …): the pool
+                    // answers for it from now on (and says what failed).
                     state.withLock { $0 = State(enabled: false) }
                     return nil
                 }

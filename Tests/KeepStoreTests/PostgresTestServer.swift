@@ -127,6 +127,51 @@ import Testing
         await backend.close()
     }
 
+    /// When the server goes away under a script, the statement that finds
+    /// the kept connection closed fails at once with what to check — not
+    /// after the pool's circuit breaker (a minute), whose message is "connections
+    /// kept failing" — and once the server is back, the next statement connects again.
+    @Test(.enabled(if: url != nil, "needs KEEP_TEST_POSTGRES_URL"))
+    func aServerThatWentAwayAnswersAtOnceAndIsUsedAgainWhenBack() async throws {
+        let server = try PostgresLocation(url: BackendKind.freshPostgresURL())
+        let forwarder = try TCPForwarder(to: server.port)
+        defer { forwarder.stop() }
+        var components = try #require(URLComponents(string: BackendKind.freshPostgresURL()))
+        components.port = forwarder.port
+        let backend = try await PostgresBackend.open(try PostgresLocation(url: try #require(components.string)))
+        let now = TestClock().now
+        let session = Session(id: try ResourceID("kept00000003"), owner: "ana", title: "Kept", description: nil, content: "{}",
+                              hash: ContentHash(of: "{}"), version: 1, createdAt: now, updatedAt: now)
+
+        struct Seen: Sendable {
+            var whileAway: KeepError?
+            var back: String?
+        }
+        let seen = try await onThread { try blocking {
+            var seen = Seen()
+            try await backend.insertSession(session)
+            _ = try await backend.session(id: session.id, owner: "ana")
+            forwarder.stop()
+            do {
+                _ = try await backend.session(id: session.id, owner: "ana")
+            } catch let error as KeepError {
+                seen.whileAway = error
+            }
+            try forwarder.start()
+            seen.back = try await backend.session(id: session.id, owner: "ana")?.title
+            return seen
+        } }
+        let away = try #require(seen.whileAway, "a read while the server is away fails")
+        #expect(away.code == .unavailable)
+        #expect(away.details["reason"] == .text("unreachable"))
+        // Refused when the read finds the connection closed and connects again; closed when the
+        // read met the connection as it went. The pool would say "connections kept failing".
+        #expect(away.message.contains("(connection refused)") || away.message.contains("(the connection closed)"),
+                "\(away.message)")
+        #expect(seen.back == "Kept")
+        await backend.close()
+    }
+
     /// A connection to the test server, outside any backend.
     static func adminConnection() async throws -> PostgresConnection {
         let admin = try PostgresLocation(url: try #require(url))
