@@ -158,15 +158,16 @@ public final class PostgresBackend: Sendable {
                 held?.close()
                 do {
                     connection = try CallerDrivenConnection.connect(location)
-                } catch let error as IOError {
-                    // The server cannot be reached (down, restarting): say so now. The
-                    // pool could not do better, and would first wait for its circuit
-                    // breaker (a minute). The next statement tries to connect again.
+                } catch where Self.meansUnreachable(error) {
+                    // The server cannot be reached, or went away during the
+                    // handshake (down, restarting): say so now. The pool could not
+                    // do better, and would first wait for its circuit breaker (a
+                    // minute). The next statement tries to connect again.
                     release(nil)
                     throw error
                 } catch {
-                    // The server refused it (too many connections, …): the pool
-                    // answers for it from now on (and says what failed).
+                    // The server refused it (too many connections, …) or TLS
+                    // failed: the pool answers for it from now on (and says what failed).
                     state.withLock { $0 = State(enabled: false) }
                     return nil
                 }
@@ -204,6 +205,16 @@ public final class PostgresBackend: Sendable {
                 return state.busy ? nil : state.connection
             }
             connection?.close()
+        }
+
+        /// Whether a connect failed for want of a server: the socket's
+        /// connect (refused, timed out), or the connection closed before the
+        /// handshake ended.
+        static func meansUnreachable(_ error: any Error) -> Bool {
+            if error is IOError { return true }
+            if case PostgresError.connectionClosed = error { return true }
+            guard let error = error as? PSQLError, error.serverInfo == nil else { return false }
+            return [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(error.code)
         }
 
         /// Whether a connection is still good after `error`: only after an
@@ -376,7 +387,9 @@ public final class PostgresBackend: Sendable {
                                  details: ["reason": "credentials"])
             case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
                  .failedToAddSSLHandler, .receivedUnencryptedDataAfterSSLRequest:
-                return unreachable(doing, server, cause: error.underlying.map { " (\(shortDescription($0)))" } ?? "")
+                let closed: [PSQLError.Code] = [.serverClosedConnection, .clientClosedConnection, .uncleanShutdown]
+                return unreachable(doing, server, cause: error.underlying.map { " (\(shortDescription($0)))" }
+                                   ?? (closed.contains(error.code) ? " (the connection closed)" : ""))
             default:
                 return KeepError(.internal, "could not \(doing): \(error.code)")
             }

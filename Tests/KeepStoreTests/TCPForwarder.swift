@@ -5,7 +5,8 @@ import Foundation
 
 /// A TCP proxy on 127.0.0.1 to a server, which a test stops (as if the
 /// server went away: its port refuses connections and every forwarded
-/// connection ends) and starts again on the same port.
+/// connection ends) and starts again on the same port, or makes close each
+/// new connection at once (as a server that is shutting down does).
 final class TCPForwarder: @unchecked Sendable {
     private(set) var port = 0
     private let targetPort: Int
@@ -13,6 +14,8 @@ final class TCPForwarder: @unchecked Sendable {
     /// Guarded by `lock`: the listening socket and every forwarded one.
     private var listener: Int32 = -1
     private var open: Set<Int32> = []
+    /// Guarded by `lock`: whether new connections are closed instead of forwarded.
+    private var closesNewConnections = false
 
     /// Starts forwarding a free port to `targetPort` on 127.0.0.1.
     init(to targetPort: Int) throws {
@@ -42,11 +45,21 @@ final class TCPForwarder: @unchecked Sendable {
         Thread.detachNewThread { [self] in acceptConnections(on: descriptor) }
     }
 
+    /// Ends every forwarded connection and, from now until `stop`, closes
+    /// each new one as soon as it is accepted.
+    func closeEveryConnection() {
+        let ending = lock.withLock {
+            closesNewConnections = true
+            return open
+        }
+        for descriptor in ending { shutdown(descriptor, Int32(SHUT_RDWR)) }
+    }
+
     /// Closes the port and ends every forwarded connection (their sockets
     /// close when both of their copying threads have seen the end).
     func stop() {
         let (closing, ending) = lock.withLock {
-            defer { listener = -1 }
+            defer { listener = -1; closesNewConnections = false }
             return (listener, open)
         }
         shutdown(closing, Int32(SHUT_RDWR))
@@ -60,6 +73,10 @@ final class TCPForwarder: @unchecked Sendable {
             guard client >= 0 else {
                 if errno == EINTR { continue }
                 return  // stopped
+            }
+            if lock.withLock({ closesNewConnections }) {
+                close(client)
+                continue
             }
             let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = Self.loopback(port: targetPort)
