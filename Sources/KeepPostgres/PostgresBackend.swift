@@ -208,13 +208,17 @@ public final class PostgresBackend: Sendable {
         }
 
         /// Whether a connect failed for want of a server: the socket's
-        /// connect (refused, timed out), or the connection closed before the
-        /// handshake ended.
+        /// connect (refused, timed out), or the connection closed or failed
+        /// on the network before the handshake ended (not TLS: the pool,
+        /// which sets TLS up its own way, may still get through).
         static func meansUnreachable(_ error: any Error) -> Bool {
             if error is IOError { return true }
             if case PostgresError.connectionClosed = error { return true }
             guard let error = error as? PSQLError, error.serverInfo == nil else { return false }
-            return [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(error.code)
+            if error.code == .connectionError {
+                return error.underlying.map { $0 is IOError || $0 is ChannelError } ?? true
+            }
+            return [.serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(error.code)
         }
 
         /// Whether a connection is still good after `error`: only after an
