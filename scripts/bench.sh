@@ -316,12 +316,16 @@ EOF
     echo >>"$work/crud-pgbench.txt"
   done
   table_head "operation, one at a time ($bytes-byte document)" "keep" "pgbench"
-  local row name k p
+  local row name k p target
   for row in 1 2 3 4; do
     name=$(echo "create: INSERT|get: SELECT by key|update: SELECT by key, then UPDATE … WHERE version = the one read (Keep's statements)|update: one UPDATE statement" | cut -d'|' -f"$row")
     k=$(cut -d' ' -f"$((row < 4 ? row : 3))" "$work/crud-keep.txt" | median)
     p=$(cut -d' ' -f"$row" "$work/crud-pgbench.txt" | median)
-    awk -v n="$name" -v k="$k" -v p="$p" 'BEGIN { printf "| %s | %.0f ops/s | %.0f ops/s | %.2f× | ≥ 0.5× |\n", n, k, p, k / p }'
+    # The target compares the same statements; the last row is a blind
+    # write, for scale: Keep reads first because the policies see the stored
+    # document and the write is conditional on the version read.
+    target=$( ((row < 4)) && echo "≥ 0.5×" || echo "— (one statement against Keep's two)")
+    awk -v n="$name" -v k="$k" -v p="$p" -v t="$target" 'BEGIN { printf "| %s | %.0f ops/s | %.0f ops/s | %.2f× | %s |\n", n, k, p, k / p, t }'
   done
   echo
   table_head "operation, one at a time" "keep" "PostgresNIO alone"
