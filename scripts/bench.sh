@@ -260,18 +260,22 @@ bench_pg_crud() {
   key_hex=$(printf 'well study' | od -An -v -tx1 | tr -d ' \n')
   # pgbench's statements: Keep's statements, each its own transaction, with
   # every value Keep binds bound as a parameter too (-M prepared turns each
-  # :variable into one), on random ids (pgbench's variables). pgbench sends
-  # parameters as text: the documents go in bytea's escape format, about as
-  # many bytes as Keep's binary. The inserts' ids are new; reads and updates
-  # pick among $count rows stored beforehand ('q1'…). The clock (:now, kept
-  # per client between transactions) advances with every transaction, as
-  # Keep's does: an update that left updated_at alone would change no indexed
-  # column, and PostgreSQL would make it a HOT update (no index entries),
-  # which Keep's updates never are (measured: 39% of pgbench's updates were
-  # HOT with a fixed :now, 7% more updates per second).
+  # :variable into one), on random ids (pgbench's variables). They differ
+  # only where pgbench cannot follow: Keep's UPDATE sets version = $8 and
+  # returns it, pgbench's sets version + 1 and returns nothing. pgbench talks
+  # text where Keep talks binary: the documents go in bytea's escape format
+  # (about as many bytes as binary) and come back in hex (twice as many), a
+  # little more work on pgbench's side. The inserts' ids are new; reads and
+  # updates pick among $count rows stored beforehand ('q1'…), at random with
+  # replacement. The clock (:now, kept per client between transactions)
+  # advances with every transaction, as Keep's does, and every pgbench run
+  # starts past the last one's: an update that left updated_at alone would
+  # change no indexed column, and PostgreSQL would make it a HOT update (no
+  # index entries), which Keep's updates here never are (measured: 39% of
+  # pgbench's updates were HOT with a fixed :now, 7% more updates per second).
   local escape='import sys; sys.stdout.write("".join(chr(b) if 32 <= b < 127 and b != 92 else "\\%03o" % b for b in open(sys.argv[1], "rb").read()))'
   local defines=(-D owner=bench -D "title=Well study" -D "key=well study" -D "doc=$(python3 -c "$escape" "$work/create.json")"
-    -D "hash=$create_hash" -D "udoc=$(python3 -c "$escape" "$work/update.json")" -D "uhash=$update_hash" -D now=1764900000000)
+    -D "hash=$create_hash" -D "udoc=$(python3 -c "$escape" "$work/update.json")" -D "uhash=$update_hash")
   cat >"$work/insert.sql" <<EOF
 \\set n random(1, 1000000000000000)
 \\set now :now + 1
@@ -292,7 +296,7 @@ EOF
   printf '\\set n random(1, %d)\n\\set now :now + 1\n%s\n%s\n' "$count" \
     "SELECT id, owner, title, description, content, hash, version AS v, created_at, updated_at FROM sessions WHERE owner = :owner AND id = 'q' || :n \\gset" \
     "${update%;} AND version = :v;" >"$work/update_read_write.sql"
-  local round schema op
+  local round schema op clock=1764900000000
   for round in $(seq "$rounds"); do
     "$keep" --db "$pg_url&schema=crud_keep_$round" --user bench run scripts/bench/session_crud.lua "$count" \
       "$work/create.json" "$work/update.json" >>"$work/crud-keep.txt"
@@ -310,7 +314,8 @@ EOF
           SELECT 'q' || g, 'bench', '\\x$title_hex', '\\x$key_hex', NULL, '\\x$create_hex', '$create_hash', 1, 1764900000000, 1764900000000
           FROM generate_series(1, $count) g" >/dev/null
       fi
-      PGOPTIONS="-c search_path=$schema" pgbench -n -M prepared -c 1 -t "$count" "${defines[@]}" -f "$work/$op.sql" "$pg_url" |
+      clock=$((clock + count))
+      PGOPTIONS="-c search_path=$schema" pgbench -n -M prepared -c 1 -t "$count" "${defines[@]}" -D "now=$clock" -f "$work/$op.sql" "$pg_url" |
         awk '/^tps = / { printf "%s ", $3 }'
     done >>"$work/crud-pgbench.txt"
     echo >>"$work/crud-pgbench.txt"
@@ -344,7 +349,7 @@ EOF
       sum(n_tup_hot_upd) FILTER (WHERE schemaname LIKE 'crud_keep_%') || ' of ' || sum(n_tup_upd) FILTER (WHERE schemaname LIKE 'crud_keep_%') || ' for keep, ' ||
       sum(n_tup_hot_upd) FILTER (WHERE schemaname LIKE 'crud_pgbench_%') || ' of ' || sum(n_tup_upd) FILTER (WHERE schemaname LIKE 'crud_pgbench_%') || ' for pgbench'
     FROM pg_stat_user_tables WHERE relname = 'sessions'")
-  echo "keep: \`keep run scripts/bench/session_crud.lua\` (keep.sessions.create/get/update with the shipped policies). pgbench: \`pgbench -n -M prepared -c 1 -t $count\` on Keep's own sessions table (its keys and indexes), random ids from pgbench's variables, every value bound as a parameter as Keep binds it, the same document bytes; each statement is its own transaction, and every transaction advances the clock (updated_at) as Keep's does; HOT updates (no index entries written): $hot. PostgresNIO alone (Sources/PostgresNIOAlone): Keep's statements, prepared, on one connection, through the driver's async API with each step on its event loop, nothing of Keep around them: the driver's own cost, where pgbench's is libpq's (keep drives its kept connection from the calling thread, which can come out ahead of it). $(pg_settings)"
+  echo "keep: \`keep run scripts/bench/session_crud.lua\` (keep.sessions.create/get/update with the shipped policies). pgbench: \`pgbench -n -M prepared -c 1 -t $count\` on Keep's own sessions table (its keys and indexes), random ids from pgbench's variables, every value bound as a parameter as Keep binds it, the same document bytes (the same statements, except that Keep's UPDATE sets the version it computed and returns it; pgbench talks text, Keep binary); each statement is its own transaction, and every transaction advances the clock (updated_at) as Keep's does; HOT updates (no index entries written): $hot. PostgresNIO alone (Sources/PostgresNIOAlone): Keep's statements, prepared, on one connection, through the driver's async API with each step on its event loop, nothing of Keep around them: the driver's own cost, where pgbench's is libpq's (keep drives its kept connection from the calling thread, which can come out ahead of it). $(pg_settings)"
 }
 
 bench_pg_jobs() {
